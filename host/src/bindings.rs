@@ -1,0 +1,269 @@
+//! The host side of the `sonde:collector` WIT world: the generated bindings and the
+//! implementation of the `host` interface a plugin imports, on each plugin's store state.
+
+use crate::grants::Grants;
+use crate::sandbox::Sandbox;
+use crate::system;
+use sonde_sdk::{Capability, FsError, Root};
+use std::sync::Arc;
+use wasmtime::StoreLimits;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "plugin",
+});
+
+use sonde::collector::types as wit;
+
+/// How many log lines one plugin call may send before the rest are dropped (and counted).
+const LOG_LINES_PER_CALL: u32 = 100;
+/// Log messages are cut to this many bytes.
+const LOG_LINE_MAX: usize = 4096;
+
+/// The state of one plugin store: who the plugin is, what it may read, its limits.
+pub struct PluginState {
+    plugin: Arc<str>,
+    sandbox: Arc<Sandbox>,
+    grants: Arc<Grants>,
+    pub(crate) limits: StoreLimits,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    log_lines_left: u32,
+    /// Host calls refused this call because they tried to leave a root or were not granted.
+    pub(crate) refused_calls: u32,
+    /// Log lines dropped by the rate limit this call.
+    pub(crate) dropped_log_lines: u32,
+}
+
+impl PluginState {
+    /// State for one call of `plugin`: an empty WASI context (no preopens, env, args, network).
+    pub fn new(
+        plugin: Arc<str>,
+        sandbox: Arc<Sandbox>,
+        grants: Arc<Grants>,
+        limits: StoreLimits,
+    ) -> Self {
+        PluginState {
+            plugin,
+            sandbox,
+            grants,
+            limits,
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            log_lines_left: LOG_LINES_PER_CALL,
+            refused_calls: 0,
+            dropped_log_lines: 0,
+        }
+    }
+
+    fn check_root(&mut self, root: Root, path: &str) -> Result<(), FsError> {
+        if self.grants.allows_path(root, path) {
+            Ok(())
+        } else {
+            Err(self.refuse(FsError::NotGranted, root.name(), path))
+        }
+    }
+
+    fn check_capability(&mut self, capability: Capability) -> Result<(), FsError> {
+        if self.grants.has(capability) {
+            Ok(())
+        } else {
+            Err(self.refuse(FsError::NotGranted, capability.name(), ""))
+        }
+    }
+
+    /// Logs and counts a refused call, then returns its error.
+    fn refuse(&mut self, error: FsError, what: &str, path: &str) -> FsError {
+        self.refused_calls += 1;
+        tracing::warn!(plugin = %self.plugin, root = what, path, %error, "refused a plugin's host call");
+        error
+    }
+
+    /// Counts escape attempts among the results of sandbox calls.
+    fn observe<T>(
+        &mut self,
+        root: Root,
+        path: &str,
+        result: Result<T, FsError>,
+    ) -> Result<T, FsError> {
+        match result {
+            Err(FsError::EscapesRoot) => Err(self.refuse(FsError::EscapesRoot, root.name(), path)),
+            other => other,
+        }
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+fn root(r: wit::Root) -> Root {
+    match r {
+        wit::Root::Proc => Root::Proc,
+        wit::Root::Sys => Root::Sys,
+        wit::Root::Rootfs => Root::Rootfs,
+    }
+}
+
+/// Converts the SDK's error to the WIT one.
+pub(crate) fn fs_error(e: FsError) -> wit::FsError {
+    match e {
+        FsError::NotFound => wit::FsError::NotFound,
+        FsError::PermissionDenied => wit::FsError::PermissionDenied,
+        FsError::NotGranted => wit::FsError::NotGranted,
+        FsError::EscapesRoot => wit::FsError::EscapesRoot,
+        FsError::TooLarge => wit::FsError::TooLarge,
+        FsError::TimedOut => wit::FsError::TimedOut,
+        FsError::Other(m) => wit::FsError::Other(m),
+    }
+}
+
+fn entry_kind(kind: sonde_sdk::EntryKind) -> wit::EntryKind {
+    match kind {
+        sonde_sdk::EntryKind::File => wit::EntryKind::File,
+        sonde_sdk::EntryKind::Dir => wit::EntryKind::Dir,
+        sonde_sdk::EntryKind::Symlink => wit::EntryKind::Symlink,
+        sonde_sdk::EntryKind::Other => wit::EntryKind::Other,
+    }
+}
+
+impl wit::Host for PluginState {}
+
+impl sonde::collector::host::Host for PluginState {
+    fn read_file(&mut self, r: wit::Root, path: String) -> Result<Vec<u8>, wit::FsError> {
+        let r = root(r);
+        self.check_root(r, &path).map_err(fs_error)?;
+        let result = self.sandbox.read_file(r, &path);
+        self.observe(r, &path, result).map_err(fs_error)
+    }
+
+    fn read_files(
+        &mut self,
+        r: wit::Root,
+        paths: Vec<String>,
+    ) -> Vec<Result<Vec<u8>, wit::FsError>> {
+        paths
+            .into_iter()
+            .map(|path| self.read_file(r, path))
+            .collect()
+    }
+
+    fn read_dir(&mut self, r: wit::Root, path: String) -> Result<Vec<wit::DirEntry>, wit::FsError> {
+        let r = root(r);
+        self.check_root(r, &path).map_err(fs_error)?;
+        let result = self.sandbox.read_dir(r, &path);
+        let entries = self.observe(r, &path, result).map_err(fs_error)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| wit::DirEntry {
+                name: e.name,
+                kind: entry_kind(e.kind),
+            })
+            .collect())
+    }
+
+    fn read_link(&mut self, r: wit::Root, path: String) -> Result<String, wit::FsError> {
+        let r = root(r);
+        self.check_root(r, &path).map_err(fs_error)?;
+        let result = self.sandbox.read_link(r, &path);
+        self.observe(r, &path, result).map_err(fs_error)
+    }
+
+    fn statfs(&mut self, mount_point: String) -> Result<wit::FsStats, wit::FsError> {
+        self.check_capability(Capability::Statfs)
+            .map_err(fs_error)?;
+        let rootfs = self.sandbox.paths().rootfs.clone();
+        let result = system::statfs(&rootfs, &mount_point, system::STATFS_TIMEOUT);
+        let s = self
+            .observe(Root::Rootfs, &mount_point, result)
+            .map_err(fs_error)?;
+        Ok(wit::FsStats {
+            block_size: s.block_size,
+            blocks: s.blocks,
+            blocks_free: s.blocks_free,
+            blocks_available: s.blocks_available,
+            files: s.files,
+            files_free: s.files_free,
+            read_only: s.read_only,
+        })
+    }
+
+    fn uname(&mut self) -> wit::UnameInfo {
+        let u = system::uname();
+        wit::UnameInfo {
+            sysname: u.sysname,
+            nodename: u.nodename,
+            release: u.release,
+            version: u.version,
+            machine: u.machine,
+            domainname: u.domainname,
+        }
+    }
+
+    fn timex(&mut self) -> Result<wit::TimexInfo, wit::FsError> {
+        self.check_capability(Capability::Timex).map_err(fs_error)?;
+        let x = system::timex().map_err(fs_error)?;
+        Ok(wit::TimexInfo {
+            state: x.state,
+            offset: x.offset,
+            freq: x.freq,
+            maxerror: x.maxerror,
+            esterror: x.esterror,
+            status: x.status,
+            constant: x.constant,
+            precision: x.precision,
+            tolerance: x.tolerance,
+            tick: x.tick,
+            ppsfreq: x.ppsfreq,
+            jitter: x.jitter,
+            shift: x.shift,
+            stabil: x.stabil,
+            jitcnt: x.jitcnt,
+            calcnt: x.calcnt,
+            errcnt: x.errcnt,
+            stbcnt: x.stbcnt,
+            tai: x.tai,
+            nano: x.nano,
+        })
+    }
+
+    fn clock(&mut self) -> wit::ClockInfo {
+        let c = system::clock();
+        wit::ClockInfo {
+            unix_seconds: c.unix_seconds,
+            zone_name: c.zone_name,
+            zone_offset_seconds: c.zone_offset_seconds,
+        }
+    }
+
+    fn log(&mut self, level: wit::Level, message: String) {
+        if self.log_lines_left == 0 {
+            self.dropped_log_lines += 1;
+            return;
+        }
+        self.log_lines_left -= 1;
+        let mut message = message;
+        if message.len() > LOG_LINE_MAX {
+            let mut cut = LOG_LINE_MAX;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let plugin = &*self.plugin;
+        match level {
+            wit::Level::Trace => tracing::trace!(plugin, "{message}"),
+            wit::Level::Debug => tracing::debug!(plugin, "{message}"),
+            wit::Level::Info => tracing::info!(plugin, "{message}"),
+            wit::Level::Warn => tracing::warn!(plugin, "{message}"),
+            wit::Level::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}

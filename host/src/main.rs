@@ -1,0 +1,5 @@
+//! The `sonde` command.
+
+fn main() -> std::process::ExitCode {
+    sonde::cli::main()
+}

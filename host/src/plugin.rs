@@ -1,0 +1,277 @@
+//! One loaded plugin: its compiled component, what it says about itself, its grants and limits,
+//! and the call that runs one collection in a fresh, bounded store.
+
+use crate::bindings::{PluginPre, PluginState, sonde::collector::types as wit};
+use crate::grants::Grants;
+use crate::runtime::{self, Runtime};
+use sonde_sdk::{Capability, Label, MetricFamily, MetricKind, Sample};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::Component;
+use wasmtime::{Store, StoreLimitsBuilder, Trap};
+
+/// Per-plugin limits on one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock limit of one `collect` (enforced by epoch interruption).
+    pub timeout: Duration,
+    /// Cap on the plugin's linear memory, in bytes.
+    pub memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(5),
+            memory: 64 << 20,
+        }
+    }
+}
+
+/// What a plugin says about itself (`describe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    /// Its name.
+    pub name: String,
+    /// Its own version.
+    pub version: String,
+    /// One line on what it collects.
+    pub summary: String,
+    /// The capabilities it needs.
+    pub needs: Vec<Capability>,
+    /// Its default config, as JSON.
+    pub default_config: String,
+}
+
+/// Why a plugin call failed. Each is the plugin's failure, never the host's.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The plugin ran past its timeout and was interrupted.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The plugin tried to grow its memory past the cap.
+    #[error("exceeded its memory limit of {0} bytes")]
+    MemoryLimit(usize),
+    /// The plugin trapped (a panic, an out-of-bounds access, a stack overflow, …).
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// The plugin returned an error of its own.
+    #[error("failed: {0}")]
+    Failed(String),
+    /// The plugin returned output that breaks Prometheus' rules.
+    #[error("{0}")]
+    InvalidOutput(#[from] sonde_sdk::validate::InvalidOutput),
+}
+
+/// A plugin ready to run: compiled and pre-linked once, instantiated afresh for every call.
+pub struct Plugin {
+    name: Arc<str>,
+    info: PluginInfo,
+    pre: PluginPre<PluginState>,
+    runtime: Arc<Runtime>,
+    grants: Arc<Grants>,
+    limits: Limits,
+}
+
+impl Plugin {
+    /// Compiles a component from its bytes (or loads a precompiled artifact later), links it and
+    /// asks it to describe itself.
+    pub fn load(
+        runtime: &Arc<Runtime>,
+        name: &str,
+        wasm: &[u8],
+        grants: Grants,
+        limits: Limits,
+    ) -> anyhow::Result<Plugin> {
+        let component = Component::new(runtime.engine(), wasm)
+            .map_err(|e| anyhow::anyhow!("plugin {name}: not a loadable component: {e:#}"))?;
+        Self::from_component(runtime, name, &component, grants, limits)
+    }
+
+    /// Links an already compiled component and asks it to describe itself.
+    pub fn from_component(
+        runtime: &Arc<Runtime>,
+        name: &str,
+        component: &Component,
+        grants: Grants,
+        limits: Limits,
+    ) -> anyhow::Result<Plugin> {
+        let instance_pre = runtime
+            .linker()
+            .instantiate_pre(component)
+            .map_err(|e| anyhow::anyhow!("plugin {name}: cannot link: {e:#}"))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| {
+            anyhow::anyhow!("plugin {name}: does not export sonde:collector: {e:#}")
+        })?;
+        let mut plugin = Plugin {
+            name: name.into(),
+            info: PluginInfo {
+                name: name.to_owned(),
+                version: String::new(),
+                summary: String::new(),
+                needs: Vec::new(),
+                default_config: "{}".into(),
+            },
+            pre,
+            runtime: runtime.clone(),
+            grants: Arc::new(grants),
+            limits,
+        };
+        plugin.info = plugin
+            .describe()
+            .map_err(|e| anyhow::anyhow!("plugin {name}: describe {e}"))?;
+        Ok(plugin)
+    }
+
+    /// The name the plugin runs under (its config key).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the plugin said about itself when loaded.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Replaces what the plugin is granted (for the calls that follow).
+    pub fn set_grants(&mut self, grants: Grants) {
+        self.grants = Arc::new(grants);
+    }
+
+    /// The capabilities the plugin needs but was not granted.
+    pub fn missing_grants(&self) -> Vec<Capability> {
+        self.info
+            .needs
+            .iter()
+            .copied()
+            .filter(|c| !self.grants.has(*c))
+            .collect()
+    }
+
+    fn store(&self) -> Store<PluginState> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory)
+            .trap_on_grow_failure(true)
+            .instances(16)
+            .tables(16)
+            .memories(4)
+            .build();
+        let state = PluginState::new(
+            self.name.clone(),
+            self.runtime.sandbox().clone(),
+            self.grants.clone(),
+            limits,
+        );
+        let mut store = Store::new(self.runtime.engine(), state);
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(runtime::ticks(self.limits.timeout));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    fn describe(&self) -> Result<PluginInfo, CallError> {
+        let mut store = self.store();
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.call_error(e))?;
+        let info = instance
+            .sonde_collector_collector()
+            .call_describe(&mut store)
+            .map_err(|e| self.call_error(e))?;
+        Ok(PluginInfo {
+            name: info.name,
+            version: info.version,
+            summary: info.summary,
+            needs: info.needs.into_iter().map(capability).collect(),
+            default_config: info.default_config,
+        })
+    }
+
+    /// Runs one collection with `config` (JSON) in a fresh store under the plugin's limits, and
+    /// validates the output.
+    pub fn collect(&self, config_json: &str) -> Result<Vec<MetricFamily>, CallError> {
+        let mut store = self.store();
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.call_error(e))?;
+        let result = instance
+            .sonde_collector_collector()
+            .call_collect(&mut store, config_json)
+            .map_err(|e| self.call_error(e))?;
+        let state = store.data();
+        if state.refused_calls > 0 {
+            tracing::warn!(plugin = %self.name, refused = state.refused_calls, "plugin made host calls that were refused");
+        }
+        if state.dropped_log_lines > 0 {
+            tracing::warn!(plugin = %self.name, dropped = state.dropped_log_lines, "plugin logged too much; lines dropped");
+        }
+        let families = result.map_err(CallError::Failed)?;
+        let families: Vec<MetricFamily> = families.into_iter().map(family).collect();
+        sonde_sdk::validate::validate(&families)?;
+        Ok(families)
+    }
+
+    /// Classifies a wasmtime error of a call into timeout, memory limit or trap.
+    fn call_error(&self, e: wasmtime::Error) -> CallError {
+        if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
+            return CallError::Timeout(self.limits.timeout);
+        }
+        let message = format!("{e:?}");
+        // StoreLimits' `trap_on_grow_failure` reports a refused growth with this text.
+        if message.contains("forcing a memory growth failure") {
+            CallError::MemoryLimit(self.limits.memory)
+        } else {
+            CallError::Trap(first_line(&message))
+        }
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("unknown trap")
+        .trim()
+        .to_owned()
+}
+
+fn capability(c: wit::Capability) -> Capability {
+    match c {
+        wit::Capability::Proc => Capability::Proc,
+        wit::Capability::Sys => Capability::Sys,
+        wit::Capability::Rootfs => Capability::Rootfs,
+        wit::Capability::Statfs => Capability::Statfs,
+        wit::Capability::Timex => Capability::Timex,
+    }
+}
+
+/// Moves a family out of the WIT types into the SDK's (no string copies).
+fn family(f: wit::MetricFamily) -> MetricFamily {
+    MetricFamily {
+        name: f.name,
+        help: f.help,
+        kind: match f.kind {
+            wit::MetricKind::Counter => MetricKind::Counter,
+            wit::MetricKind::Gauge => MetricKind::Gauge,
+            wit::MetricKind::Untyped => MetricKind::Untyped,
+            wit::MetricKind::Info => MetricKind::Info,
+        },
+        samples: f
+            .samples
+            .into_iter()
+            .map(|s| Sample {
+                labels: s
+                    .labels
+                    .into_iter()
+                    .map(|l| Label {
+                        name: l.name,
+                        value: l.value,
+                    })
+                    .collect(),
+                value: s.value,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,95 @@
+//! The WebAssembly runtime: one wasmtime [`Engine`] and one [`Linker`] for every plugin, and the
+//! epoch ticker that enforces plugin deadlines.
+//!
+//! This module and [`crate::plugin`] are the only places that use wasmtime's API, which changes
+//! with every wasmtime release.
+
+use crate::bindings::{self, PluginState};
+use crate::sandbox::Sandbox;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+/// How often the epoch advances; plugin deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// The shared engine, linker and sandbox. Cheap to share behind an `Arc`.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    sandbox: Arc<Sandbox>,
+    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+}
+
+impl Runtime {
+    /// Builds the engine (epoch interruption on, modest memory reservations), links WASI with an
+    /// empty context and the `sonde:collector/host` interface, and starts the epoch ticker.
+    pub fn new(sandbox: Sandbox) -> anyhow::Result<Runtime> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        // Plugins need a few MiB; a 4 GiB virtual reservation per instance would surprise
+        // operators (and fails under small address-space limits), so reserve little up front.
+        config.memory_reservation(64 << 20);
+        config.memory_reservation_for_growth(1 << 20);
+        config.memory_guard_size(2 << 20);
+        config.max_wasm_stack(1 << 20);
+        let engine = Engine::new(&config)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let ticker_stop = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("sonde-epoch".into())
+            .spawn(move || {
+                while !ticker_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })?;
+        Ok(Runtime {
+            engine,
+            linker,
+            sandbox: Arc::new(sandbox),
+            ticker: Some((stop, handle)),
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker every plugin is instantiated with.
+    pub fn linker(&self) -> &Linker<PluginState> {
+        &self.linker
+    }
+
+    /// The roots plugins read from.
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.ticker.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Converts a timeout to epoch ticks, at least one.
+pub fn ticks(timeout: Duration) -> u64 {
+    (timeout.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64
+}

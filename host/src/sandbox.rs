@@ -1,0 +1,343 @@
+//! The filesystem a plugin sees: read-only access below the roots (`proc`, `sys`, `rootfs`),
+//! resolved with cap-std so that no path, `..` or symlink can lead outside a root.
+//!
+//! Every call is bounded: files are opened non-blocking and only regular files are read (a FIFO
+//! or a device such as `/dev/zero` is refused, never waited on), and a read stops at the size cap.
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+use sonde_sdk::{DirEntry, EntryKind, FsError, Root};
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
+
+/// The default cap on the bytes one file read may return (8 MiB).
+pub const DEFAULT_READ_CAP: usize = 8 << 20;
+
+/// The directories the roots are served from; what `--path.procfs` and friends set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootPaths {
+    /// procfs, `/proc` by default.
+    pub procfs: PathBuf,
+    /// sysfs, `/sys` by default.
+    pub sysfs: PathBuf,
+    /// the root filesystem, `/` by default.
+    pub rootfs: PathBuf,
+}
+
+impl Default for RootPaths {
+    fn default() -> Self {
+        RootPaths {
+            procfs: PathBuf::from("/proc"),
+            sysfs: PathBuf::from("/sys"),
+            rootfs: PathBuf::from("/"),
+        }
+    }
+}
+
+impl RootPaths {
+    /// The directory that serves `root`.
+    pub fn path(&self, root: Root) -> &Path {
+        match root {
+            Root::Proc => &self.procfs,
+            Root::Sys => &self.sysfs,
+            Root::Rootfs => &self.rootfs,
+        }
+    }
+}
+
+/// The opened roots, shared by all plugins. Each root is opened once; a root whose directory
+/// does not exist is served as absent (every read answers `not-found`).
+#[derive(Debug)]
+pub struct Sandbox {
+    paths: RootPaths,
+    dirs: [Option<Dir>; 3],
+    read_cap: usize,
+}
+
+impl Sandbox {
+    /// Opens the roots. A missing root directory is not an error (a fixture tree may lack `sys`).
+    pub fn open(paths: RootPaths, read_cap: usize) -> Sandbox {
+        let dirs = Root::ALL.map(|root| {
+            let dir = Dir::open_ambient_dir(paths.path(root), ambient_authority());
+            if let Err(e) = &dir {
+                tracing::warn!(root = root.name(), path = %paths.path(root).display(), error = %e, "cannot open root; reads from it will fail");
+            }
+            dir.ok()
+        });
+        Sandbox {
+            paths,
+            dirs,
+            read_cap,
+        }
+    }
+
+    /// The directories the roots are served from.
+    pub fn paths(&self) -> &RootPaths {
+        &self.paths
+    }
+
+    fn dir(&self, root: Root) -> Result<&Dir, FsError> {
+        self.dirs[root as usize].as_ref().ok_or(FsError::NotFound)
+    }
+
+    /// Reads a whole regular file, up to the read cap.
+    pub fn read_file(&self, root: Root, path: &str) -> Result<Vec<u8>, FsError> {
+        let path = relative(path)?;
+        let file = self
+            .dir(root)?
+            .open_with(
+                path,
+                OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
+            )
+            .map_err(fs_error)?;
+        let metadata = file.metadata().map_err(fs_error)?;
+        if !metadata.is_file() {
+            return Err(FsError::Other("not a regular file".into()));
+        }
+        let mut bytes = Vec::with_capacity((metadata.len() as usize).clamp(4096, self.read_cap));
+        // procfs reports size 0 for most files, so read to the end, one byte past the cap.
+        file.take(self.read_cap as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(fs_error)?;
+        if bytes.len() > self.read_cap {
+            return Err(FsError::TooLarge);
+        }
+        Ok(bytes)
+    }
+
+    /// Lists a directory.
+    pub fn read_dir(&self, root: Root, path: &str) -> Result<Vec<DirEntry>, FsError> {
+        let path = relative(path)?;
+        let dir = self.dir(root)?;
+        let entries = if path.as_os_str().is_empty() {
+            dir.entries()
+        } else {
+            dir.read_dir(path)
+        }
+        .map_err(fs_error)?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(fs_error)?;
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_symlink() => EntryKind::Symlink,
+                Ok(t) if t.is_dir() => EntryKind::Dir,
+                Ok(t) if t.is_file() => EntryKind::File,
+                Ok(_) => EntryKind::Other,
+                // An entry that vanished between listing and stat (a process that exited).
+                Err(_) => continue,
+            };
+            out.push(DirEntry {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                kind,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reads a symlink's target as stored, without following it. The target may be absolute
+    /// (`/proc/<pid>/exe`); it is only information, the plugin cannot open it through this root.
+    pub fn read_link(&self, root: Root, path: &str) -> Result<String, FsError> {
+        let path = relative(path)?;
+        let target = self.dir(root)?.read_link_contents(path).map_err(fs_error)?;
+        Ok(target.to_string_lossy().into_owned())
+    }
+}
+
+/// Checks a plugin-supplied path: relative, no `..`, no NUL. Empty means the root itself.
+fn relative(path: &str) -> Result<&Path, FsError> {
+    if path.contains('\0') {
+        return Err(FsError::Other("path contains NUL".into()));
+    }
+    let p = Path::new(path);
+    for component in p.components() {
+        match component {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
+                return Err(FsError::EscapesRoot);
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Maps an I/O error to the WIT error, recognizing cap-std's refusals to leave the root.
+fn fs_error(e: io::Error) -> FsError {
+    if e.to_string()
+        .contains("a path led outside of the filesystem")
+    {
+        return FsError::EscapesRoot;
+    }
+    match e.kind() {
+        io::ErrorKind::NotFound => FsError::NotFound,
+        io::ErrorKind::PermissionDenied => FsError::PermissionDenied,
+        _ => match e.raw_os_error() {
+            // RESOLVE_BENEATH / RESOLVE_NO_MAGICLINKS refusals: an absolute or magic symlink.
+            Some(libc::EXDEV) | Some(libc::ELOOP) => FsError::EscapesRoot,
+            _ => FsError::Other(e.to_string()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    struct Tree {
+        _tmp: tempfile::TempDir,
+        sandbox: Sandbox,
+    }
+
+    /// A proc root with a file, a subdirectory, and links of every kind, plus a secret outside.
+    fn tree(read_cap: usize) -> Tree {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("proc");
+        std::fs::create_dir_all(root.join("1/net")).unwrap();
+        std::fs::write(root.join("stat"), "cpu 1 2 3\n").unwrap();
+        std::fs::write(root.join("1/net/dev"), "dev\n").unwrap();
+        std::fs::write(root.join("big"), vec![b'x'; 100]).unwrap();
+        std::fs::write(tmp.path().join("secret"), "shadow\n").unwrap();
+        symlink("1", root.join("self")).unwrap();
+        symlink("/etc/passwd", root.join("abs")).unwrap();
+        symlink("../secret", root.join("escape")).unwrap();
+        symlink("loop2", root.join("loop1")).unwrap();
+        symlink("loop1", root.join("loop2")).unwrap();
+        symlink("/dev/zero", root.join("zero")).unwrap();
+        let paths = RootPaths {
+            procfs: root,
+            sysfs: tmp.path().join("missing-sys"),
+            rootfs: tmp.path().to_path_buf(),
+        };
+        let sandbox = Sandbox::open(paths, read_cap);
+        Tree { _tmp: tmp, sandbox }
+    }
+
+    #[test]
+    fn reads_files_and_relative_symlinks_inside() {
+        let t = tree(1024);
+        assert_eq!(
+            t.sandbox.read_file(Root::Proc, "stat").unwrap(),
+            b"cpu 1 2 3\n"
+        );
+        assert_eq!(
+            t.sandbox.read_file(Root::Proc, "self/net/dev").unwrap(),
+            b"dev\n"
+        );
+        assert_eq!(
+            t.sandbox.read_file(Root::Proc, "./stat").unwrap(),
+            b"cpu 1 2 3\n"
+        );
+    }
+
+    #[test]
+    fn refuses_every_way_out() {
+        let t = tree(1024);
+        let s = &t.sandbox;
+        assert_eq!(
+            s.read_file(Root::Proc, "../secret"),
+            Err(FsError::EscapesRoot)
+        );
+        assert_eq!(
+            s.read_file(Root::Proc, "1/../../secret"),
+            Err(FsError::EscapesRoot)
+        );
+        assert_eq!(
+            s.read_file(Root::Proc, "/etc/passwd"),
+            Err(FsError::EscapesRoot)
+        );
+        assert_eq!(s.read_file(Root::Proc, "abs"), Err(FsError::EscapesRoot));
+        assert_eq!(s.read_file(Root::Proc, "escape"), Err(FsError::EscapesRoot));
+        assert_eq!(s.read_dir(Root::Proc, ".."), Err(FsError::EscapesRoot));
+        assert_eq!(
+            s.read_link(Root::Proc, "../secret"),
+            Err(FsError::EscapesRoot)
+        );
+        assert_eq!(s.read_file(Root::Proc, "zero"), Err(FsError::EscapesRoot));
+    }
+
+    #[test]
+    fn symlink_loop_is_an_error_not_a_hang() {
+        let t = tree(1024);
+        let err = t.sandbox.read_file(Root::Proc, "loop1").unwrap_err();
+        assert!(
+            matches!(err, FsError::EscapesRoot | FsError::Other(_)),
+            "unexpected {err:?}"
+        );
+    }
+
+    #[test]
+    fn caps_large_files() {
+        let t = tree(64);
+        assert_eq!(
+            t.sandbox.read_file(Root::Proc, "big"),
+            Err(FsError::TooLarge)
+        );
+        let t = tree(100);
+        assert_eq!(t.sandbox.read_file(Root::Proc, "big").unwrap().len(), 100);
+    }
+
+    #[test]
+    fn refuses_fifos_and_devices_without_blocking() {
+        let t = tree(1024);
+        let fifo = t.sandbox.paths().procfs.join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = t.sandbox.read_file(Root::Proc, "fifo").unwrap_err();
+        assert_eq!(err, FsError::Other("not a regular file".into()));
+        let err = t.sandbox.read_file(Root::Proc, "1").unwrap_err();
+        assert_eq!(err, FsError::Other("not a regular file".into()));
+    }
+
+    #[test]
+    fn lists_directories_with_kinds_and_reads_links_raw() {
+        let t = tree(1024);
+        let mut names: Vec<_> = t
+            .sandbox
+            .read_dir(Root::Proc, "")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.kind))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        assert!(names.contains(&("1".into(), EntryKind::Dir)));
+        assert!(names.contains(&("stat".into(), EntryKind::File)));
+        assert!(names.contains(&("self".into(), EntryKind::Symlink)));
+        assert_eq!(t.sandbox.read_link(Root::Proc, "self").unwrap(), "1");
+        assert_eq!(
+            t.sandbox.read_link(Root::Proc, "abs").unwrap(),
+            "/etc/passwd"
+        );
+    }
+
+    #[test]
+    fn a_missing_root_reads_as_not_found() {
+        let t = tree(1024);
+        assert_eq!(t.sandbox.read_file(Root::Sys, "x"), Err(FsError::NotFound));
+    }
+
+    #[test]
+    fn refuses_magic_links_of_the_real_proc() {
+        let s = Sandbox::open(RootPaths::default(), 1 << 20);
+        assert_eq!(
+            s.read_file(Root::Proc, "self/root/etc/passwd"),
+            Err(FsError::EscapesRoot)
+        );
+        assert_eq!(s.read_dir(Root::Proc, "1/cwd"), Err(FsError::EscapesRoot));
+        assert_eq!(
+            s.read_file(Root::Proc, "self/fd/0"),
+            Err(FsError::EscapesRoot)
+        );
+        assert!(
+            s.read_file(Root::Proc, "self/stat").is_ok(),
+            "plain /proc/self works"
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! [`Host`]: everything a collector may ask of the machine it runs on.
+//!
+//! Inside a WebAssembly component every call goes to the sonde host through the
+//! `sonde:collector/host` interface, which resolves paths inside the granted roots only. In a
+//! native `cargo test` the same calls are served from a fixture directory (see
+//! [`crate::testing`]), so collector code is the same in both.
+
+use std::fmt;
+
+/// A filesystem tree a collector can read from, relative paths only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Root {
+    /// procfs (`/proc` by default).
+    Proc,
+    /// sysfs (`/sys` by default).
+    Sys,
+    /// the host's root filesystem (`/` by default), for `/etc/os-release`, mount points, …
+    Rootfs,
+}
+
+impl Root {
+    /// All roots, in declaration order.
+    pub const ALL: [Root; 3] = [Root::Proc, Root::Sys, Root::Rootfs];
+
+    /// The root's name in configs and messages: `proc`, `sys`, `rootfs`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Root::Proc => "proc",
+            Root::Sys => "sys",
+            Root::Rootfs => "rootfs",
+        }
+    }
+
+    /// The capability that grants read access to this root.
+    pub fn capability(self) -> Capability {
+        match self {
+            Root::Proc => Capability::Proc,
+            Root::Sys => Capability::Sys,
+            Root::Rootfs => Capability::Rootfs,
+        }
+    }
+}
+
+/// Something a plugin needs and the operator grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Capability {
+    /// read access to the `proc` root.
+    Proc,
+    /// read access to the `sys` root.
+    Sys,
+    /// read access to the `rootfs` root.
+    Rootfs,
+    /// `statfs` of mount points.
+    Statfs,
+    /// `adjtimex`, read only.
+    Timex,
+}
+
+impl Capability {
+    /// All capabilities, in declaration order.
+    pub const ALL: [Capability; 5] = [
+        Capability::Proc,
+        Capability::Sys,
+        Capability::Rootfs,
+        Capability::Statfs,
+        Capability::Timex,
+    ];
+
+    /// The capability's name in configs and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Proc => "proc",
+            Capability::Sys => "sys",
+            Capability::Rootfs => "rootfs",
+            Capability::Statfs => "statfs",
+            Capability::Timex => "timex",
+        }
+    }
+
+    /// Parses a capability name as written in a config (`proc`, `sys`, …).
+    pub fn from_name(name: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a host call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FsError {
+    /// The path does not exist.
+    NotFound,
+    /// The host may not read the path.
+    PermissionDenied,
+    /// The plugin was not granted this root, path or capability.
+    NotGranted,
+    /// The path would leave its root.
+    EscapesRoot,
+    /// The file is larger than the host's read cap.
+    TooLarge,
+    /// The call did not finish within the host's time limit.
+    TimedOut,
+    /// Any other I/O error.
+    Other(String),
+}
+
+impl fmt::Display for FsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FsError::NotFound => f.write_str("not found"),
+            FsError::PermissionDenied => f.write_str("permission denied"),
+            FsError::NotGranted => f.write_str("not granted to this plugin"),
+            FsError::EscapesRoot => f.write_str("path leaves its root"),
+            FsError::TooLarge => f.write_str("file larger than the read cap"),
+            FsError::TimedOut => f.write_str("timed out"),
+            FsError::Other(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for FsError {}
+
+/// The kind of a directory entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (not followed).
+    Symlink,
+    /// Anything else (FIFO, socket, device).
+    Other,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The file name.
+    pub name: String,
+    /// What it is.
+    pub kind: EntryKind,
+}
+
+/// What `statfs(2)` reports for a mount point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FsStats {
+    /// Fundamental block size in bytes.
+    pub block_size: u64,
+    /// Total blocks.
+    pub blocks: u64,
+    /// Free blocks.
+    pub blocks_free: u64,
+    /// Free blocks available to unprivileged users.
+    pub blocks_available: u64,
+    /// Total inodes.
+    pub files: u64,
+    /// Free inodes.
+    pub files_free: u64,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+/// What `uname(2)` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Uname {
+    /// e.g. `Linux`.
+    pub sysname: String,
+    /// The host name.
+    pub nodename: String,
+    /// Kernel release, e.g. `6.1.0-18-amd64`.
+    pub release: String,
+    /// Kernel version string.
+    pub version: String,
+    /// Hardware, e.g. `x86_64`.
+    pub machine: String,
+    /// NIS domain name, `(none)` when unset.
+    pub domainname: String,
+}
+
+/// The kernel clock state from `adjtimex(2)`, in the kernel's units.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timex {
+    pub state: i32,
+    pub offset: i64,
+    pub freq: i64,
+    pub maxerror: i64,
+    pub esterror: i64,
+    pub status: i32,
+    pub constant: i64,
+    pub precision: i64,
+    pub tolerance: i64,
+    pub tick: i64,
+    pub ppsfreq: i64,
+    pub jitter: i64,
+    pub shift: i32,
+    pub stabil: i64,
+    pub jitcnt: i64,
+    pub calcnt: i64,
+    pub errcnt: i64,
+    pub stbcnt: i64,
+    pub tai: i32,
+    /// `offset` and `jitter` are in nanoseconds (else microseconds).
+    pub nano: bool,
+}
+
+/// The wall clock and the local time zone.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Clock {
+    /// Seconds since the Unix epoch.
+    pub unix_seconds: f64,
+    /// Abbreviation of the local time zone, e.g. `UTC`.
+    pub zone_name: String,
+    /// Offset of the local time zone from UTC, in seconds.
+    pub zone_offset_seconds: i32,
+}
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Very detailed.
+    Trace,
+    /// For debugging.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something is off but collection goes on.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// The machine as a collector sees it: the granted roots and a few system calls.
+///
+/// Get one from the `collect` hook of [`crate::Collector`]; in tests, from
+/// [`crate::testing::Fixture`].
+pub struct Host {
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fixture: crate::testing::Fixture,
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) _private: (),
+}
+
+impl Host {
+    /// Reads a whole file under `root`, e.g. `host.read(Root::Proc, "stat")`.
+    pub fn read(&self, root: Root, path: &str) -> Result<Vec<u8>, FsError> {
+        self.backend_read(root, path)
+    }
+
+    /// Reads a whole file as UTF-8 (invalid bytes are replaced).
+    pub fn read_to_string(&self, root: Root, path: &str) -> Result<String, FsError> {
+        let bytes = self.read(root, path)?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// Reads several files under `root` in one host call (cheaper than one call each).
+    pub fn read_many<S: AsRef<str>>(
+        &self,
+        root: Root,
+        paths: &[S],
+    ) -> Vec<Result<Vec<u8>, FsError>> {
+        self.backend_read_many(root, paths)
+    }
+
+    /// Lists a directory under `root`, sorted by name.
+    pub fn read_dir(&self, root: Root, path: &str) -> Result<Vec<DirEntry>, FsError> {
+        let mut entries = self.backend_read_dir(root, path)?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    /// Reads the target of a symlink under `root`, unresolved.
+    pub fn read_link(&self, root: Root, path: &str) -> Result<String, FsError> {
+        self.backend_read_link(root, path)
+    }
+
+    /// `statfs(2)` of an absolute mount point (as listed in the rootfs' mount table).
+    pub fn statfs(&self, mount_point: &str) -> Result<FsStats, FsError> {
+        self.backend_statfs(mount_point)
+    }
+
+    /// `uname(2)` of the machine.
+    pub fn uname(&self) -> Uname {
+        self.backend_uname()
+    }
+
+    /// `adjtimex(2)` of the machine, read only.
+    pub fn timex(&self) -> Result<Timex, FsError> {
+        self.backend_timex()
+    }
+
+    /// The wall clock and local time zone.
+    pub fn clock(&self) -> Clock {
+        self.backend_clock()
+    }
+
+    /// Sends a line to the host's log, attributed to this plugin.
+    pub fn log(&self, level: Level, message: &str) {
+        self.backend_log(level, message)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod guest {
+    use super::*;
+    use crate::__bindings::sonde::collector::host as wit;
+    use crate::__bindings::sonde::collector::types as t;
+
+    fn root(r: Root) -> t::Root {
+        match r {
+            Root::Proc => t::Root::Proc,
+            Root::Sys => t::Root::Sys,
+            Root::Rootfs => t::Root::Rootfs,
+        }
+    }
+
+    fn err(e: t::FsError) -> FsError {
+        match e {
+            t::FsError::NotFound => FsError::NotFound,
+            t::FsError::PermissionDenied => FsError::PermissionDenied,
+            t::FsError::NotGranted => FsError::NotGranted,
+            t::FsError::EscapesRoot => FsError::EscapesRoot,
+            t::FsError::TooLarge => FsError::TooLarge,
+            t::FsError::TimedOut => FsError::TimedOut,
+            t::FsError::Other(m) => FsError::Other(m),
+        }
+    }
+
+    impl Host {
+        pub(crate) fn backend_read(&self, r: Root, path: &str) -> Result<Vec<u8>, FsError> {
+            wit::read_file(root(r), path).map_err(err)
+        }
+
+        pub(crate) fn backend_read_many<S: AsRef<str>>(
+            &self,
+            r: Root,
+            paths: &[S],
+        ) -> Vec<Result<Vec<u8>, FsError>> {
+            let paths: Vec<String> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
+            wit::read_files(root(r), &paths)
+                .into_iter()
+                .map(|r| r.map_err(err))
+                .collect()
+        }
+
+        pub(crate) fn backend_read_dir(
+            &self,
+            r: Root,
+            path: &str,
+        ) -> Result<Vec<DirEntry>, FsError> {
+            let entries = wit::read_dir(root(r), path).map_err(err)?;
+            Ok(entries
+                .into_iter()
+                .map(|e| DirEntry {
+                    name: e.name,
+                    kind: match e.kind {
+                        t::EntryKind::File => EntryKind::File,
+                        t::EntryKind::Dir => EntryKind::Dir,
+                        t::EntryKind::Symlink => EntryKind::Symlink,
+                        t::EntryKind::Other => EntryKind::Other,
+                    },
+                })
+                .collect())
+        }
+
+        pub(crate) fn backend_read_link(&self, r: Root, path: &str) -> Result<String, FsError> {
+            wit::read_link(root(r), path).map_err(err)
+        }
+
+        pub(crate) fn backend_statfs(&self, mount_point: &str) -> Result<FsStats, FsError> {
+            let s = wit::statfs(mount_point).map_err(err)?;
+            Ok(FsStats {
+                block_size: s.block_size,
+                blocks: s.blocks,
+                blocks_free: s.blocks_free,
+                blocks_available: s.blocks_available,
+                files: s.files,
+                files_free: s.files_free,
+                read_only: s.read_only,
+            })
+        }
+
+        pub(crate) fn backend_uname(&self) -> Uname {
+            let u = wit::uname();
+            Uname {
+                sysname: u.sysname,
+                nodename: u.nodename,
+                release: u.release,
+                version: u.version,
+                machine: u.machine,
+                domainname: u.domainname,
+            }
+        }
+
+        pub(crate) fn backend_timex(&self) -> Result<Timex, FsError> {
+            let x = wit::timex().map_err(err)?;
+            Ok(Timex {
+                state: x.state,
+                offset: x.offset,
+                freq: x.freq,
+                maxerror: x.maxerror,
+                esterror: x.esterror,
+                status: x.status,
+                constant: x.constant,
+                precision: x.precision,
+                tolerance: x.tolerance,
+                tick: x.tick,
+                ppsfreq: x.ppsfreq,
+                jitter: x.jitter,
+                shift: x.shift,
+                stabil: x.stabil,
+                jitcnt: x.jitcnt,
+                calcnt: x.calcnt,
+                errcnt: x.errcnt,
+                stbcnt: x.stbcnt,
+                tai: x.tai,
+                nano: x.nano,
+            })
+        }
+
+        pub(crate) fn backend_clock(&self) -> Clock {
+            let c = wit::clock();
+            Clock {
+                unix_seconds: c.unix_seconds,
+                zone_name: c.zone_name,
+                zone_offset_seconds: c.zone_offset_seconds,
+            }
+        }
+
+        pub(crate) fn backend_log(&self, level: Level, message: &str) {
+            let level = match level {
+                Level::Trace => t::Level::Trace,
+                Level::Debug => t::Level::Debug,
+                Level::Info => t::Level::Info,
+                Level::Warn => t::Level::Warn,
+                Level::Error => t::Level::Error,
+            };
+            wit::log(level, message)
+        }
+    }
+}

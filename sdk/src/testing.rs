@@ -1,0 +1,212 @@
+//! The native test harness: run a collector with `cargo test`, without WebAssembly, against
+//! fixture directories laid out like `/proc`, `/sys` and the rootfs.
+//!
+//! ```
+//! use sonde_sdk::{Root, testing::Fixture};
+//! let host = Fixture::new()
+//!     .root(Root::Proc, "tests/fixtures/proc")
+//!     .root(Root::Sys, "tests/fixtures/sys")
+//!     .host();
+//! # let _ = host;
+//! ```
+//!
+//! Paths are resolved as the sonde host resolves them: relative to the root, with `..`, absolute
+//! paths and symlinks that leave the root refused, so a collector that passes here behaves the
+//! same in the agent.
+
+use crate::host::{Clock, DirEntry, EntryKind, FsError, FsStats, Host, Level, Root, Timex, Uname};
+use crate::{Collector, Error, MetricFamily, exposition, validate};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// A fake machine for tests: fixture roots plus canned answers for the system calls.
+#[derive(Debug, Clone, Default)]
+pub struct Fixture {
+    roots: HashMap<Root, PathBuf>,
+    statfs: HashMap<String, Result<FsStats, FsError>>,
+    uname: Uname,
+    timex: Option<Timex>,
+    clock: Clock,
+    logs: RefCell<Vec<(Level, String)>>,
+}
+
+impl Fixture {
+    /// A fixture with no roots: every read answers [`FsError::NotGranted`].
+    pub fn new() -> Self {
+        Fixture::default()
+    }
+
+    /// Serves `root` from the directory `dir`.
+    pub fn root(mut self, root: Root, dir: impl AsRef<Path>) -> Self {
+        self.roots.insert(root, dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Answers `statfs(mount_point)` with `result`; other mount points answer `NotFound`.
+    pub fn statfs(mut self, mount_point: &str, result: Result<FsStats, FsError>) -> Self {
+        self.statfs.insert(mount_point.to_owned(), result);
+        self
+    }
+
+    /// Answers `uname()` with `uname`.
+    pub fn uname(mut self, uname: Uname) -> Self {
+        self.uname = uname;
+        self
+    }
+
+    /// Answers `timex()` with `timex` (else `NotGranted`).
+    pub fn timex(mut self, timex: Timex) -> Self {
+        self.timex = Some(timex);
+        self
+    }
+
+    /// Answers `clock()` with `clock`.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The [`Host`] a collector under test is given.
+    pub fn host(self) -> Host {
+        Host { fixture: self }
+    }
+
+    fn resolve(&self, root: Root, path: &str) -> Result<PathBuf, FsError> {
+        let base = self.roots.get(&root).ok_or(FsError::NotGranted)?;
+        let relative = Path::new(path);
+        for component in relative.components() {
+            match component {
+                Component::Normal(_) | Component::CurDir => {}
+                _ => return Err(FsError::EscapesRoot),
+            }
+        }
+        let full = base.join(relative);
+        // Symlinks inside fixtures are followed, but never out of the fixture root.
+        if let (Ok(real), Ok(real_base)) = (full.canonicalize(), base.canonicalize())
+            && !real.starts_with(&real_base)
+        {
+            return Err(FsError::EscapesRoot);
+        }
+        Ok(full)
+    }
+}
+
+fn io_error(e: io::Error) -> FsError {
+    match e.kind() {
+        io::ErrorKind::NotFound => FsError::NotFound,
+        io::ErrorKind::PermissionDenied => FsError::PermissionDenied,
+        _ => FsError::Other(e.to_string()),
+    }
+}
+
+impl Host {
+    pub(crate) fn backend_read(&self, root: Root, path: &str) -> Result<Vec<u8>, FsError> {
+        std::fs::read(self.fixture.resolve(root, path)?).map_err(io_error)
+    }
+
+    pub(crate) fn backend_read_many<S: AsRef<str>>(
+        &self,
+        root: Root,
+        paths: &[S],
+    ) -> Vec<Result<Vec<u8>, FsError>> {
+        paths
+            .iter()
+            .map(|p| self.backend_read(root, p.as_ref()))
+            .collect()
+    }
+
+    pub(crate) fn backend_read_dir(
+        &self,
+        root: Root,
+        path: &str,
+    ) -> Result<Vec<DirEntry>, FsError> {
+        let dir = self.fixture.resolve(root, path)?;
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_error)? {
+            let entry = entry.map_err(io_error)?;
+            let file_type = entry.file_type().map_err(io_error)?;
+            let kind = if file_type.is_symlink() {
+                EntryKind::Symlink
+            } else if file_type.is_dir() {
+                EntryKind::Dir
+            } else if file_type.is_file() {
+                EntryKind::File
+            } else {
+                EntryKind::Other
+            };
+            entries.push(DirEntry {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                kind,
+            });
+        }
+        Ok(entries)
+    }
+
+    pub(crate) fn backend_read_link(&self, root: Root, path: &str) -> Result<String, FsError> {
+        let base = self.fixture.roots.get(&root).ok_or(FsError::NotGranted)?;
+        if Path::new(path)
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Err(FsError::EscapesRoot);
+        }
+        let target = std::fs::read_link(base.join(path)).map_err(io_error)?;
+        Ok(target.to_string_lossy().into_owned())
+    }
+
+    pub(crate) fn backend_statfs(&self, mount_point: &str) -> Result<FsStats, FsError> {
+        self.fixture
+            .statfs
+            .get(mount_point)
+            .cloned()
+            .unwrap_or(Err(FsError::NotFound))
+    }
+
+    pub(crate) fn backend_uname(&self) -> Uname {
+        self.fixture.uname.clone()
+    }
+
+    pub(crate) fn backend_timex(&self) -> Result<Timex, FsError> {
+        self.fixture.timex.ok_or(FsError::NotGranted)
+    }
+
+    pub(crate) fn backend_clock(&self) -> Clock {
+        self.fixture.clock.clone()
+    }
+
+    pub(crate) fn backend_log(&self, level: Level, message: &str) {
+        self.fixture
+            .logs
+            .borrow_mut()
+            .push((level, message.to_owned()));
+    }
+
+    /// The lines the collector logged so far (test builds only).
+    pub fn logged(&self) -> Vec<(Level, String)> {
+        self.fixture.logs.borrow().clone()
+    }
+}
+
+/// Runs `C` once with `config_json` (`""` for the defaults) exactly as the agent would: config
+/// decoding, collection, and the host's output validation. Returns families sorted as exposed.
+pub fn collect<C: Collector>(host: &Host, config_json: &str) -> Result<Vec<MetricFamily>, Error> {
+    let mut families = crate::run_collect::<C>(host, config_json)?;
+    validate::validate(&families)?;
+    families.retain(|f| !f.is_empty());
+    exposition::normalize(&mut families);
+    Ok(families)
+}
+
+/// Like [`collect`], rendered in the Prometheus text format.
+pub fn collect_text<C: Collector>(host: &Host, config_json: &str) -> Result<String, Error> {
+    Ok(exposition::render(&collect::<C>(host, config_json)?))
+}
+
+/// The sample lines of `text` (no `#` lines), for assertions that ignore HELP and TYPE.
+pub fn sample_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+}
