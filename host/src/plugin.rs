@@ -215,26 +215,20 @@ impl Plugin {
 
     /// Classifies a wasmtime error of a call into timeout, memory limit or trap.
     fn call_error(&self, e: wasmtime::Error) -> CallError {
-        if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
-            return CallError::Timeout(self.limits.timeout);
+        if let Some(trap) = e.downcast_ref::<Trap>() {
+            return match trap {
+                Trap::Interrupt => CallError::Timeout(self.limits.timeout),
+                trap => CallError::Trap(trap.to_string()),
+            };
         }
-        let message = format!("{e:?}");
+        let cause = e.root_cause().to_string();
         // StoreLimits' `trap_on_grow_failure` reports a refused growth with this text.
-        if message.contains("forcing a memory growth failure") {
+        if cause.starts_with("forcing trap when growing memory") {
             CallError::MemoryLimit(self.limits.memory)
         } else {
-            CallError::Trap(first_line(&message))
+            CallError::Trap(cause)
         }
     }
-}
-
-fn first_line(message: &str) -> String {
-    message
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("unknown trap")
-        .trim()
-        .to_owned()
 }
 
 fn capability(c: wit::Capability) -> Capability {

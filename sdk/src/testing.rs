@@ -210,3 +210,15 @@ pub fn sample_lines(text: &str) -> Vec<&str> {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .collect()
 }
+
+/// The sample lines of the family `name` in exposition `text` (lines whose metric name is
+/// exactly `name`), e.g. to compare a collector's output with node_exporter's.
+pub fn family_lines<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+    sample_lines(text)
+        .into_iter()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .collect()
+}

@@ -1,0 +1,117 @@
+//! The `sonde` binary as an operator runs it.
+
+use crate::support::fixtures;
+use std::process::{Command, Output};
+
+fn sonde(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sonde"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn collect_once_against_a_fixture_tree() {
+    let proc = fixtures().join("node-exporter/proc");
+    let out = sonde(&["collect", "--once", "--path.procfs", proc.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("# TYPE node_cpu_seconds_total counter\n"));
+    assert!(stdout.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 10870.69\n"));
+    assert!(stdout.contains("node_load1 0.21\n"));
+    assert!(stdout.contains("node_scrape_collector_success{collector=\"cpu\"} 1\n"));
+}
+
+#[test]
+fn collect_once_on_this_machine() {
+    let out = sonde(&["collect", "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cpus = std::fs::read_to_string("/proc/stat")
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count();
+    let lines = text(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("node_cpu_seconds_total{"))
+        .count();
+    assert_eq!(lines, cpus * 8);
+}
+
+#[test]
+fn a_failing_plugin_sets_exit_code_1_and_says_why() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = sonde(&[
+        "collect",
+        "--once",
+        "--path.procfs",
+        empty.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("reading /proc/stat: not found"), "{stderr}");
+    assert!(text(&out.stdout).contains("node_scrape_collector_success{collector=\"cpu\"} 0\n"));
+}
+
+#[test]
+fn a_bad_config_names_file_line_and_key_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sonde.toml");
+    std::fs::write(&path, "[plugins.cpu]\nenabeld = false\n").unwrap();
+    let out = sonde(&["collect", "--once", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:1: unknown field `enabeld`", path.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn config_disables_and_configures_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sonde.toml");
+    let proc = fixtures().join("node-exporter/proc");
+    std::fs::write(
+        &path,
+        format!(
+            "[paths]\nprocfs = {:?}\n[plugins.cpu]\nconfig = {{ loadavg = false }}\n",
+            proc
+        ),
+    )
+    .unwrap();
+    let out = sonde(&["collect", "--once", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("node_cpu_seconds_total{cpu=\"7\",mode=\"user\"} 290.98\n"));
+    assert!(!stdout.contains("node_load1"));
+
+    std::fs::write(&path, "[plugins.cpu]\nenabled = false\n").unwrap();
+    let out = sonde(&["collect", "--once", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!text(&out.stdout).contains("node_cpu"));
+}
+
+#[test]
+fn help_and_version() {
+    let help = text(&sonde(&["collect", "--help"]).stdout);
+    for flag in [
+        "--path.procfs",
+        "--path.sysfs",
+        "--path.rootfs",
+        "--config",
+        "--once",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
+    let version = text(&sonde(&["--version"]).stdout);
+    assert_eq!(
+        version.trim(),
+        format!("sonde {}", env!("CARGO_PKG_VERSION"))
+    );
+}
