@@ -7,6 +7,7 @@ use crate::system;
 use sonde_sdk::{Capability, FsError, Root};
 use std::sync::Arc;
 use wasmtime::StoreLimits;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
@@ -20,6 +21,8 @@ use sonde::collector::types as wit;
 const LOG_LINES_PER_CALL: u32 = 100;
 /// Log messages are cut to this many bytes.
 const LOG_LINE_MAX: usize = 4096;
+/// How much of a plugin's stderr (where a Rust panic message goes) is kept per call.
+const STDERR_CAPACITY: usize = 4096;
 
 /// The state of one plugin store: who the plugin is, what it may read, its limits.
 pub struct PluginState {
@@ -29,6 +32,7 @@ pub struct PluginState {
     pub(crate) limits: StoreLimits,
     wasi: WasiCtx,
     table: ResourceTable,
+    stderr: MemoryOutputPipe,
     log_lines_left: u32,
     /// Host calls refused this call because they tried to leave a root or were not granted.
     pub(crate) refused_calls: u32,
@@ -37,24 +41,50 @@ pub struct PluginState {
 }
 
 impl PluginState {
-    /// State for one call of `plugin`: an empty WASI context (no preopens, env, args, network).
+    /// State for one call of `plugin`: an empty WASI context (no preopens, env, args, network);
+    /// stderr is kept (up to 4 KiB) to explain a trap, stdout is discarded.
     pub fn new(
         plugin: Arc<str>,
         sandbox: Arc<Sandbox>,
         grants: Arc<Grants>,
         limits: StoreLimits,
     ) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         PluginState {
             plugin,
             sandbox,
             grants,
             limits,
-            wasi: WasiCtx::builder().build(),
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             table: ResourceTable::new(),
+            stderr,
             log_lines_left: LOG_LINES_PER_CALL,
             refused_calls: 0,
             dropped_log_lines: 0,
         }
+    }
+
+    /// What the plugin last wrote to stderr: the message of a Rust panic if there was one, else
+    /// the last non-empty line.
+    pub(crate) fn stderr_message(&self) -> Option<String> {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if let Some(at) = lines.iter().rposition(|l| l.contains("panicked at")) {
+            let message: Vec<&str> = lines[at + 1..]
+                .iter()
+                .copied()
+                .take_while(|l| !l.starts_with("note:"))
+                .collect();
+            if !message.is_empty() {
+                return Some(message.join(" "));
+            }
+        }
+        lines.last().map(|l| (*l).to_owned())
     }
 
     fn check_root(&mut self, root: Root, path: &str) -> Result<(), FsError> {

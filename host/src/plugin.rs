@@ -174,11 +174,11 @@ impl Plugin {
         let instance = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| self.call_error(e))?;
+            .map_err(|e| self.call_error(&store, e))?;
         let info = instance
             .sonde_collector_collector()
             .call_describe(&mut store)
-            .map_err(|e| self.call_error(e))?;
+            .map_err(|e| self.call_error(&store, e))?;
         Ok(PluginInfo {
             name: info.name,
             version: info.version,
@@ -195,11 +195,11 @@ impl Plugin {
         let instance = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| self.call_error(e))?;
+            .map_err(|e| self.call_error(&store, e))?;
         let result = instance
             .sonde_collector_collector()
             .call_collect(&mut store, config_json)
-            .map_err(|e| self.call_error(e))?;
+            .map_err(|e| self.call_error(&store, e))?;
         let state = store.data();
         if state.refused_calls > 0 {
             tracing::warn!(plugin = %self.name, refused = state.refused_calls, "plugin made host calls that were refused");
@@ -213,12 +213,16 @@ impl Plugin {
         Ok(families)
     }
 
-    /// Classifies a wasmtime error of a call into timeout, memory limit or trap.
-    fn call_error(&self, e: wasmtime::Error) -> CallError {
+    /// Classifies a wasmtime error of a call into timeout, memory limit or trap; a trap's message
+    /// carries the plugin's last stderr line (a Rust panic's message).
+    fn call_error(&self, store: &Store<PluginState>, e: wasmtime::Error) -> CallError {
         if let Some(trap) = e.downcast_ref::<Trap>() {
             return match trap {
                 Trap::Interrupt => CallError::Timeout(self.limits.timeout),
-                trap => CallError::Trap(trap.to_string()),
+                trap => CallError::Trap(match store.data().stderr_message() {
+                    Some(line) => format!("{trap} ({line})"),
+                    None => trap.to_string(),
+                }),
             };
         }
         let cause = e.root_cause().to_string();

@@ -18,7 +18,9 @@ fn a_trap_is_a_clean_error_and_the_plugin_still_works() {
     let plugin = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
     let err = plugin.collect(r#"{"mode": "trap"}"#).unwrap_err();
     assert!(matches!(err, CallError::Trap(_)), "{err:?}");
-    assert!(err.to_string().starts_with("trapped: "), "{err}");
+    let message = err.to_string();
+    assert!(message.starts_with("trapped: "), "{message}");
+    assert!(message.contains("misbehave: deliberate panic"), "{message}");
     // A fresh store per call: the trap poisoned nothing.
     let ok = plugin.collect(r#"{"mode": "ok"}"#).unwrap();
     assert_eq!(ok[0].name, "misbehave_ok");
