@@ -10,6 +10,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The plugins under `plugins/` that are embedded, by directory name (crate `sonde-plugin-<name>`).
+const BUILTIN_PLUGINS: &[&str] = &["cpu"];
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_path_buf();
@@ -21,14 +24,14 @@ fn main() {
         );
     }
 
-    let plugins = plugin_names(&workspace.join("plugins"));
+    let plugins = BUILTIN_PLUGINS;
     let target_dir = target_root(&out_dir).join("wasm-plugins");
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(&workspace)
         .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2"])
         .arg("--target-dir")
         .arg(&target_dir);
-    for name in &plugins {
+    for name in plugins {
         cmd.arg("-p").arg(format!("sonde-plugin-{name}"));
     }
     // What the outer build sets for itself must not leak into the wasm build.
@@ -60,7 +63,7 @@ fn main() {
         "/// The built-in plugins: name and component bytes, embedded at build time.\n\
          pub const BUILTIN_PLUGINS: &[(&str, &[u8])] = &[\n",
     );
-    for name in &plugins {
+    for name in plugins {
         let wasm = target_dir
             .join("wasm32-wasip2/plugin")
             .join(format!("sonde_plugin_{name}.wasm"));
@@ -74,18 +77,6 @@ fn main() {
     }
     code.push_str("];\n");
     std::fs::write(out_dir.join("builtin_plugins.rs"), code).unwrap();
-}
-
-/// The plugin directories' names, sorted.
-fn plugin_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("Cargo.toml").exists())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The cargo target directory containing `out_dir` (the one holding `CACHEDIR.TAG`).

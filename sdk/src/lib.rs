@@ -69,9 +69,11 @@
 
 pub mod error;
 pub mod exposition;
+pub mod filter;
 pub mod host;
 pub mod metrics;
 pub mod procfs;
+pub mod sysfs;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod validate;

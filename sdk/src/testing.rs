@@ -222,3 +222,16 @@ pub fn family_lines<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
         })
         .collect()
 }
+
+/// Creates the directories listed one per line in `list` below `tree`. Git cannot store empty
+/// directories, so fixture trees that need some (e.g. `sys/block/dm-5/slaves/sdi`) keep a list
+/// and recreate them before use. Idempotent.
+pub fn restore_empty_dirs(tree: &Path, list: &Path) -> io::Result<()> {
+    for line in std::fs::read_to_string(list)?.lines() {
+        let line = line.trim();
+        if !line.is_empty() {
+            std::fs::create_dir_all(tree.join(line))?;
+        }
+    }
+    Ok(())
+}

@@ -5,6 +5,7 @@
 //! `f64` precision of `/proc/loadavg`), they parse the file themselves.
 
 pub mod loadavg;
+pub mod pressure;
 pub mod stat;
 
 /// Clock ticks per second of the `/proc` CPU counters. The kernel exports them in `USER_HZ`,

@@ -1,0 +1,46 @@
+//! Helpers for sysfs attribute files: one value per file, whitespace-trimmed, as
+//! node_exporter's (and procfs') `SysReadFile` reads them.
+
+use crate::{Error, FsError, Host, Root};
+
+/// Reads a sysfs attribute under `Root::Sys`, trimmed. `Ok(None)` when the file does not exist.
+pub fn read_attr(host: &Host, path: &str) -> Result<Option<String>, FsError> {
+    match host.read(Root::Sys, path) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).trim().to_owned())),
+        Err(FsError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads a sysfs attribute as an unsigned integer. `Ok(None)` when the file does not exist.
+pub fn read_u64(host: &Host, path: &str) -> Result<Option<u64>, Error> {
+    match read_attr(host, path)? {
+        Some(text) => {
+            Ok(Some(text.parse().map_err(|e| {
+                Error::msg(format!("/sys/{path}: {text:?}: {e}"))
+            })?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Reads a sysfs attribute as a signed integer. `Ok(None)` when the file does not exist.
+pub fn read_i64(host: &Host, path: &str) -> Result<Option<i64>, Error> {
+    match read_attr(host, path)? {
+        Some(text) => {
+            Ok(Some(text.parse().map_err(|e| {
+                Error::msg(format!("/sys/{path}: {text:?}: {e}"))
+            })?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The names in a sysfs directory (sorted). `Ok(vec![])` when the directory does not exist.
+pub fn list(host: &Host, path: &str) -> Result<Vec<String>, FsError> {
+    match host.read_dir(Root::Sys, path) {
+        Ok(entries) => Ok(entries.into_iter().map(|e| e.name).collect()),
+        Err(FsError::NotFound) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
