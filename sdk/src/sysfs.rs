@@ -44,3 +44,33 @@ pub fn list(host: &Host, path: &str) -> Result<Vec<String>, FsError> {
         Err(e) => Err(e),
     }
 }
+
+/// Parses a kernel CPU list such as `0-3,5,9` (as in `/sys/devices/system/cpu/isolated`) into
+/// CPU numbers, in order; empty items are skipped.
+pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, Error> {
+    let mut cpus = Vec::new();
+    for item in text.trim().split(',').filter(|s| !s.is_empty()) {
+        let bad = |e: std::num::ParseIntError| Error::msg(format!("cpu list item {item:?}: {e}"));
+        match item.split_once('-') {
+            Some((first, last)) => {
+                let (first, last): (u32, u32) =
+                    (first.parse().map_err(bad)?, last.parse().map_err(bad)?);
+                cpus.extend(first..=last);
+            }
+            None => cpus.push(item.parse().map_err(bad)?),
+        }
+    }
+    Ok(cpus)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("1,3-5,9\n").unwrap(), [1, 3, 4, 5, 9]);
+        assert_eq!(parse_cpu_list("\n").unwrap(), Vec::<u32>::new());
+        assert!(parse_cpu_list("1-x").is_err());
+    }
+}

@@ -235,3 +235,41 @@ pub fn restore_empty_dirs(tree: &Path, list: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Compares every family of `ours` that `reference` also has (by its `# TYPE` line): HELP, TYPE
+/// and sample lines must be identical. Returns one message per difference (empty when equal), so
+/// a test can check a collector against node_exporter's output with
+/// `assert_eq!(diff_families(&ours, &theirs), Vec::<String>::new())`.
+pub fn diff_families(ours: &str, reference: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for type_line in ours.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let name = type_line.split(' ').nth(2).unwrap_or_default();
+        let find = |text: &str, kind: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with(&format!("# {kind} {name} ")) || *l == format!("# {kind} {name}")
+                })
+                .map(str::to_owned)
+        };
+        if find(reference, "TYPE").is_none() {
+            continue;
+        }
+        for kind in ["HELP", "TYPE"] {
+            if find(ours, kind) != find(reference, kind) {
+                problems.push(format!(
+                    "{name}: {kind} {:?} != {:?}",
+                    find(ours, kind),
+                    find(reference, kind)
+                ));
+            }
+        }
+        let (a, b) = (family_lines(ours, name), family_lines(reference, name));
+        for line in a.iter().filter(|l| !b.contains(l)) {
+            problems.push(format!("{name}: extra or different: {line}"));
+        }
+        for line in b.iter().filter(|l| !a.contains(l)) {
+            problems.push(format!("{name}: missing: {line}"));
+        }
+    }
+    problems
+}

@@ -1,9 +1,16 @@
-//! sonde's built-in `cpu` collector: node_exporter's `cpu` (seconds per mode, guest seconds) and
-//! `loadavg` collectors, with the same metric names, labels, HELP and TYPE.
+//! sonde's built-in `cpu` collector: node_exporter's `cpu` (seconds per mode, guest seconds,
+//! thermal throttles, isolated and online CPUs, optional `/proc/cpuinfo` info), `cpufreq`,
+//! `loadavg` and the cpu and irq parts of `pressure`, with the same metric names, labels, HELP
+//! and TYPE.
+
+mod cpufreq;
+mod info;
+mod load;
+mod seconds;
+mod topology;
 
 use serde::{Deserialize, Serialize};
-use sonde_sdk::procfs::{USER_HZ, loadavg, stat};
-use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily, ResultExt, Root};
+use sonde_sdk::{Capability, Collector, Description, Error, Host, Level, MetricFamily};
 
 /// The `cpu` collector.
 #[derive(Default)]
@@ -13,17 +20,33 @@ pub struct Cpu;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Emit `node_cpu_guest_seconds_total` (node_exporter's `--collector.cpu.guest`, on).
+    /// Emit `node_cpu_guest_seconds_total` (node_exporter `--collector.cpu.guest`, on).
     pub guest: bool,
-    /// Emit the load averages (node_exporter's `loadavg` collector, on).
+    /// Emit `node_cpu_info` and the cpuinfo frequency (`--collector.cpu.info`, off).
+    pub info: bool,
+    /// Emit `node_cpu_flag_info` for the flags matching this regex (`--collector.cpu.info.flags-include`,
+    /// unset); setting it turns `info` on, as in node_exporter.
+    pub flags_include: String,
+    /// Emit `node_cpu_bug_info` for the bugs matching this regex (`--collector.cpu.info.bugs-include`).
+    pub bugs_include: String,
+    /// node_exporter's `cpufreq` collector (on).
+    pub cpufreq: bool,
+    /// node_exporter's `loadavg` collector (on).
     pub loadavg: bool,
+    /// The cpu and irq parts of node_exporter's `pressure` collector (on).
+    pub pressure: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             guest: true,
+            info: false,
+            flags_include: String::new(),
+            bugs_include: String::new(),
+            cpufreq: true,
             loadavg: true,
+            pressure: true,
         }
     }
 }
@@ -35,70 +58,42 @@ impl Collector for Cpu {
         Description::new(
             "cpu",
             env!("CARGO_PKG_VERSION"),
-            "CPU time per mode and load averages",
+            "CPU time per mode, frequencies, throttling, load averages, CPU pressure",
         )
-        .needs(&[Capability::Proc])
+        .needs(&[sonde_sdk::Capability::Proc, Capability::Sys])
     }
 
     fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
-        let mut out = cpu_seconds(host, config)?;
+        // /proc/stat is the collector's core: without it the cycle fails.
+        let mut out = seconds::collect(host, config.guest)?;
+        let info =
+            config.info || !config.flags_include.is_empty() || !config.bugs_include.is_empty();
+        let mut parts = Vec::new();
+        if info {
+            parts.push(("cpuinfo", info::collect(host, config)));
+        }
+        parts.push((
+            "thermal throttle, isolated, online",
+            topology::collect(host),
+        ));
+        if config.cpufreq {
+            // With cpuinfo on, node_cpu_frequency_hertz comes from /proc/cpuinfo instead.
+            parts.push(("cpufreq", cpufreq::collect(host, !info)));
+        }
         if config.loadavg {
-            out.extend(load_averages(host)?);
+            parts.push(("loadavg", load::loadavg(host)));
+        }
+        if config.pressure {
+            parts.push(("pressure", load::pressure(host)));
+        }
+        for (what, result) in parts {
+            match result {
+                Ok(families) => out.extend(families),
+                Err(e) => host.log(Level::Warn, &format!("cpu: {what}: {e}")),
+            }
         }
         Ok(out)
     }
-}
-
-/// `node_cpu_seconds_total` and `node_cpu_guest_seconds_total` from `/proc/stat`.
-fn cpu_seconds(host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
-    let text = host
-        .read_to_string(Root::Proc, "stat")
-        .context("reading /proc/stat")?;
-    let stat = stat::parse(&text)?;
-    let mut seconds = MetricFamily::counter(
-        "node_cpu_seconds_total",
-        "Seconds the CPUs spent in each mode.",
-    );
-    let mut guest = MetricFamily::counter(
-        "node_cpu_guest_seconds_total",
-        "Seconds the CPUs spent in guests (VMs) for each mode.",
-    );
-    for t in &stat.cpus {
-        let cpu = t.cpu.to_string();
-        for (mode, ticks) in [
-            ("user", t.user),
-            ("nice", t.nice),
-            ("system", t.system),
-            ("idle", t.idle),
-            ("iowait", t.iowait),
-            ("irq", t.irq),
-            ("softirq", t.softirq),
-            ("steal", t.steal),
-        ] {
-            seconds.sample(&[("cpu", &cpu), ("mode", mode)], ticks as f64 / USER_HZ);
-        }
-        if config.guest {
-            guest.sample(&[("cpu", &cpu), ("mode", "user")], t.guest as f64 / USER_HZ);
-            guest.sample(
-                &[("cpu", &cpu), ("mode", "nice")],
-                t.guest_nice as f64 / USER_HZ,
-            );
-        }
-    }
-    Ok(vec![seconds, guest])
-}
-
-/// `node_load1`, `node_load5`, `node_load15` from `/proc/loadavg`.
-fn load_averages(host: &Host) -> Result<Vec<MetricFamily>, Error> {
-    let text = host
-        .read_to_string(Root::Proc, "loadavg")
-        .context("reading /proc/loadavg")?;
-    let load = loadavg::parse(&text)?;
-    Ok(vec![
-        MetricFamily::gauge("node_load1", "1m load average.").with_value(load.one),
-        MetricFamily::gauge("node_load5", "5m load average.").with_value(load.five),
-        MetricFamily::gauge("node_load15", "15m load average.").with_value(load.fifteen),
-    ])
 }
 
 sonde_sdk::export!(Cpu);

@@ -3,42 +3,81 @@
 
 use sonde_plugin_cpu::Cpu;
 use sonde_sdk::Root;
-use sonde_sdk::testing::{Fixture, collect_text, family_lines};
+use sonde_sdk::testing::{Fixture, collect_text, diff_families, family_lines, restore_empty_dirs};
 use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
-const FAMILIES: [&str; 5] = [
-    "node_cpu_seconds_total",
-    "node_cpu_guest_seconds_total",
-    "node_load1",
-    "node_load5",
-    "node_load15",
-];
+/// The options node_exporter's e2e run used for these collectors.
+const E2E_CONFIG: &str = r#"{"info": true,
+    "flags_include": "^(aes|avx.?|constant_tsc)$",
+    "bugs_include": "^(cpu_meltdown|spectre_.*|mds)$"}"#;
 
 #[test]
 fn matches_node_exporter_on_its_own_fixture() {
     let dir = fixtures().join("node-exporter");
-    let host = Fixture::new().root(Root::Proc, dir.join("proc")).host();
-    let ours = collect_text::<Cpu>(&host, "").unwrap();
+    restore_empty_dirs(&dir, &dir.join("empty-dirs.txt")).unwrap();
+    let host = Fixture::new()
+        .root(Root::Proc, dir.join("proc"))
+        .root(Root::Sys, dir.join("sys"))
+        .host();
+    let ours = collect_text::<Cpu>(&host, E2E_CONFIG).unwrap();
     let theirs = std::fs::read_to_string(dir.join("e2e-output.txt")).unwrap();
-    for family in FAMILIES {
-        let expected = family_lines(&theirs, family);
-        assert!(!expected.is_empty(), "{family} missing from e2e-output.txt");
-        assert_eq!(family_lines(&ours, family), expected, "{family}");
+    assert_eq!(diff_families(&ours, &theirs), Vec::<String>::new());
+    assert!(host.logged().is_empty(), "{:?}", host.logged());
+    // Every family node_exporter's cpu, cpufreq, loadavg and cpu/irq pressure collectors
+    // produced on this tree is there.
+    for family in [
+        "node_cpu_seconds_total",
+        "node_cpu_guest_seconds_total",
+        "node_cpu_core_throttles_total",
+        "node_cpu_package_throttles_total",
+        "node_cpu_isolated",
+        "node_cpu_info",
+        "node_cpu_flag_info",
+        "node_cpu_bug_info",
+        "node_cpu_frequency_hertz",
+        "node_cpu_scaling_frequency_hertz",
+        "node_cpu_scaling_frequency_min_hertz",
+        "node_cpu_scaling_frequency_max_hertz",
+        "node_cpu_scaling_governor",
+        "node_load1",
+        "node_load5",
+        "node_load15",
+        "node_pressure_cpu_waiting_seconds_total",
+        "node_pressure_irq_stalled_seconds_total",
+    ] {
+        assert!(!family_lines(&ours, family).is_empty(), "{family} missing");
     }
-    // HELP and TYPE lines are node_exporter's too.
-    for family in FAMILIES {
-        for prefix in ["# HELP", "# TYPE"] {
-            let line = theirs
-                .lines()
-                .find(|l| l.starts_with(&format!("{prefix} {family} ")))
-                .unwrap();
-            assert!(ours.lines().any(|l| l == line), "{line}");
-        }
-    }
+}
+
+#[test]
+fn cpufreq_without_cpuinfo() {
+    let dir = fixtures().join("node-exporter");
+    let host = Fixture::new()
+        .root(Root::Proc, dir.join("proc"))
+        .root(Root::Sys, dir.join("sys"))
+        .host();
+    let ours = collect_text::<Cpu>(&host, "").unwrap();
+    assert!(!ours.contains("node_cpu_info"));
+    // The fixture's cpufreq directories have no (root-only) cpuinfo_cur_freq.
+    assert!(family_lines(&ours, "node_cpu_frequency_hertz").is_empty());
+    assert_eq!(family_lines(&ours, "node_cpu_scaling_frequency_hertz").len(), 4);
+    assert_eq!(
+        family_lines(&ours, "node_cpu_scaling_governor"),
+        [
+            "node_cpu_scaling_governor{cpu=\"0\",governor=\"performance\"} 0",
+            "node_cpu_scaling_governor{cpu=\"0\",governor=\"powersave\"} 1",
+            "node_cpu_scaling_governor{cpu=\"1\",governor=\"performance\"} 0",
+            "node_cpu_scaling_governor{cpu=\"1\",governor=\"powersave\"} 1",
+            "node_cpu_scaling_governor{cpu=\"2\",governor=\"performance\"} 0",
+            "node_cpu_scaling_governor{cpu=\"2\",governor=\"powersave\"} 1",
+            "node_cpu_scaling_governor{cpu=\"3\",governor=\"performance\"} 0",
+            "node_cpu_scaling_governor{cpu=\"3\",governor=\"powersave\"} 1",
+        ]
+    );
 }
 
 #[test]
@@ -83,7 +122,11 @@ fn config_turns_off_guest_and_loadavg() {
     let host = Fixture::new()
         .root(Root::Proc, fixtures().join("live-debian12/proc"))
         .host();
-    let text = collect_text::<Cpu>(&host, r#"{"guest": false, "loadavg": false}"#).unwrap();
+    let text = collect_text::<Cpu>(
+        &host,
+        r#"{"guest": false, "loadavg": false, "cpufreq": false, "pressure": false}"#,
+    )
+    .unwrap();
     assert!(!text.contains("node_cpu_guest_seconds_total"));
     assert!(!text.contains("node_load1"));
     assert_eq!(family_lines(&text, "node_cpu_seconds_total").len(), 16);

@@ -25,6 +25,12 @@ pub struct Pressure {
     pub full: Option<PressureLine>,
 }
 
+/// Converts a PSI `total` (microseconds) to seconds exactly as node_exporter does (two
+/// divisions by 1000, which rounds differently from one by 1e6: 14036781 → 14.036781000000001).
+pub fn seconds(total_us: u64) -> f64 {
+    total_us as f64 / 1000.0 / 1000.0
+}
+
 /// Parses a PSI file such as `some avg10=0.00 avg60=0.00 avg300=0.00 total=14036781`.
 pub fn parse(text: &str) -> Result<Pressure, Error> {
     let mut pressure = Pressure::default();
@@ -71,5 +77,6 @@ mod tests {
         assert_eq!(p.full.unwrap().total_us, 0);
         assert_eq!(parse("some avg10=0.1 total=5\n").unwrap().full, None);
         assert!(parse("some total=x\n").is_err());
+        assert_eq!(seconds(14036781), 14.036781000000001);
     }
 }
