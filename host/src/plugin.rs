@@ -170,6 +170,7 @@ impl Plugin {
     }
 
     fn describe(&self) -> Result<PluginInfo, CallError> {
+        let _active = self.runtime.enter_call();
         let mut store = self.store();
         let instance = self
             .pre
@@ -191,6 +192,7 @@ impl Plugin {
     /// Runs one collection with `config` (JSON) in a fresh store under the plugin's limits, and
     /// validates the output.
     pub fn collect(&self, config_json: &str) -> Result<Vec<MetricFamily>, CallError> {
+        let _active = self.runtime.enter_call();
         let mut store = self.store();
         let instance = self
             .pre

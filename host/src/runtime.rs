@@ -6,8 +6,7 @@
 
 use crate::bindings::{self, PluginState};
 use crate::sandbox::Sandbox;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
@@ -21,7 +20,29 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<PluginState>,
     sandbox: Arc<Sandbox>,
-    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    ticker: Arc<Ticker>,
+    ticker_thread: Option<JoinHandle<()>>,
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`], but only while a plugin call is running:
+/// an idle agent does not wake up 200 times a second for nothing.
+#[derive(Default)]
+struct Ticker {
+    /// Number of plugin calls in progress, and whether the runtime is shutting down.
+    state: Mutex<(usize, bool)>,
+    wake: Condvar,
+}
+
+/// Keeps the epoch ticking while alive; see [`Runtime::enter_call`].
+pub struct ActiveCall<'a> {
+    ticker: &'a Ticker,
+}
+
+impl Drop for ActiveCall<'_> {
+    fn drop(&mut self) {
+        let mut state = self.ticker.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 -= 1;
+    }
 }
 
 impl Runtime {
@@ -42,13 +63,26 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
 
-        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = Arc::new(Ticker::default());
         let weak = engine.weak();
-        let ticker_stop = stop.clone();
+        let thread_ticker = ticker.clone();
         let handle = std::thread::Builder::new()
             .name("sonde-epoch".into())
             .spawn(move || {
-                while !ticker_stop.load(Ordering::Relaxed) {
+                loop {
+                    {
+                        let state = thread_ticker
+                            .state
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner());
+                        let state = thread_ticker
+                            .wake
+                            .wait_while(state, |(active, stop)| *active == 0 && !*stop)
+                            .unwrap_or_else(|e| e.into_inner());
+                        if state.1 {
+                            break;
+                        }
+                    }
                     std::thread::sleep(EPOCH_TICK);
                     match weak.upgrade() {
                         Some(engine) => engine.increment_epoch(),
@@ -60,7 +94,8 @@ impl Runtime {
             engine,
             linker,
             sandbox: Arc::new(sandbox),
-            ticker: Some((stop, handle)),
+            ticker,
+            ticker_thread: Some(handle),
         })
     }
 
@@ -74,6 +109,16 @@ impl Runtime {
         &self.linker
     }
 
+    /// Marks a plugin call as running, so the epoch advances and its deadline can fire.
+    pub fn enter_call(&self) -> ActiveCall<'_> {
+        let mut state = self.ticker.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 += 1;
+        self.ticker.wake.notify_one();
+        ActiveCall {
+            ticker: &self.ticker,
+        }
+    }
+
     /// The roots plugins read from.
     pub fn sandbox(&self) -> &Arc<Sandbox> {
         &self.sandbox
@@ -82,8 +127,13 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if let Some((stop, handle)) = self.ticker.take() {
-            stop.store(true, Ordering::Relaxed);
+        self.ticker
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1 = true;
+        self.ticker.wake.notify_one();
+        if let Some(handle) = self.ticker_thread.take() {
             let _ = handle.join();
         }
     }

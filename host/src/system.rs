@@ -4,40 +4,76 @@
 
 use sonde_sdk::{Clock, FsError, FsStats, Timex, Uname};
 use std::path::{Component, Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// How long one `statfs` may take before the host answers `timed-out`.
 pub const STATFS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `statfs(2)` of `mount_point` (absolute, as in the mount table) below `rootfs`, on a helper
-/// thread so a hung mount cannot block the caller past `timeout`. The thread itself may stay
-/// blocked in the kernel; it holds nothing else.
+/// thread so a hung mount (a dead NFS server) cannot block the caller past `timeout`.
+///
+/// The helper thread itself may stay blocked in the kernel. Such a mount is remembered as stuck,
+/// as node_exporter does: until its pending call returns, further calls answer `timed-out` at
+/// once instead of piling up blocked threads.
 pub fn statfs(rootfs: &Path, mount_point: &str, timeout: Duration) -> Result<FsStats, FsError> {
     let path = below_rootfs(rootfs, mount_point)?;
+    statfs_with(path, timeout, |p| rustix::fs::statfs(p))
+}
+
+type StatFsResult = Result<rustix::fs::StatFs, rustix::io::Errno>;
+
+/// Mount points whose `statfs` timed out, with a flag the blocked call sets when it returns.
+static STUCK_MOUNTS: Mutex<Vec<(PathBuf, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
+
+fn statfs_with(
+    path: PathBuf,
+    timeout: Duration,
+    call: impl FnOnce(&Path) -> StatFsResult + Send + 'static,
+) -> Result<FsStats, FsError> {
+    {
+        let mut stuck = STUCK_MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        stuck.retain(|(_, returned)| !returned.load(Ordering::Acquire));
+        if stuck.iter().any(|(p, _)| *p == path) {
+            return Err(FsError::TimedOut);
+        }
+    }
+    let returned = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::sync_channel(1);
+    let (thread_path, thread_returned) = (path.clone(), returned.clone());
     std::thread::Builder::new()
         .name("sonde-statfs".into())
         .spawn(move || {
-            let _ = tx.send(rustix::fs::statvfs(&path));
+            let result = call(&thread_path);
+            thread_returned.store(true, Ordering::Release);
+            let _ = tx.send(result);
         })
         .map_err(|e| FsError::Other(format!("cannot start statfs thread: {e}")))?;
     match rx.recv_timeout(timeout) {
+        // statfs(2), not statvfs: node_exporter multiplies the block counts by f_bsize.
         Ok(Ok(s)) => Ok(FsStats {
-            block_size: s.f_frsize,
+            block_size: s.f_bsize as u64,
             blocks: s.f_blocks,
             blocks_free: s.f_bfree,
             blocks_available: s.f_bavail,
             files: s.f_files,
             files_free: s.f_ffree,
-            read_only: s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY),
+            read_only: s.f_flags as u64 & libc::ST_RDONLY != 0,
         }),
         Ok(Err(errno)) => Err(match errno {
             rustix::io::Errno::NOENT => FsError::NotFound,
             rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => FsError::PermissionDenied,
             e => FsError::Other(e.to_string()),
         }),
-        Err(_) => Err(FsError::TimedOut),
+        Err(_) => {
+            tracing::warn!(mount_point = %path.display(), ?timeout, "statfs timed out; treating the mount as stuck until it answers");
+            STUCK_MOUNTS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((path, returned));
+            Err(FsError::TimedOut)
+        }
     }
 }
 
@@ -142,6 +178,38 @@ mod tests {
             statfs(Path::new("/tmp"), "/../etc", STATFS_TIMEOUT),
             Err(FsError::EscapesRoot)
         );
+    }
+
+    #[test]
+    fn a_stuck_mount_times_out_once_then_answers_at_once_until_it_returns() {
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let path = PathBuf::from("/test/stuck-nfs");
+        let started = std::time::Instant::now();
+        let hung = statfs_with(path.clone(), Duration::from_millis(50), move |p| {
+            let _ = release_rx.recv();
+            rustix::fs::statfs(p)
+        });
+        assert_eq!(hung, Err(FsError::TimedOut));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // While the first call is blocked, no new thread is started: the answer is immediate.
+        let again = statfs_with(path.clone(), Duration::from_secs(10), |_| unreachable!());
+        assert_eq!(again, Err(FsError::TimedOut));
+        // Once the blocked call returns, the mount is asked again.
+        release_tx.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match statfs_with(path.clone(), Duration::from_secs(5), |p| {
+                rustix::fs::statfs(p)
+            }) {
+                Err(FsError::TimedOut) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                other => {
+                    assert_eq!(other, Err(FsError::NotFound));
+                    break;
+                }
+            }
+        }
     }
 
     #[test]
