@@ -208,8 +208,7 @@ impl sonde::collector::host::Host for PluginState {
     fn statfs(&mut self, mount_point: String) -> Result<wit::FsStats, wit::FsError> {
         self.check_capability(Capability::Statfs)
             .map_err(fs_error)?;
-        let rootfs = self.sandbox.paths().rootfs.clone();
-        let result = system::statfs(&rootfs, &mount_point, system::STATFS_TIMEOUT);
+        let result = self.sandbox.statfs(&mount_point);
         let s = self
             .observe(Root::Rootfs, &mount_point, result)
             .map_err(fs_error)?;

@@ -1,4 +1,12 @@
-//! The built-in plugins, embedded in the binary by `build.rs`.
+//! The built-in plugins, embedded in the binary by `build.rs`, and their loading.
+
+use crate::config::Config;
+use crate::cycle::ScheduledPlugin;
+use crate::grants::Grants;
+use crate::plugin::{Limits, Plugin};
+use crate::runtime::Runtime;
+use anyhow::bail;
+use std::sync::Arc;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 
@@ -13,4 +21,38 @@ pub fn builtin(name: &str) -> Option<&'static [u8]> {
 /// The names of the built-in plugins.
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
     BUILTIN_PLUGINS.iter().map(|(name, _)| *name)
+}
+
+/// Loads the built-in plugins the config leaves enabled (all by default), granting each exactly
+/// the capabilities it declares, with its config table. A `[plugins.<name>]` that names no
+/// built-in is an error.
+pub fn load_enabled(
+    runtime: &Arc<Runtime>,
+    config: &Config,
+) -> anyhow::Result<Vec<ScheduledPlugin>> {
+    for name in config.plugins.keys() {
+        if builtin(name).is_none() {
+            let known: Vec<_> = builtin_names().collect();
+            bail!(
+                "[plugins.{name}]: no built-in plugin of that name (built-ins: {})",
+                known.join(", ")
+            );
+        }
+    }
+    let mut plugins = Vec::new();
+    for name in builtin_names() {
+        let settings = config.plugins.get(name).cloned().unwrap_or_default();
+        if settings.enabled == Some(false) {
+            continue;
+        }
+        let wasm = builtin(name).expect("listed built-in");
+        let mut plugin = Plugin::load(runtime, name, wasm, Grants::default(), Limits::default())?;
+        // Built-ins are part of the binary: they get what they declare.
+        plugin.set_grants(Grants::new(plugin.info().needs.iter().copied()));
+        plugins.push(ScheduledPlugin {
+            plugin,
+            config_json: settings.config_json(),
+        });
+    }
+    Ok(plugins)
 }

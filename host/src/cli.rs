@@ -2,9 +2,7 @@
 
 use crate::builtin;
 use crate::config::Config;
-use crate::cycle::{ScheduledPlugin, collect_once};
-use crate::grants::Grants;
-use crate::plugin::{Limits, Plugin};
+use crate::cycle::collect_once;
 use crate::runtime::Runtime;
 use crate::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
 use anyhow::{Context, bail};
@@ -125,7 +123,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
     };
     let paths = args.paths.resolve(&config);
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP))?);
-    let plugins = load_enabled_plugins(&runtime, &config)?;
+    let plugins = builtin::load_enabled(&runtime, &config)?;
     let mut output = collect_once(&plugins);
     output.families.retain(|f| !f.is_empty());
     sonde_sdk::exposition::normalize(&mut output.families);
@@ -139,36 +137,4 @@ fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_PLUGIN_FAILED)
     })
-}
-
-/// Loads the built-in plugins the config leaves enabled, granting each what it declares.
-fn load_enabled_plugins(
-    runtime: &Arc<Runtime>,
-    config: &Config,
-) -> anyhow::Result<Vec<ScheduledPlugin>> {
-    for name in config.plugins.keys() {
-        if builtin::builtin(name).is_none() {
-            let known: Vec<_> = builtin::builtin_names().collect();
-            bail!(
-                "[plugins.{name}]: no built-in plugin of that name (built-ins: {})",
-                known.join(", ")
-            );
-        }
-    }
-    let mut plugins = Vec::new();
-    for name in builtin::builtin_names() {
-        let settings = config.plugins.get(name).cloned().unwrap_or_default();
-        if settings.enabled == Some(false) {
-            continue;
-        }
-        let wasm = builtin::builtin(name).expect("listed built-in");
-        // Built-ins are trusted to declare what they need: they get exactly that.
-        let mut plugin = Plugin::load(runtime, name, wasm, Grants::default(), Limits::default())?;
-        plugin.set_grants(Grants::new(plugin.info().needs.iter().copied()));
-        plugins.push(ScheduledPlugin {
-            plugin,
-            config_json: settings.config_json(),
-        });
-    }
-    Ok(plugins)
 }

@@ -6,9 +6,11 @@
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
-use sonde_sdk::{DirEntry, EntryKind, FsError, Root};
+use sonde_sdk::{DirEntry, EntryKind, FsError, FsStats, Root};
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// The default cap on the bytes one file read may return (8 MiB).
 pub const DEFAULT_READ_CAP: usize = 8 << 20;
@@ -45,6 +47,19 @@ impl RootPaths {
     }
 }
 
+/// One filesystem access a plugin made, as recorded for benchmarks (see [`Sandbox::record`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// A file read.
+    Read(Root, String),
+    /// A directory listing.
+    ReadDir(Root, String),
+    /// A symlink read.
+    ReadLink(Root, String),
+    /// A `statfs` of a mount point (absolute, below the rootfs).
+    Statfs(String),
+}
+
 /// The opened roots, shared by all plugins. Each root is opened once; a root whose directory
 /// does not exist is served as absent (every read answers `not-found`).
 #[derive(Debug)]
@@ -52,6 +67,8 @@ pub struct Sandbox {
     paths: RootPaths,
     dirs: [Option<Dir>; 3],
     read_cap: usize,
+    statfs_timeout: Duration,
+    recording: Option<Mutex<Vec<Access>>>,
 }
 
 impl Sandbox {
@@ -68,7 +85,39 @@ impl Sandbox {
             paths,
             dirs,
             read_cap,
+            statfs_timeout: crate::system::STATFS_TIMEOUT,
+            recording: None,
         }
+    }
+
+    /// Records every access from now on, so a benchmark can replay exactly what a cycle read
+    /// (the "floor" a native reader would need). Off by default: no cost in the agent.
+    pub fn record(mut self) -> Self {
+        self.recording = Some(Mutex::new(Vec::new()));
+        self
+    }
+
+    /// The accesses recorded since the last call (empty unless [`Sandbox::record`] was used).
+    pub fn take_recorded(&self) -> Vec<Access> {
+        self.recording
+            .as_ref()
+            .map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
+    }
+
+    fn note(&self, access: impl FnOnce() -> Access) {
+        if let Some(recording) = &self.recording {
+            recording
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(access());
+        }
+    }
+
+    /// `statfs(2)` of an absolute mount point below the rootfs root, with the statfs timeout.
+    pub fn statfs(&self, mount_point: &str) -> Result<FsStats, FsError> {
+        self.note(|| Access::Statfs(mount_point.to_owned()));
+        crate::system::statfs(&self.paths.rootfs, mount_point, self.statfs_timeout)
     }
 
     /// The directories the roots are served from.
@@ -82,6 +131,7 @@ impl Sandbox {
 
     /// Reads a whole regular file, up to the read cap.
     pub fn read_file(&self, root: Root, path: &str) -> Result<Vec<u8>, FsError> {
+        self.note(|| Access::Read(root, path.to_owned()));
         let path = relative(path)?;
         let file = self
             .dir(root)?
@@ -110,6 +160,7 @@ impl Sandbox {
 
     /// Lists a directory.
     pub fn read_dir(&self, root: Root, path: &str) -> Result<Vec<DirEntry>, FsError> {
+        self.note(|| Access::ReadDir(root, path.to_owned()));
         let path = relative(path)?;
         let dir = self.dir(root)?;
         let entries = if path.as_os_str().is_empty() {
@@ -140,6 +191,7 @@ impl Sandbox {
     /// Reads a symlink's target as stored, without following it. The target may be absolute
     /// (`/proc/<pid>/exe`); it is only information, the plugin cannot open it through this root.
     pub fn read_link(&self, root: Root, path: &str) -> Result<String, FsError> {
+        self.note(|| Access::ReadLink(root, path.to_owned()));
         let path = relative(path)?;
         let target = self.dir(root)?.read_link_contents(path).map_err(fs_error)?;
         Ok(target.to_string_lossy().into_owned())
