@@ -186,7 +186,7 @@ fn replay(paths: &RootPaths, accesses: &[Access]) {
                 let _ = std::fs::read_link(full(*root, path));
             }
             Access::Statfs(mount_point) => {
-                let _ = rustix::fs::statfs(&paths.rootfs.join(mount_point.trim_start_matches('/')));
+                let _ = rustix::fs::statfs(paths.rootfs.join(mount_point.trim_start_matches('/')));
             }
         }
     }

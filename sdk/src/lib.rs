@@ -67,15 +67,20 @@
 
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod error;
 pub mod exposition;
 pub mod filter;
 pub mod host;
 pub mod metrics;
+pub mod net_class;
+pub mod numbers;
 pub mod procfs;
 pub mod sysfs;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod textformat;
+pub mod udev;
 pub mod validate;
 
 pub use error::{Error, ResultExt};

@@ -49,6 +49,9 @@ mod tests {
     #[test]
     fn non_numeric_counters_are_errors() {
         let err = parse("8 0 sda 1 2 x 4 5 6 7 8 9 10 11\n").unwrap_err();
-        assert!(err.to_string().starts_with("/proc/diskstats line 1: "), "{err}");
+        assert!(
+            err.to_string().starts_with("/proc/diskstats line 1: "),
+            "{err}"
+        );
     }
 }
