@@ -1,0 +1,72 @@
+//! sonde's built-in `mem` collector: node_exporter's `meminfo` and `vmstat` collectors and the
+//! memory part of `pressure`, with the same metric names, labels, HELP and TYPE.
+
+mod meminfo;
+mod pressure;
+mod vmstat;
+
+use serde::{Deserialize, Serialize};
+use sonde_sdk::bundle::Bundle;
+use sonde_sdk::filter::NameFilter;
+use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
+
+/// The `mem` collector.
+#[derive(Default)]
+pub struct Mem;
+
+/// `[plugins.mem] config = { … }`, with node_exporter's defaults.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// node_exporter's `meminfo` collector (on).
+    pub meminfo: bool,
+    /// node_exporter's `vmstat` collector (on).
+    pub vmstat: bool,
+    /// The `/proc/vmstat` fields to report, a regex searched in each name
+    /// (`--collector.vmstat.fields`).
+    pub vmstat_fields: String,
+    /// The memory part of node_exporter's `pressure` collector (on).
+    pub pressure: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            meminfo: true,
+            vmstat: true,
+            vmstat_fields: "^(oom_kill|pgpg|pswp|pg.*fault).*".to_owned(),
+            pressure: true,
+        }
+    }
+}
+
+impl Collector for Mem {
+    type Config = Config;
+
+    fn describe() -> Description {
+        Description::new(
+            "mem",
+            env!("CARGO_PKG_VERSION"),
+            "memory usage, virtual memory counters and memory pressure",
+        )
+        .needs(&[Capability::Proc])
+    }
+
+    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+        // node_exporter searches the pattern unanchored (Go's MatchString), as NameFilter does.
+        let fields = NameFilter::new(&config.vmstat_fields, "")?;
+        let mut bundle = Bundle::new(host);
+        if config.meminfo {
+            bundle.run("meminfo", |out| meminfo::collect(host, out));
+        }
+        if config.vmstat {
+            bundle.run("vmstat", |out| vmstat::collect(host, &fields, out));
+        }
+        if config.pressure {
+            bundle.run("pressure", |out| pressure::collect(host, out));
+        }
+        bundle.finish()
+    }
+}
+
+sonde_sdk::export!(Mem);

@@ -1,0 +1,32 @@
+//! The memory part of node_exporter's `pressure` collector (`/proc/pressure/memory`).
+
+use sonde_sdk::bundle::read_optional;
+use sonde_sdk::procfs::pressure;
+use sonde_sdk::{Error, Host, MetricFamily, Root};
+
+/// Appends `node_pressure_memory_{waiting,stalled}_seconds_total`. Like node_exporter, reports
+/// nothing when the kernel has no PSI or the file lacks its `some` or `full` line.
+pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+    let Some(text) = read_optional(host, Root::Proc, "pressure/memory")? else {
+        return Ok(());
+    };
+    let psi = pressure::parse(&text)?;
+    let (Some(some), Some(full)) = (psi.some, psi.full) else {
+        return Ok(());
+    };
+    out.push(
+        MetricFamily::counter(
+            "node_pressure_memory_waiting_seconds_total",
+            "Total time in seconds that processes have waited for memory",
+        )
+        .with_value(pressure::seconds(some.total_us)),
+    );
+    out.push(
+        MetricFamily::counter(
+            "node_pressure_memory_stalled_seconds_total",
+            "Total time in seconds no process could make progress due to memory congestion",
+        )
+        .with_value(pressure::seconds(full.total_us)),
+    );
+    Ok(())
+}
