@@ -1,0 +1,31 @@
+//! The I/O part of node_exporter's `pressure` collector: how long tasks stalled on I/O, from
+//! `/proc/pressure/io` (kernel ≥ 4.20 with PSI enabled).
+
+use sonde_sdk::procfs::pressure;
+use sonde_sdk::{Error, FsError, Host, MetricFamily, ResultExt, Root};
+
+/// `node_pressure_io_waiting_seconds_total` and `node_pressure_io_stalled_seconds_total`; nothing
+/// when the kernel has no PSI or reports only one of the `some` and `full` lines (node_exporter
+/// then reports no I/O pressure either).
+pub fn collect(host: &Host) -> Result<Vec<MetricFamily>, Error> {
+    let text = match host.read_to_string(Root::Proc, "pressure/io") {
+        Err(FsError::NotFound) => return Ok(Vec::new()),
+        read => read.context("reading /proc/pressure/io")?,
+    };
+    let io = pressure::parse(&text).context("/proc/pressure/io")?;
+    let (Some(some), Some(full)) = (io.some, io.full) else {
+        return Ok(Vec::new());
+    };
+    Ok(vec![
+        MetricFamily::counter(
+            "node_pressure_io_waiting_seconds_total",
+            "Total time in seconds that processes have waited due to IO congestion",
+        )
+        .with_value(pressure::seconds(some.total_us)),
+        MetricFamily::counter(
+            "node_pressure_io_stalled_seconds_total",
+            "Total time in seconds no process could make progress due to IO congestion",
+        )
+        .with_value(pressure::seconds(full.total_us)),
+    ])
+}
