@@ -1,0 +1,67 @@
+//! node_exporter's `arp` collector: `node_arp_entries{device}`, the number of IPv4 neighbour
+//! entries per interface.
+//!
+//! node_exporter 1.12 counts them over netlink by default; a plugin cannot open sockets, so this
+//! reads `/proc/net/arp` as node_exporter does with `--no-collector.arp.netlink`. Both count the
+//! same entries (the file hides the `NOARP` ones, which netlink mode skips).
+
+use crate::Part;
+use serde::{Deserialize, Serialize};
+use sonde_sdk::bundle::read_optional;
+use sonde_sdk::filter::NameFilter;
+use sonde_sdk::procfs::arp;
+use sonde_sdk::{Error, Host, MetricFamily, Root};
+use std::collections::BTreeMap;
+
+/// `arp = { … }`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Run it (`--collector.arp`, on).
+    pub enabled: bool,
+    /// Only devices matching this regex (`--collector.arp.device-include`, unset).
+    pub device_include: String,
+    /// Not devices matching this regex (`--collector.arp.device-exclude`, unset).
+    pub device_exclude: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            device_include: String::new(),
+            device_exclude: String::new(),
+        }
+    }
+}
+
+/// The arp part.
+pub struct Arp {
+    devices: NameFilter,
+}
+
+impl Arp {
+    /// Checks the config's patterns (node_exporter applies both when both are set).
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        Ok(Arp {
+            devices: NameFilter::new(&config.device_include, &config.device_exclude)?,
+        })
+    }
+}
+
+impl Part for Arp {
+    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let Some(text) = read_optional(host, Root::Proc, "net/arp")? else {
+            return Ok(Vec::new());
+        };
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        for entry in arp::parse(&text)? {
+            *counts.entry(entry.device).or_default() += 1;
+        }
+        let mut family = MetricFamily::gauge("node_arp_entries", "ARP entries by device");
+        for (device, count) in counts.iter().filter(|(d, _)| self.devices.kept(d)) {
+            family.sample(&[("device", device)], *count as f64);
+        }
+        Ok(vec![family])
+    }
+}

@@ -1,0 +1,97 @@
+//! node_exporter's `conntrack` collector: `node_nf_conntrack_*` gauges from
+//! `/proc/sys/net/netfilter/nf_conntrack_{count,max}` and `/proc/net/stat/nf_conntrack`.
+//!
+//! As in node_exporter, the three sources are read in order and the first that is missing
+//! (conntrack not loaded, or built without its proc statistics) ends the collection quietly.
+
+use crate::Part;
+use sonde_sdk::bundle::read_optional;
+use sonde_sdk::procfs::conntrack::{self, ConntrackStat};
+use sonde_sdk::{Error, Host, MetricFamily, Root};
+
+/// The conntrack part.
+pub struct Conntrack;
+
+/// The `stat_*` families: name, HELP and the column summed over CPUs.
+type Stat = (&'static str, &'static str, fn(&ConntrackStat) -> u64);
+
+const STATS: [Stat; 8] = [
+    (
+        "node_nf_conntrack_stat_found",
+        "Number of searched entries which were successful.",
+        |s| s.found,
+    ),
+    (
+        "node_nf_conntrack_stat_invalid",
+        "Number of packets seen which can not be tracked.",
+        |s| s.invalid,
+    ),
+    (
+        "node_nf_conntrack_stat_ignore",
+        "Number of packets seen which are already connected to a conntrack entry.",
+        |s| s.ignore,
+    ),
+    (
+        "node_nf_conntrack_stat_insert",
+        "Number of entries inserted into the list.",
+        |s| s.insert,
+    ),
+    (
+        "node_nf_conntrack_stat_insert_failed",
+        "Number of entries for which list insertion was attempted but failed.",
+        |s| s.insert_failed,
+    ),
+    (
+        "node_nf_conntrack_stat_drop",
+        "Number of packets dropped due to conntrack failure.",
+        |s| s.drop,
+    ),
+    (
+        "node_nf_conntrack_stat_early_drop",
+        "Number of dropped conntrack entries to make room for new ones, if maximum table size was reached.",
+        |s| s.early_drop,
+    ),
+    (
+        "node_nf_conntrack_stat_search_restart",
+        "Number of conntrack table lookups which had to be restarted due to hashtable resizes.",
+        |s| s.search_restart,
+    ),
+];
+
+impl Part for Conntrack {
+    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let mut out = Vec::new();
+        for (file, name, help) in [
+            (
+                "sys/net/netfilter/nf_conntrack_count",
+                "node_nf_conntrack_entries",
+                "Number of currently allocated flow entries for connection tracking.",
+            ),
+            (
+                "sys/net/netfilter/nf_conntrack_max",
+                "node_nf_conntrack_entries_limit",
+                "Maximum size of connection tracking table.",
+            ),
+        ] {
+            let Some(text) = read_optional(host, Root::Proc, file)? else {
+                return Ok(out);
+            };
+            let value: u64 = text
+                .trim()
+                .parse()
+                .map_err(|e| Error::msg(format!("/proc/{file}: {text:?}: {e}")))?;
+            out.push(MetricFamily::gauge(name, help).with_value(value as f64));
+        }
+        let Some(text) = read_optional(host, Root::Proc, "net/stat/nf_conntrack")? else {
+            return Ok(out);
+        };
+        let per_cpu = conntrack::parse(&text)?;
+        for (name, help, column) in STATS {
+            let sum = per_cpu
+                .iter()
+                .fold(0u64, |sum, s| sum.wrapping_add(column(s)));
+            out.push(MetricFamily::gauge(name, help).with_value(sum as f64));
+        }
+        Ok(out)
+    }
+}

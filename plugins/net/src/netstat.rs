@@ -1,0 +1,80 @@
+//! node_exporter's `netstat` collector: untyped `node_netstat_<Protocol>_<Field>` from
+//! `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6`, for the fields matching a pattern.
+
+use crate::{Part, valid_name};
+use serde::{Deserialize, Serialize};
+use sonde_sdk::bundle::read_optional;
+use sonde_sdk::filter::NameFilter;
+use sonde_sdk::procfs::netstat::{self, ProtocolStats};
+use sonde_sdk::{Error, Host, MetricFamily, Root};
+
+/// node_exporter's default for `--collector.netstat.fields`.
+pub const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+
+/// `netstat = { … }`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Run it (`--collector.netstat`, on).
+    pub enabled: bool,
+    /// Regex of the `<Protocol>_<Field>` names to report (`--collector.netstat.fields`), matched
+    /// unanchored like Go's `MatchString`; the default is anchored itself.
+    pub fields: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            fields: DEFAULT_FIELDS.to_owned(),
+        }
+    }
+}
+
+/// The netstat part.
+pub struct Netstat {
+    fields: NameFilter,
+}
+
+impl Netstat {
+    /// Checks the config's pattern.
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        Ok(Netstat {
+            fields: NameFilter::new(&config.fields, "")?,
+        })
+    }
+}
+
+impl Part for Netstat {
+    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        // netstat and snmp are required by node_exporter; a kernel without them has no IPv4
+        // stack, so missing files yield nothing here rather than an error.
+        let mut stats = ProtocolStats::new();
+        for file in ["net/netstat", "net/snmp"] {
+            if let Some(text) = read_optional(host, Root::Proc, file)? {
+                stats.extend(netstat::parse_pairs(&text, &format!("/proc/{file}"))?);
+            }
+        }
+        if let Some(text) = read_optional(host, Root::Proc, "net/snmp6")? {
+            stats.extend(netstat::parse_snmp6(&text)?);
+        }
+        let mut out = Vec::new();
+        for (protocol, fields) in &stats {
+            for (field, value) in fields {
+                let key = format!("{protocol}_{field}");
+                if self.fields.ignored(&key) {
+                    continue;
+                }
+                let name = format!("node_netstat_{key}");
+                if !valid_name(host, "netstat", &name) {
+                    continue;
+                }
+                out.push(
+                    MetricFamily::untyped(name, format!("Statistic {protocol}{field}."))
+                        .with_value(*value),
+                );
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,64 @@
+//! node_exporter's `sockstat` collector: `node_sockstat_<PROTO>_<state>` gauges from
+//! `/proc/net/sockstat` and `/proc/net/sockstat6`.
+
+use crate::{Part, valid_name};
+use sonde_sdk::bundle::read_optional;
+use sonde_sdk::procfs::{auxv, sockstat};
+use sonde_sdk::{Error, Host, MetricFamily, Root};
+use std::cell::OnceCell;
+
+/// The sockstat part.
+pub struct Sockstat;
+
+impl Part for Sockstat {
+    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let mut out = Vec::new();
+        let page_size = OnceCell::new();
+        for file in ["net/sockstat", "net/sockstat6"] {
+            let Some(text) = read_optional(host, Root::Proc, file)? else {
+                continue;
+            };
+            let stat = sockstat::parse(&text).map_err(|e| e.context(format!("/proc/{file}")))?;
+            // sockstat6 has no `sockets:` line; node_exporter reports it for IPv4 only.
+            if let Some(used) = stat.used.filter(|_| file == "net/sockstat") {
+                out.push(
+                    MetricFamily::gauge(
+                        "node_sockstat_sockets_used",
+                        "Number of IPv4 sockets in use.",
+                    )
+                    .with_value(used as f64),
+                );
+            }
+            let page_bytes = || *page_size.get_or_init(|| auxv::page_size(host) as i64);
+            for p in &stat.protocols {
+                let states = [
+                    ("inuse", Some(p.inuse)),
+                    ("orphan", p.orphan),
+                    ("tw", p.tw),
+                    ("alloc", p.alloc),
+                    ("mem", p.mem),
+                    ("memory", p.memory),
+                    (
+                        "mem_bytes",
+                        p.mem.map(|pages| pages.wrapping_mul(page_bytes())),
+                    ),
+                ];
+                for (state, value) in states {
+                    let name = format!("node_sockstat_{}_{state}", p.protocol);
+                    if let Some(value) = value
+                        && valid_name(host, "sockstat", &name)
+                    {
+                        out.push(
+                            MetricFamily::gauge(
+                                name,
+                                format!("Number of {} sockets in state {state}.", p.protocol),
+                            )
+                            .with_value(value as f64),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,142 @@
+//! The net collector against node_exporter's own fixtures: every family it emits must equal
+//! node_exporter 1.12's e2e output (sample lines, HELP and TYPE), with the e2e run's flags.
+
+use sonde_plugin_net::Net;
+use sonde_sdk::Root;
+use sonde_sdk::testing::{Fixture, collect_text, family_lines, restore_empty_dirs};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// node_exporter's e2e flags for these collectors, as this plugin's config.
+const E2E_CONFIG: &str = r#"{
+    "netdev": {"device_include": "lo"},
+    "netclass": {"ignored_devices": "(dmz|int)", "ignore_invalid_speed": true},
+    "arp": {"device_exclude": "nope"}
+}"#;
+
+/// The metric name prefixes of the families this plugin emits.
+const PREFIXES: [&str; 7] = [
+    "node_network_",
+    "node_netstat_",
+    "node_sockstat_",
+    "node_softnet_",
+    "node_arp_",
+    "node_nf_conntrack_",
+    "node_udp_queues",
+];
+
+/// The netdev families (`node_network_<counter>_total`).
+fn is_netdev(family: &str) -> bool {
+    (family.starts_with("node_network_receive_") || family.starts_with("node_network_transmit_"))
+        && family.ends_with("_total")
+}
+
+/// The names of the families in exposition `text` (from their `# TYPE` lines) with our prefixes.
+fn families(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .filter(|name| PREFIXES.iter().any(|p| name.starts_with(p)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Asserts that `family` has the same sample lines, HELP and TYPE in `ours` and `theirs`.
+fn assert_family_matches(ours: &str, theirs: &str, family: &str) {
+    assert_eq!(
+        family_lines(ours, family),
+        family_lines(theirs, family),
+        "{family}"
+    );
+    for prefix in ["# HELP", "# TYPE"] {
+        let start = format!("{prefix} {family} ");
+        let line = |text: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&start))
+                .map(str::to_owned)
+        };
+        assert_eq!(line(ours), line(theirs), "{start}");
+    }
+}
+
+fn e2e_output() -> String {
+    std::fs::read_to_string(fixtures().join("node-exporter/e2e-output.txt")).unwrap()
+}
+
+#[test]
+fn matches_node_exporter_e2e_output() {
+    let dir = fixtures().join("node-exporter");
+    restore_empty_dirs(&dir, &dir.join("empty-dirs.txt")).unwrap();
+    let host = Fixture::new()
+        .root(Root::Proc, dir.join("proc"))
+        .root(Root::Sys, dir.join("sys"))
+        .host();
+    let ours = collect_text::<Net>(&host, E2E_CONFIG).unwrap();
+    let theirs = e2e_output();
+    // node_exporter's tree has no /proc/net/dev (its netdev used netlink): netdev is checked
+    // against the restored file below; everything else must be there and equal.
+    let expected: BTreeSet<String> = families(&theirs)
+        .into_iter()
+        .filter(|f| !is_netdev(f))
+        .collect();
+    assert_eq!(
+        expected.len(),
+        99,
+        "families of these collectors in e2e-output.txt"
+    );
+    assert_eq!(families(&ours), expected);
+    for family in &expected {
+        assert!(!family_lines(&ours, family).is_empty(), "{family} is empty");
+        assert_family_matches(&ours, &theirs, family);
+    }
+    assert!(host.logged().is_empty(), "{:?}", host.logged());
+}
+
+#[test]
+fn netdev_matches_node_exporter_on_its_proc_net_dev() {
+    let dir = fixtures().join("node-exporter-netdev");
+    let host = Fixture::new()
+        .root(Root::Proc, dir.join("proc"))
+        .root(Root::Sys, dir.join("sys"))
+        .host();
+    let old = std::fs::read_to_string(dir.join("e2e-output-netdev.txt")).unwrap();
+
+    // No device filter: node_exporter's output for this file, all 16 columns of 10 devices.
+    let ours = collect_text::<Net>(&host, "").unwrap();
+    let columns = families(&old);
+    assert_eq!(columns.len(), 16);
+    for family in &columns {
+        assert_eq!(family_lines(&old, family).len(), 10, "{family}");
+        assert_family_matches(&ours, &old, family);
+    }
+
+    // The e2e run's `device_include = "lo"`: the 17 families of the current e2e output (which
+    // keeps no byte and packet samples; those are checked against the file above).
+    let ours = collect_text::<Net>(&host, E2E_CONFIG).unwrap();
+    let theirs = e2e_output();
+    let netdev: BTreeSet<String> = families(&theirs)
+        .into_iter()
+        .filter(|f| is_netdev(f))
+        .collect();
+    assert_eq!(netdev.len(), 17);
+    assert_eq!(families(&ours), netdev);
+    for family in &netdev {
+        if family_lines(&theirs, family).is_empty() {
+            let lo: Vec<&str> = family_lines(&old, family)
+                .into_iter()
+                .filter(|l| l.contains("{device=\"lo\"}"))
+                .collect();
+            assert_eq!(family_lines(&ours, family), lo, "{family}");
+        } else {
+            assert_family_matches(&ours, &theirs, family);
+        }
+    }
+    assert_eq!(
+        family_lines(&ours, "node_network_receive_bytes_total"),
+        ["node_network_receive_bytes_total{device=\"lo\"} 4.35303245e+08"]
+    );
+}
