@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The plugins under `plugins/` that are embedded, by directory name (crate `sonde-plugin-<name>`).
-const BUILTIN_PLUGINS: &[&str] = &["cpu"];
+const BUILTIN_PLUGINS: &[&str] = &["cpu", "disk", "mem", "net", "process", "system", "textfile"];
 
 fn main() {
+    compile_protos();
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
@@ -77,6 +78,16 @@ fn main() {
     }
     code.push_str("];\n");
     std::fs::write(out_dir.join("builtin_plugins.rs"), code).unwrap();
+}
+
+/// Generates the remote-write protobuf types from `proto/remote.proto` with prost; the .proto is
+/// parsed by protox (pure Rust), so no `protoc` needs to be installed.
+fn compile_protos() {
+    println!("cargo:rerun-if-changed=proto");
+    let descriptors = protox::compile(["remote.proto"], ["proto"]).expect("proto/remote.proto");
+    prost_build::Config::new()
+        .compile_fds(descriptors)
+        .expect("generating the remote-write types");
 }
 
 /// The cargo target directory containing `out_dir` (the one holding `CACHEDIR.TAG`).

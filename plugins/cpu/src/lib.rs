@@ -10,7 +10,8 @@ mod seconds;
 mod topology;
 
 use serde::{Deserialize, Serialize};
-use sonde_sdk::{Capability, Collector, Description, Error, Host, Level, MetricFamily};
+use sonde_sdk::bundle::Bundle;
+use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
 /// The `cpu` collector.
 #[derive(Default)]
@@ -65,34 +66,44 @@ impl Collector for Cpu {
 
     fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
         // /proc/stat is the collector's core: without it the cycle fails.
-        let mut out = seconds::collect(host, config.guest)?;
+        let seconds = seconds::collect(host, config.guest)?;
         let info =
             config.info || !config.flags_include.is_empty() || !config.bugs_include.is_empty();
-        let mut parts = Vec::new();
+        let mut bundle = Bundle::new(host);
+        bundle.run("stat", |out| {
+            out.extend(seconds);
+            Ok(())
+        });
         if info {
-            parts.push(("cpuinfo", info::collect(host, config)));
+            bundle.run("cpuinfo", |out| {
+                out.extend(info::collect(host, config)?);
+                Ok(())
+            });
         }
-        parts.push((
-            "thermal throttle, isolated, online",
-            topology::collect(host),
-        ));
+        bundle.run("thermal throttle, isolated, online", |out| {
+            out.extend(topology::collect(host)?);
+            Ok(())
+        });
         if config.cpufreq {
             // With cpuinfo on, node_cpu_frequency_hertz comes from /proc/cpuinfo instead.
-            parts.push(("cpufreq", cpufreq::collect(host, !info)));
+            bundle.run("cpufreq", |out| {
+                out.extend(cpufreq::collect(host, !info)?);
+                Ok(())
+            });
         }
         if config.loadavg {
-            parts.push(("loadavg", load::loadavg(host)));
+            bundle.run("loadavg", |out| {
+                out.extend(load::loadavg(host)?);
+                Ok(())
+            });
         }
         if config.pressure {
-            parts.push(("pressure", load::pressure(host)));
+            bundle.run("pressure", |out| {
+                out.extend(load::pressure(host)?);
+                Ok(())
+            });
         }
-        for (what, result) in parts {
-            match result {
-                Ok(families) => out.extend(families),
-                Err(e) => host.log(Level::Warn, &format!("cpu: {what}: {e}")),
-            }
-        }
-        Ok(out)
+        bundle.finish()
     }
 }
 

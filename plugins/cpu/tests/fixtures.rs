@@ -64,7 +64,10 @@ fn cpufreq_without_cpuinfo() {
     assert!(!ours.contains("node_cpu_info"));
     // The fixture's cpufreq directories have no (root-only) cpuinfo_cur_freq.
     assert!(family_lines(&ours, "node_cpu_frequency_hertz").is_empty());
-    assert_eq!(family_lines(&ours, "node_cpu_scaling_frequency_hertz").len(), 4);
+    assert_eq!(
+        family_lines(&ours, "node_cpu_scaling_frequency_hertz").len(),
+        4
+    );
     assert_eq!(
         family_lines(&ours, "node_cpu_scaling_governor"),
         [
