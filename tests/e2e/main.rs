@@ -4,4 +4,6 @@
 mod cli;
 mod cpu;
 mod isolation;
+mod live_node_exporter;
+mod node_exporter_fixtures;
 mod support;

@@ -101,3 +101,64 @@ fn target_root() -> PathBuf {
         .expect("test binary inside a cargo target dir")
         .to_path_buf()
 }
+
+/// The series of an exposition text: `name{labels}` → value, without `#` lines. Label values may
+/// contain spaces, so the value is what follows the last space.
+pub fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let value = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().ok()?,
+            };
+            Some((series.to_owned(), value))
+        })
+        .collect()
+}
+
+/// The metric name of a series key `name{…}`.
+pub fn metric_name(series: &str) -> &str {
+    series.split('{').next().unwrap_or(series)
+}
+
+/// A child process killed when dropped (a receiver or exporter started by a test).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET http://127.0.0.1:<port><path>` with HTTP/1.0; the body, or an error.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    match response.split_once("\r\n\r\n") {
+        Some((head, body))
+            if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
+        {
+            Ok(body.to_owned())
+        }
+        _ => Err(std::io::Error::other(format!(
+            "bad response: {}",
+            response.lines().next().unwrap_or("")
+        ))),
+    }
+}
