@@ -15,7 +15,7 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-use sonde::collector::types as wit;
+use self::sonde::collector::types as wit;
 
 /// How many log lines one plugin call may send before the rest are dropped (and counted).
 const LOG_LINES_PER_CALL: u32 = 100;
@@ -165,7 +165,7 @@ fn entry_kind(kind: sonde_sdk::EntryKind) -> wit::EntryKind {
 
 impl wit::Host for PluginState {}
 
-impl sonde::collector::host::Host for PluginState {
+impl self::sonde::collector::host::Host for PluginState {
     fn read_file(&mut self, r: wit::Root, path: String) -> Result<Vec<u8>, wit::FsError> {
         let r = root(r);
         self.check_root(r, &path).map_err(fs_error)?;

@@ -1,0 +1,14 @@
+//! Prometheus remote write 1.0: encoding ([`encode`]), the HTTP client with retries
+//! ([`client`]), the sharded queue per endpoint ([`queue`]) and their self-metrics ([`stats`]).
+
+pub mod client;
+pub mod config;
+pub mod encode;
+pub mod proto;
+pub mod queue;
+pub mod stats;
+
+pub use client::{Delivery, Endpoint};
+pub use config::RemoteWriteConfig;
+pub use encode::{STALE_NAN, SeriesSample};
+pub use queue::RemoteWriteQueue;
