@@ -109,7 +109,7 @@ fn main() -> anyhow::Result<()> {
     }
     runtime.sandbox().take_recorded();
     let series = collect_once(&plugins)
-        .families
+        .into_families()
         .iter()
         .map(|f| f.samples.len())
         .sum::<usize>();

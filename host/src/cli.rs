@@ -2,9 +2,11 @@
 
 use crate::builtin;
 use crate::config::Config;
-use crate::cycle::collect_once;
+use crate::cycle::{CycleOutput, collect_once};
+use crate::pipeline::{self, Pipeline};
 use crate::runtime::Runtime;
 use crate::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+use crate::{instance, remote_write};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -107,9 +109,11 @@ pub fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
@@ -124,17 +128,61 @@ fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
     let paths = args.paths.resolve(&config);
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP))?);
     let plugins = builtin::load_enabled(&runtime, &config)?;
-    let mut output = collect_once(&plugins);
-    output.families.retain(|f| !f.is_empty());
-    sonde_sdk::exposition::normalize(&mut output.families);
-    let text = sonde_sdk::exposition::render(&output.families);
+    let output = collect_once(&plugins);
+    let mut code = if output.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PLUGIN_FAILED)
+    };
+    if !config.remote_write.is_empty() && !push(&config, &runtime, &output)? {
+        code = ExitCode::from(EXIT_PLUGIN_FAILED);
+    }
+    let mut families = output.into_families();
+    families.retain(|f| !f.is_empty());
+    sonde_sdk::exposition::normalize(&mut families);
+    let text = sonde_sdk::exposition::render(&families);
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())
         .context("writing to stdout")?;
-    Ok(if output.failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_PLUGIN_FAILED)
-    })
+    Ok(code)
+}
+
+/// Relabels the cycle and pushes it to every `[[remote_write]]` endpoint; false if any endpoint
+/// did not accept everything (the reason is logged).
+fn push(config: &Config, runtime: &Runtime, output: &CycleOutput) -> anyhow::Result<bool> {
+    let instance = instance::resolve(&config.global.instance, runtime.sandbox());
+    let pipeline = Pipeline::new(config, instance);
+    let mut series = Vec::new();
+    let mut all_families = Vec::new();
+    for (plugin, families) in &output.plugins {
+        pipeline.process(plugin, families, output.timestamp_ms, &mut series);
+        all_families.extend(families.iter().cloned());
+    }
+    pipeline.process("", &output.self_metrics, output.timestamp_ms, &mut series);
+    all_families.extend(output.self_metrics.iter().cloned());
+    let metadata = pipeline::metadata(&all_families);
+    let endpoints: Vec<_> = config
+        .remote_write
+        .iter()
+        .map(|e| e.get_ref().clone())
+        .collect();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcomes = tokio.block_on(remote_write::push::push(&endpoints, &series, &metadata));
+    let mut ok = true;
+    for outcome in outcomes {
+        match outcome.error {
+            None => {
+                tracing::info!(endpoint = %outcome.endpoint, samples = outcome.accepted, "remote write accepted")
+            }
+            Some(error) => {
+                ok = false;
+                tracing::error!(endpoint = %outcome.endpoint, accepted = outcome.accepted, total = series.len(), %error, "remote write failed");
+            }
+        }
+    }
+    Ok(ok)
 }

@@ -1,20 +1,51 @@
-//! The agent's TOML config file: roots, plugins and their config tables.
+//! The agent's TOML config file: target labels, roots, plugins and their config tables,
+//! relabel rules, remote-write endpoints.
 //!
-//! Unknown keys and values of the wrong type are errors that name the file, the line and the
-//! key, as operators expect of a config file.
+//! Unknown keys, values of the wrong type and invalid settings (a bad regex, a bad URL) are
+//! errors that name the file, the line and the key, as operators expect of a config file.
 
+use crate::relabel::{RelabelConfig, RelabelRule};
+use crate::remote_write::RemoteWriteConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use toml::Spanned;
 
 /// The whole config file. Every section is optional; an empty file is a valid config.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Target labels (`instance`, `job`).
+    pub global: GlobalConfig,
     /// Where the roots are served from.
     pub paths: PathsConfig,
     /// Per-plugin settings, keyed by plugin name.
     pub plugins: BTreeMap<String, PluginConfig>,
+    /// `[[relabel]]`: rules applied to every sample, after the plugin's own.
+    pub relabel: Vec<Spanned<RelabelConfig>>,
+    /// `[[remote_write]]`: where samples are pushed.
+    pub remote_write: Vec<Spanned<RemoteWriteConfig>>,
+}
+
+/// `[global]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GlobalConfig {
+    /// The `instance` label of every sample: `auto` (the default) is the IPv4 address of the
+    /// interface with the default route, which is what DeepFlow matches hosts by; anything else
+    /// is used as written.
+    pub instance: String,
+    /// The `job` label of every sample (default `node`, as node_exporter scrape jobs are named).
+    pub job: String,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            instance: "auto".into(),
+            job: "node".into(),
+        }
+    }
 }
 
 /// `[paths]`: the directories behind the `proc`, `sys` and `rootfs` roots.
@@ -37,6 +68,9 @@ pub struct PluginConfig {
     pub enabled: Option<bool>,
     /// The plugin's own config table, passed to its `collect` as JSON.
     pub config: Option<toml::Table>,
+    /// `[[plugins.<name>.relabel]]`: rules applied to this plugin's samples, before the global
+    /// ones.
+    pub relabel: Vec<Spanned<RelabelConfig>>,
 }
 
 impl PluginConfig {
@@ -84,9 +118,9 @@ impl Config {
         Self::parse(&text, path)
     }
 
-    /// Parses config text; `path` is only used in error messages.
+    /// Parses and validates config text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| {
+        let config: Config = toml::from_str(text).map_err(|e| {
             let (line, column) = e
                 .span()
                 .map(|span| line_column(text, span.start))
@@ -97,8 +131,62 @@ impl Config {
                 column,
                 message: e.message().trim().to_owned(),
             }
-        })
+        })?;
+        config.validate(text, path)?;
+        Ok(config)
     }
+
+    /// Checks what the schema cannot: relabel rules compile, remote-write settings make sense.
+    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let at = |span: std::ops::Range<usize>, message: String| {
+            let (line, column) = line_column(text, span.start);
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        let plugin_rules = self.plugins.iter().flat_map(|(name, p)| {
+            p.relabel
+                .iter()
+                .map(move |r| (format!("plugins.{name}.relabel"), r))
+        });
+        let global_rules = self.relabel.iter().map(|r| ("relabel".to_owned(), r));
+        for (section, rule) in plugin_rules.chain(global_rules) {
+            RelabelRule::compile(rule.get_ref()).map_err(|e| {
+                at(
+                    rule.span(),
+                    format!("[[{section}]] {}: {}", e.key, e.message),
+                )
+            })?;
+        }
+        for endpoint in &self.remote_write {
+            endpoint.get_ref().validate().map_err(|(key, message)| {
+                at(
+                    endpoint.span(),
+                    format!("[[remote_write]] {key}: {message}"),
+                )
+            })?;
+        }
+        if self.global.job.is_empty() {
+            return Err(at(0..0, "[global] job: must not be empty".into()));
+        }
+        Ok(())
+    }
+
+    /// The global relabel rules, compiled (the config was validated when loaded).
+    pub fn relabel_rules(&self) -> Vec<RelabelRule> {
+        compile_all(&self.relabel)
+    }
+}
+
+/// Compiles rules already checked by [`Config::parse`].
+pub fn compile_all(rules: &[Spanned<RelabelConfig>]) -> Vec<RelabelRule> {
+    rules
+        .iter()
+        .filter_map(|r| RelabelRule::compile(r.get_ref()).ok())
+        .collect()
 }
 
 /// 1-based line and column of a byte offset.
@@ -152,6 +240,65 @@ mod tests {
             .to_string();
         assert!(err.starts_with("/etc/sonde/sonde.toml:3:11: "), "{err}");
         assert!(err.contains("bool"), "{err}");
+    }
+
+    #[test]
+    fn relabel_and_remote_write_errors_name_the_line_and_key() {
+        let err = parse(
+            "[global]\njob = \"node\"\n\n[[relabel]]\nsource_labels = [\"a\"]\nregex = \"(\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("/etc/sonde/sonde.toml:4:1: [[relabel]] regex: "),
+            "{err}"
+        );
+        let err = parse("[[relabel]]\naction = \"hashmod\"\ntarget_label = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[[relabel]] modulus: "), "{err}");
+        let err = parse("[plugins.cpu]\n[[plugins.cpu.relabel]]\naction = \"replace\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/etc/sonde/sonde.toml:2:1: [[plugins.cpu.relabel]] target_label"),
+            "{err}"
+        );
+        let err = parse("\n[[remote_write]]\nurl = \"ftp://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/etc/sonde/sonde.toml:2:1: [[remote_write]] url: "),
+            "{err}"
+        );
+        let err = parse(
+            "[[remote_write]]\nurl = \"http://x\"\nqueue = { batch_send_deadline = \"5\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("invalid duration"), "{err}");
+    }
+
+    #[test]
+    fn defaults_and_a_full_pipeline() {
+        let c = parse("").unwrap();
+        assert_eq!(
+            (c.global.instance.as_str(), c.global.job.as_str()),
+            ("auto", "node")
+        );
+        let c = parse(
+            "[global]\ninstance = \"10.1.2.3\"\n[[relabel]]\ntarget_label = \"region\"\nreplacement = \"eu-1\"\n\
+             [[remote_write]]\nurl = \"http://127.0.0.1:38086/api/v1/prometheus\"\nexternal_labels = { cluster = \"a\" }\n",
+        )
+        .unwrap();
+        assert_eq!(c.relabel_rules().len(), 1);
+        let rw = c.remote_write[0].get_ref();
+        assert_eq!(rw.queue.max_samples_per_send, 2000);
+        assert_eq!(
+            rw.queue.batch_send_deadline.0,
+            std::time::Duration::from_secs(5)
+        );
+        assert_eq!(rw.external_labels["cluster"], "a");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (`node_scrape_collector_duration_seconds`, `node_scrape_collector_success`).
 
 use crate::plugin::{CallError, Plugin};
+use crate::remote_write::stats::now_ms;
 use sonde_sdk::MetricFamily;
 use std::time::Instant;
 
@@ -16,15 +17,31 @@ pub struct ScheduledPlugin {
 /// The result of one cycle.
 #[derive(Debug, Default)]
 pub struct CycleOutput {
-    /// Every family the plugins returned, plus the self-metrics.
-    pub families: Vec<MetricFamily>,
+    /// When the cycle started, in milliseconds since the epoch: the samples' timestamp.
+    pub timestamp_ms: i64,
+    /// Each plugin's families, by plugin name (empty for a plugin that failed).
+    pub plugins: Vec<(String, Vec<MetricFamily>)>,
+    /// `node_scrape_collector_duration_seconds` and `node_scrape_collector_success`.
+    pub self_metrics: Vec<MetricFamily>,
     /// The plugins that failed, with why.
     pub failures: Vec<(String, CallError)>,
 }
 
+impl CycleOutput {
+    /// Every family of the cycle, self-metrics included, moved out.
+    pub fn into_families(self) -> Vec<MetricFamily> {
+        let mut all: Vec<MetricFamily> = self.plugins.into_iter().flat_map(|(_, f)| f).collect();
+        all.extend(self.self_metrics);
+        all
+    }
+}
+
 /// Runs every plugin once, in order. A failing plugin is reported and the others still run.
 pub fn collect_once(plugins: &[ScheduledPlugin]) -> CycleOutput {
-    let mut out = CycleOutput::default();
+    let mut out = CycleOutput {
+        timestamp_ms: now_ms(),
+        ..CycleOutput::default()
+    };
     let mut duration = MetricFamily::gauge(
         "node_scrape_collector_duration_seconds",
         "node_exporter: Duration of a collector scrape.",
@@ -42,16 +59,16 @@ pub fn collect_once(plugins: &[ScheduledPlugin]) -> CycleOutput {
         match result {
             Ok(families) => {
                 success.sample(&[("collector", name)], 1.0);
-                out.families.extend(families);
+                out.plugins.push((name.to_owned(), families));
             }
             Err(e) => {
                 tracing::error!(plugin = name, error = %e, "collection failed");
                 success.sample(&[("collector", name)], 0.0);
+                out.plugins.push((name.to_owned(), Vec::new()));
                 out.failures.push((name.to_owned(), e));
             }
         }
     }
-    out.families.push(duration);
-    out.families.push(success);
+    out.self_metrics = vec![duration, success];
     out
 }

@@ -28,6 +28,8 @@ pub mod config;
 pub mod cycle;
 pub mod duration;
 pub mod grants;
+pub mod instance;
+pub mod pipeline;
 pub mod plugin;
 pub mod relabel;
 pub mod remote_write;

@@ -6,4 +6,6 @@ mod cpu;
 mod isolation;
 mod live_node_exporter;
 mod node_exporter_fixtures;
+mod prometheus;
+mod remote_write;
 mod support;

@@ -162,3 +162,114 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
         ))),
     }
 }
+
+/// A scripted HTTP response of [`Receiver`].
+#[derive(Debug, Clone)]
+pub struct Scripted {
+    /// Status code.
+    pub status: u16,
+    /// Extra headers, e.g. `("Retry-After", "1")`.
+    pub headers: Vec<(&'static str, String)>,
+    /// Wait this long before answering (to provoke client timeouts).
+    pub delay: std::time::Duration,
+}
+
+impl Scripted {
+    /// A plain answer with `status`.
+    pub fn status(status: u16) -> Self {
+        Scripted {
+            status,
+            headers: Vec::new(),
+            delay: std::time::Duration::ZERO,
+        }
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Header lines, lowercased names: `("content-encoding", "snappy")`.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: std::time::Instant,
+}
+
+/// A local HTTP server that answers requests with a script (then 200s), recording each request:
+/// a remote-write receiver that misbehaves on demand.
+pub struct Receiver {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// The requests so far.
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    /// Starts the server; it runs until the test process ends.
+    pub fn start(script: Vec<Scripted>) -> Receiver {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = received.clone();
+        let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(
+            script,
+        )));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let log = log.clone();
+                let script = script.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut headers = Vec::new();
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap_or(0);
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some((n, v)) = line.trim_end().split_once(':') {
+                            headers.push((n.trim().to_lowercase(), v.trim().to_owned()));
+                        }
+                    }
+                    let length: usize = headers
+                        .iter()
+                        .find(|(n, _)| n == "content-length")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    let _ = reader.read_exact(&mut body);
+                    log.lock().unwrap().push(Received {
+                        headers,
+                        body,
+                        at: std::time::Instant::now(),
+                    });
+                    let answer = script
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or(Scripted::status(200));
+                    std::thread::sleep(answer.delay);
+                    let mut stream = stream;
+                    let mut response = format!(
+                        "HTTP/1.1 {} X\r\nContent-Length: 2\r\nConnection: close\r\n",
+                        answer.status
+                    );
+                    for (n, v) in &answer.headers {
+                        response.push_str(&format!("{n}: {v}\r\n"));
+                    }
+                    response.push_str("\r\nok");
+                    let _ = stream.write_all(response.as_bytes());
+                });
+            }
+        });
+        Receiver { port, received }
+    }
+
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}

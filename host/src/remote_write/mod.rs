@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod encode;
 pub mod proto;
+pub mod push;
 pub mod queue;
 pub mod stats;
 

@@ -1,5 +1,9 @@
 //! A synthetic `/proc` with 10,000 processes: the counts are exact, and the time one collection
 //! takes is printed (run with `--release -- --nocapture` to measure it).
+//!
+//! `SONDE_KEEP_SCALE_TREE=1 cargo test -p sonde-plugin-process --test scale -- --nocapture` leaves
+//! the tree on disk and prints its path, for the in-wasm measurement:
+//! `cargo bench -p sonde --bench cycle -- --procfs <path> --only process`.
 
 mod support;
 
@@ -14,8 +18,8 @@ const STATES: [&str; 5] = ["S", "R", "D", "I", "Z"];
 
 /// Every 10th process has two more threads (one of them running); pids from 1000 on;
 /// the process `i` runs `/usr/bin/worker<i % 7>`; 25 more pids are listed but gone.
-fn build() -> Tree {
-    let tree = Tree::new("scale");
+fn build(name: &str) -> Tree {
+    let tree = Tree::new(name);
     for i in 0..PROCESSES {
         let pid = 1000 + i;
         let argv = [format!("/usr/bin/worker{}", i % 7), "--serve".to_owned()];
@@ -57,7 +61,13 @@ fn timed(host: &sonde_sdk::Host, config: &str) -> String {
 
 #[test]
 fn ten_thousand_processes() {
-    let tree = build();
+    if std::env::var_os("SONDE_KEEP_SCALE_TREE").is_some() {
+        eprintln!(
+            "synthetic /proc kept at {}",
+            build("scale-kept").keep().display()
+        );
+    }
+    let tree = build("scale");
     let host = Fixture::new().root(Root::Proc, &tree.root).host();
 
     let text = timed(&host, "");

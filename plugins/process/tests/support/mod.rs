@@ -142,6 +142,16 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// Leaves the tree on disk (for benchmarks) and returns its root.
+    #[allow(dead_code, reason = "used by scale.rs only; each test file compiles this module")]
+    pub fn keep(self) -> PathBuf {
+        let root = self.root.clone();
+        std::mem::forget(self);
+        root
+    }
+}
+
 impl Drop for Tree {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.root);
