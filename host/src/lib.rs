@@ -35,4 +35,5 @@ pub mod relabel;
 pub mod remote_write;
 pub mod runtime;
 pub mod sandbox;
+pub mod staleness;
 pub mod system;

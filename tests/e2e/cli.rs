@@ -115,3 +115,26 @@ fn help_and_version() {
         format!("sonde {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn the_example_configs_are_valid() {
+    let examples = crate::support::workspace().join("examples");
+    for name in ["sonde.toml", "deepflow.toml"] {
+        let config = sonde::config::Config::load(&examples.join(name)).unwrap();
+        // Plugin config tables are checked by the plugins themselves: run them.
+        if config.remote_write.is_empty() {
+            let out = sonde(&[
+                "collect",
+                "--once",
+                "--config",
+                examples.join(name).to_str().unwrap(),
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+            assert!(
+                !text(&out.stderr).contains("invalid config"),
+                "{}",
+                text(&out.stderr)
+            );
+        }
+    }
+}

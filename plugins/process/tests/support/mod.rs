@@ -144,7 +144,10 @@ impl Tree {
 
 impl Tree {
     /// Leaves the tree on disk (for benchmarks) and returns its root.
-    #[allow(dead_code, reason = "used by scale.rs only; each test file compiles this module")]
+    #[allow(
+        dead_code,
+        reason = "used by scale.rs only; each test file compiles this module"
+    )]
     pub fn keep(self) -> PathBuf {
         let root = self.root.clone();
         std::mem::forget(self);
