@@ -21,8 +21,9 @@ use self::sonde::collector::types as wit;
 const LOG_LINES_PER_CALL: u32 = 100;
 /// Log messages are cut to this many bytes.
 const LOG_LINE_MAX: usize = 4096;
-/// How much of a plugin's stderr (where a Rust panic message goes) is kept per call.
-const STDERR_CAPACITY: usize = 4096;
+/// How much of a plugin's stderr (where a Rust panic message goes) is kept. When a call leaves
+/// it more than half full, the instance is replaced so a long-lived one never fills it.
+const STDERR_CAPACITY: usize = 64 << 10;
 
 /// The state of one plugin store: who the plugin is, what it may read, its limits.
 pub struct PluginState {
@@ -62,6 +63,18 @@ impl PluginState {
             refused_calls: 0,
             dropped_log_lines: 0,
         }
+    }
+
+    /// Resets the per-call budgets and counters before a call on a reused instance.
+    pub(crate) fn begin_call(&mut self) {
+        self.log_lines_left = LOG_LINES_PER_CALL;
+        self.refused_calls = 0;
+        self.dropped_log_lines = 0;
+    }
+
+    /// True when the stderr buffer is more than half full.
+    pub(crate) fn stderr_nearly_full(&self) -> bool {
+        self.stderr.contents().len() > STDERR_CAPACITY / 2
     }
 
     /// What the plugin last wrote to stderr: the message of a Rust panic if there was one, else

@@ -24,9 +24,10 @@
 mod bindings;
 pub mod builtin;
 pub mod cli;
+pub mod compile_cache;
 pub mod config;
 pub mod cycle;
-pub mod duration;
+pub mod units;
 pub mod grants;
 pub mod instance;
 pub mod pipeline;

@@ -1,11 +1,11 @@
 //! One loaded plugin: its compiled component, what it says about itself, its grants and limits,
 //! and the call that runs one collection in a fresh, bounded store.
 
-use crate::bindings::{PluginPre, PluginState, sonde::collector::types as wit};
+use crate::bindings::{self, PluginPre, PluginState, sonde::collector::types as wit};
 use crate::grants::Grants;
 use crate::runtime::{self, Runtime};
 use sonde_sdk::{Capability, Label, MetricFamily, MetricKind, Sample};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::Component;
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
@@ -63,11 +63,19 @@ pub enum CallError {
     InvalidOutput(#[from] sonde_sdk::validate::InvalidOutput),
 }
 
-/// A plugin ready to run: compiled and pre-linked once, instantiated afresh for every call.
+/// A live instance of a plugin and its store.
+struct Instance {
+    store: Store<PluginState>,
+    bindings: bindings::Plugin,
+}
+
+/// A plugin ready to run: compiled and pre-linked once; its instance is reused between calls
+/// until a call fails.
 pub struct Plugin {
     name: Arc<str>,
     info: PluginInfo,
     pre: PluginPre<PluginState>,
+    instance: Mutex<Option<Instance>>,
     runtime: Arc<Runtime>,
     grants: Arc<Grants>,
     limits: Limits,
@@ -113,6 +121,7 @@ impl Plugin {
                 default_config: "{}".into(),
             },
             pre,
+            instance: Mutex::new(None),
             runtime: runtime.clone(),
             grants: Arc::new(grants),
             limits,
@@ -136,6 +145,8 @@ impl Plugin {
     /// Replaces what the plugin is granted (for the calls that follow).
     pub fn set_grants(&mut self, grants: Grants) {
         self.grants = Arc::new(grants);
+        // The cached instance carries the old grants.
+        *self.instance.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The capabilities the plugin needs but was not granted.
@@ -148,7 +159,8 @@ impl Plugin {
             .collect()
     }
 
-    fn store(&self) -> Store<PluginState> {
+    /// A fresh store and instance under the plugin's limits.
+    fn instantiate(&self) -> Result<Instance, CallError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory)
             .trap_on_grow_failure(true)
@@ -164,22 +176,54 @@ impl Plugin {
         );
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(runtime::ticks(self.limits.timeout));
         store.epoch_deadline_trap();
-        store
-    }
-
-    fn describe(&self) -> Result<PluginInfo, CallError> {
-        let _active = self.runtime.enter_call();
-        let mut store = self.store();
-        let instance = self
+        store.set_epoch_deadline(runtime::ticks(self.limits.timeout));
+        let bindings = self
             .pre
             .instantiate(&mut store)
             .map_err(|e| self.call_error(&store, e))?;
-        let info = instance
-            .sonde_collector_collector()
-            .call_describe(&mut store)
-            .map_err(|e| self.call_error(&store, e))?;
+        Ok(Instance { store, bindings })
+    }
+
+    /// Runs `call` on the plugin's instance under its deadline. The instance is kept for the
+    /// next call (so a plugin can keep compiled state, such as regexes, between cycles) unless
+    /// the call trapped, timed out or hit the memory cap: then it is dropped, and the next call
+    /// starts from a fresh one.
+    fn call<T>(
+        &self,
+        call: impl FnOnce(&mut Store<PluginState>, &bindings::Plugin) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        let _active = self.runtime.enter_call();
+        let mut slot = self.instance.lock().unwrap_or_else(|e| e.into_inner());
+        let mut instance = match slot.take() {
+            Some(instance) => instance,
+            None => self.instantiate()?,
+        };
+        instance.store.data_mut().begin_call();
+        instance
+            .store
+            .set_epoch_deadline(runtime::ticks(self.limits.timeout));
+        let result = call(&mut instance.store, &instance.bindings);
+        let state = instance.store.data();
+        if state.refused_calls > 0 {
+            tracing::warn!(plugin = %self.name, refused = state.refused_calls, "plugin made host calls that were refused");
+        }
+        if state.dropped_log_lines > 0 {
+            tracing::warn!(plugin = %self.name, dropped = state.dropped_log_lines, "plugin logged too much; lines dropped");
+        }
+        match result {
+            Ok(value) => {
+                if !state.stderr_nearly_full() {
+                    *slot = Some(instance);
+                }
+                Ok(value)
+            }
+            Err(e) => Err(self.call_error(&instance.store, e)),
+        }
+    }
+
+    fn describe(&self) -> Result<PluginInfo, CallError> {
+        let info = self.call(|store, bindings| bindings.sonde_collector_collector().call_describe(store))?;
         Ok(PluginInfo {
             name: info.name,
             version: info.version,
@@ -189,26 +233,14 @@ impl Plugin {
         })
     }
 
-    /// Runs one collection with `config` (JSON) in a fresh store under the plugin's limits, and
-    /// validates the output.
+    /// Runs one collection with `config` (JSON) under the plugin's limits, and validates the
+    /// output.
     pub fn collect(&self, config_json: &str) -> Result<Vec<MetricFamily>, CallError> {
-        let _active = self.runtime.enter_call();
-        let mut store = self.store();
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| self.call_error(&store, e))?;
-        let result = instance
-            .sonde_collector_collector()
-            .call_collect(&mut store, config_json)
-            .map_err(|e| self.call_error(&store, e))?;
-        let state = store.data();
-        if state.refused_calls > 0 {
-            tracing::warn!(plugin = %self.name, refused = state.refused_calls, "plugin made host calls that were refused");
-        }
-        if state.dropped_log_lines > 0 {
-            tracing::warn!(plugin = %self.name, dropped = state.dropped_log_lines, "plugin logged too much; lines dropped");
-        }
+        let result = self.call(|store, bindings| {
+            bindings
+                .sonde_collector_collector()
+                .call_collect(store, config_json)
+        })?;
         let families = result.map_err(CallError::Failed)?;
         let families: Vec<MetricFamily> = families.into_iter().map(family).collect();
         sonde_sdk::validate::validate(&families)?;

@@ -8,22 +8,41 @@
 
 use crate::Error;
 use regex_lite::Regex;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+thread_local! {
+    /// Compiled patterns by source text. The host keeps a plugin's instance between cycles, so
+    /// a pattern from the config is compiled once, not every cycle.
+    static COMPILED: RefCell<HashMap<String, Arc<Regex>>> = RefCell::new(HashMap::new());
+}
+
+/// Compiles `pattern`, or returns the copy compiled earlier.
+pub fn compile(pattern: &str) -> Result<Arc<Regex>, regex_lite::Error> {
+    if let Some(regex) = COMPILED.with(|c| c.borrow().get(pattern).cloned()) {
+        return Ok(regex);
+    }
+    let regex = Arc::new(Regex::new(pattern)?);
+    COMPILED.with(|c| c.borrow_mut().insert(pattern.to_owned(), regex.clone()));
+    Ok(regex)
+}
 
 /// An include/exclude pair of optional regexes.
 #[derive(Debug, Clone, Default)]
 pub struct NameFilter {
-    include: Option<Regex>,
-    exclude: Option<Regex>,
+    include: Option<Arc<Regex>>,
+    exclude: Option<Arc<Regex>>,
 }
 
 impl NameFilter {
     /// Compiles the patterns; an empty string means "not set".
     pub fn new(include: &str, exclude: &str) -> Result<Self, Error> {
-        let compile = |pattern: &str, what: &str| -> Result<Option<Regex>, Error> {
+        let compile = |pattern: &str, what: &str| -> Result<Option<Arc<Regex>>, Error> {
             if pattern.is_empty() {
                 return Ok(None);
             }
-            Regex::new(pattern)
+            compile(pattern)
                 .map(Some)
                 .map_err(|e| Error::msg(format!("invalid {what} pattern {pattern:?}: {e}")))
         };
@@ -46,8 +65,8 @@ impl NameFilter {
 }
 
 /// Compiles a pattern that must match the whole string (`^(?:pattern)$`), for field filters.
-pub fn anchored(pattern: &str) -> Result<Regex, Error> {
-    Regex::new(&format!("^(?:{pattern})$"))
+pub fn anchored(pattern: &str) -> Result<Arc<Regex>, Error> {
+    compile(&format!("^(?:{pattern})$"))
         .map_err(|e| Error::msg(format!("invalid pattern {pattern:?}: {e}")))
 }
 

@@ -1,7 +1,7 @@
 //! `[[remote_write]]`: one receiver and how samples are queued and sent to it, with Prometheus'
 //! `remote_write` / `queue_config` defaults.
 
-use crate::duration::ConfigDuration;
+use crate::units::ConfigDuration;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

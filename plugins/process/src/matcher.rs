@@ -105,7 +105,11 @@ impl Matcher {
             .cmdline
             .iter()
             .flatten()
-            .map(|r| Regex::new(r).map_err(|e| Error::msg(format!("bad cmdline regex {r:?}: {e}"))))
+            .map(|r| {
+                sonde_sdk::filter::compile(r)
+                    .map(|regex| Regex::clone(&regex))
+                    .map_err(|e| Error::msg(format!("bad cmdline regex {r:?}: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let template = if group.name.is_empty() {
             "{{.ExeBase}}"

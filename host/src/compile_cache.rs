@@ -1,0 +1,171 @@
+//! The on-disk cache of compiled components, so a warm start runs no Cranelift.
+//!
+//! An artifact is named after the SHA-256 of the component's bytes and of the engine's
+//! compatibility hash (wasmtime version, target, compiler settings), so another engine or sonde
+//! version never loads a stale or foreign artifact; it just compiles and writes its own. A
+//! precompiled artifact is native code that wasmtime maps and runs without verification, so the
+//! directory is created owner-only (0700) and artifacts are written atomically (temp file, then
+//! rename). A corrupt or unreadable artifact is replaced, never trusted.
+
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// A directory of compiled components.
+#[derive(Debug, Clone)]
+pub struct CompileCache {
+    dir: PathBuf,
+}
+
+/// Feeds `Hash` output into SHA-256 (the engine exposes its compatibility hash only as `Hash`).
+struct ShaHasher(Sha256);
+
+impl Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        unreachable!("only the digest is used")
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+/// How a component was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Loaded from a cached artifact (no compilation).
+    Cache,
+    /// Compiled now (and written to the cache when possible).
+    Compiled,
+}
+
+impl CompileCache {
+    /// Uses (and creates, mode 0700) `dir`. Refuses a directory that others can write to.
+    pub fn open(dir: &Path) -> anyhow::Result<CompileCache> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| anyhow::anyhow!("creating the compile cache {}: {e}", dir.display()))?;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        anyhow::ensure!(
+            mode & 0o022 == 0,
+            "compile cache {} is writable by others (mode {:o}); it holds native code, make it 0700",
+            dir.display(),
+            mode & 0o777
+        );
+        Ok(CompileCache {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The artifact path for `wasm` under `engine`.
+    pub fn artifact_path(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
+        let mut hasher = ShaHasher(Sha256::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.0.update(Sha256::digest(wasm));
+        let digest = hasher.0.finalize();
+        let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.dir.join(format!("{name}.cwasm"))
+    }
+
+    /// The component for `wasm`: from the cache when a valid artifact is there, else compiled
+    /// and cached.
+    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> anyhow::Result<(Component, Source)> {
+        let path = self.artifact_path(engine, wasm);
+        if path.exists() {
+            // SAFETY: the artifact was written by this engine configuration (its name includes
+            // the compatibility hash) into an owner-only directory; wasmtime still checks its
+            // header and version and refuses a mismatch, which we then recompile.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok((component, Source::Cache)),
+                Err(e) => {
+                    tracing::warn!(artifact = %path.display(), error = %e, "discarding an unusable compiled component");
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        let compiled = engine.precompile_component(wasm)?;
+        if let Err(e) = write_atomically(&path, &compiled) {
+            tracing::warn!(artifact = %path.display(), error = %e, "cannot write to the compile cache; compiling every start");
+        }
+        // SAFETY: `compiled` was produced by this engine a moment ago.
+        let component = unsafe { Component::deserialize(engine, &compiled)? };
+        Ok((component, Source::Compiled))
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        Engine::new(wasmtime::Config::new().epoch_interruption(true)).unwrap()
+    }
+
+    #[test]
+    fn compiles_once_then_loads_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(&dir.path().join("cache")).unwrap();
+        let mode = std::fs::metadata(cache.dir()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let engine = engine();
+        let wasm = empty_component();
+        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Source::Compiled);
+        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Source::Cache);
+    }
+
+    #[test]
+    fn another_engine_configuration_gets_its_own_artifact() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(dir.path()).unwrap();
+        let wasm = empty_component();
+        let other = Engine::new(wasmtime::Config::new().epoch_interruption(false)).unwrap();
+        assert_ne!(cache.artifact_path(&engine(), &wasm), cache.artifact_path(&other, &wasm));
+    }
+
+    #[test]
+    fn a_corrupt_artifact_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(dir.path()).unwrap();
+        let engine = engine();
+        let wasm = empty_component();
+        std::fs::write(cache.artifact_path(&engine, &wasm), b"not an artifact").unwrap();
+        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Source::Compiled);
+        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Source::Cache);
+    }
+
+    #[test]
+    fn a_world_writable_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(CompileCache::open(dir.path()).is_err());
+    }
+
+    /// The smallest valid component, `(component)`, in binary form: magic, version 0x0d, layer 1.
+    fn empty_component() -> Vec<u8> {
+        vec![0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]
+    }
+}
