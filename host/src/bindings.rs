@@ -30,7 +30,7 @@ pub struct PluginState {
     plugin: Arc<str>,
     sandbox: Arc<Sandbox>,
     grants: Arc<Grants>,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: MemoryLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
     stderr: MemoryOutputPipe,
@@ -55,7 +55,7 @@ impl PluginState {
             plugin,
             sandbox,
             grants,
-            limits,
+            limits: MemoryLimiter { limits, memory: 0 },
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             table: ResourceTable::new(),
             stderr,
@@ -134,6 +134,57 @@ impl PluginState {
             Err(FsError::EscapesRoot) => Err(self.refuse(FsError::EscapesRoot, root.name(), path)),
             other => other,
         }
+    }
+}
+
+/// `StoreLimits` that also remember how much linear memory the plugin has.
+pub struct MemoryLimiter {
+    limits: StoreLimits,
+    /// Bytes of linear memory the plugin has grown to.
+    pub(crate) memory: usize,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.memory = self.memory.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 

@@ -143,7 +143,10 @@ mod tests {
         let cache = CompileCache::open(dir.path()).unwrap();
         let wasm = empty_component();
         let other = Engine::new(wasmtime::Config::new().epoch_interruption(false)).unwrap();
-        assert_ne!(cache.artifact_path(&engine(), &wasm), cache.artifact_path(&other, &wasm));
+        assert_ne!(
+            cache.artifact_path(&engine(), &wasm),
+            cache.artifact_path(&other, &wasm)
+        );
     }
 
     #[test]

@@ -6,9 +6,11 @@
 
 use crate::relabel::{RelabelConfig, RelabelRule};
 use crate::remote_write::RemoteWriteConfig;
+use crate::units::{ByteSize, ConfigDuration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use toml::Spanned;
 
 /// The whole config file. Every section is optional; an empty file is a valid config.
@@ -25,6 +27,52 @@ pub struct Config {
     pub relabel: Vec<Spanned<RelabelConfig>>,
     /// `[[remote_write]]`: where samples are pushed.
     pub remote_write: Vec<Spanned<RemoteWriteConfig>>,
+    /// `[http]`: the optional pull endpoint.
+    pub http: HttpConfig,
+    /// `[log]`: log level and format.
+    pub log: LogConfig,
+}
+
+/// `[http]`: serve `/metrics` like node_exporter, for Prometheus or Alloy to scrape.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on, e.g. `127.0.0.1:9100`; no endpoint when unset.
+    pub listen: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info` (default), `debug`, `trace`; `RUST_LOG` overrides it.
+    pub level: String,
+    /// `auto` (human on a terminal, plain otherwise, as journald wants), `human`, `plain`, `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Auto,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human on a terminal, plain otherwise.
+    #[default]
+    Auto,
+    /// Colours and aligned fields.
+    Human,
+    /// One plain line per event, no colours or timestamps (journald adds its own).
+    Plain,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `[global]`.
@@ -37,6 +85,11 @@ pub struct GlobalConfig {
     pub instance: String,
     /// The `job` label of every sample (default `node`, as node_exporter scrape jobs are named).
     pub job: String,
+    /// How often each plugin collects, unless it sets its own (default 10s).
+    pub interval: ConfigDuration,
+    /// Where compiled plugins are cached (default: `$CACHE_DIRECTORY` under systemd, else
+    /// `$XDG_CACHE_HOME/sonde` or `~/.cache/sonde`, else `/var/cache/sonde`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for GlobalConfig {
@@ -44,7 +97,35 @@ impl Default for GlobalConfig {
         GlobalConfig {
             instance: "auto".into(),
             job: "node".into(),
+            interval: ConfigDuration(Duration::from_secs(10)),
+            cache_dir: None,
         }
+    }
+}
+
+impl GlobalConfig {
+    /// The compile cache directory to use.
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.cache_dir {
+            return dir.clone();
+        }
+        if let Some(dir) = std::env::var_os("CACHE_DIRECTORY") {
+            // systemd's CacheDirectory=; several are separated by ':'.
+            let first = dir
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            return PathBuf::from(first);
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+            return PathBuf::from(dir).join("sonde");
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty() && h != "/") {
+            return PathBuf::from(home).join(".cache/sonde");
+        }
+        PathBuf::from("/var/cache/sonde")
     }
 }
 
@@ -71,6 +152,44 @@ pub struct PluginConfig {
     /// `[[plugins.<name>.relabel]]`: rules applied to this plugin's samples, before the global
     /// ones.
     pub relabel: Vec<Spanned<RelabelConfig>>,
+    /// How often the plugin collects (default: `[global] interval`).
+    pub interval: Option<ConfigDuration>,
+    /// How long one collection may run before it is stopped (default: 5s, at most the interval).
+    pub timeout: Option<ConfigDuration>,
+    /// The cap on the plugin's memory (default 64MiB).
+    pub memory_limit: Option<ByteSize>,
+    /// The most samples one collection may return; more fails the cycle (default 100000).
+    pub sample_limit: Option<usize>,
+}
+
+/// The defaults of a plugin's limits.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default memory cap of a plugin.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
+/// The default sample limit of a plugin.
+pub const DEFAULT_SAMPLE_LIMIT: usize = 100_000;
+
+impl PluginConfig {
+    /// The plugin's interval.
+    pub fn interval(&self, global: &GlobalConfig) -> Duration {
+        self.interval.map_or(global.interval.0, |d| d.0)
+    }
+
+    /// The plugin's timeout: as configured, else 5s, but never longer than its interval.
+    pub fn timeout(&self, global: &GlobalConfig) -> Duration {
+        self.timeout
+            .map_or(DEFAULT_TIMEOUT.min(self.interval(global)), |d| d.0)
+    }
+
+    /// The plugin's memory cap in bytes.
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit.map_or(DEFAULT_MEMORY_LIMIT, |b| b.0)
+    }
+
+    /// The plugin's sample limit.
+    pub fn sample_limit(&self) -> usize {
+        self.sample_limit.unwrap_or(DEFAULT_SAMPLE_LIMIT)
+    }
 }
 
 impl PluginConfig {
@@ -169,8 +288,56 @@ impl Config {
                 )
             })?;
         }
+        let key = |table: &str, key: &str| key_span(text, table, key);
         if self.global.job.is_empty() {
-            return Err(at(0..0, "[global] job: must not be empty".into()));
+            return Err(at(
+                key("global", "job"),
+                "[global] job: must not be empty".into(),
+            ));
+        }
+        if self.global.interval.0.is_zero() {
+            return Err(at(
+                key("global", "interval"),
+                "[global] interval: must be longer than 0s".into(),
+            ));
+        }
+        for (name, plugin) in &self.plugins {
+            let table = format!("plugins.{name}");
+            if plugin.interval.is_some_and(|d| d.0.is_zero()) {
+                return Err(at(
+                    key(&table, "interval"),
+                    format!("[plugins.{name}] interval: must be longer than 0s"),
+                ));
+            }
+            if plugin.timeout.is_some_and(|d| d.0.is_zero()) {
+                return Err(at(
+                    key(&table, "timeout"),
+                    format!("[plugins.{name}] timeout: must be longer than 0s"),
+                ));
+            }
+            if plugin.memory_limit.is_some_and(|b| b.0 < 1 << 20) {
+                return Err(at(
+                    key(&table, "memory_limit"),
+                    format!("[plugins.{name}] memory_limit: at least 1MiB"),
+                ));
+            }
+        }
+        if let Some(listen) = &self.http.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(at(
+                key("http", "listen"),
+                format!("[http] listen: {listen:?} is not an address such as \"127.0.0.1:9100\""),
+            ));
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
+            return Err(at(
+                key("log", "level"),
+                format!(
+                    "[log] level: {:?} is not one of error, warn, info, debug, trace",
+                    self.log.level
+                ),
+            ));
         }
         Ok(())
     }
@@ -187,6 +354,29 @@ pub fn compile_all(rules: &[Spanned<RelabelConfig>]) -> Vec<RelabelRule> {
         .iter()
         .filter_map(|r| RelabelRule::compile(r.get_ref()).ok())
         .collect()
+}
+
+/// Where `key` is written in the table `[table]` (for errors found after parsing): the key's
+/// line if found, else the table header's, else the start of the file.
+fn key_span(text: &str, table: &str, key: &str) -> std::ops::Range<usize> {
+    let header = format!("[{table}]");
+    let Some(start) = text.find(&header) else {
+        return 0..0;
+    };
+    let body = &text[start + header.len()..];
+    let end = body.find("\n[").unwrap_or(body.len());
+    let mut offset = start + header.len();
+    for line in body[..end].split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return offset + (line.len() - trimmed.len())..offset + line.len();
+        }
+        offset += line.len();
+    }
+    start..start + header.len()
 }
 
 /// 1-based line and column of a byte offset.
@@ -299,6 +489,41 @@ mod tests {
             std::time::Duration::from_secs(5)
         );
         assert_eq!(rw.external_labels["cluster"], "a");
+    }
+
+    #[test]
+    fn daemon_settings_and_their_errors() {
+        let c = parse("[global]\ninterval = \"15s\"\n[plugins.net]\ninterval = \"30s\"\nmemory_limit = \"32MiB\"\nsample_limit = 5000\n[http]\nlisten = \"127.0.0.1:9100\"\n").unwrap();
+        let net = &c.plugins["net"];
+        assert_eq!(net.interval(&c.global), Duration::from_secs(30));
+        assert_eq!(net.timeout(&c.global), Duration::from_secs(5));
+        assert_eq!(net.memory_limit(), 32 << 20);
+        assert_eq!(net.sample_limit(), 5000);
+        let cpu = PluginConfig::default();
+        assert_eq!(cpu.interval(&c.global), Duration::from_secs(15));
+        let err = parse("[plugins.cpu]\nenabled = true\ninterval = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/etc/sonde/sonde.toml:3:1: [plugins.cpu] interval: "),
+            "{err}"
+        );
+        let err = parse("\n[http]\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/etc/sonde/sonde.toml:3:1: [http] listen: "),
+            "{err}"
+        );
+        let err = parse("[log]\nlevel = \"loud\"\n").unwrap_err().to_string();
+        assert!(
+            err.starts_with("/etc/sonde/sonde.toml:2:1: [log] level: "),
+            "{err}"
+        );
+        let err = parse("[plugins.cpu]\nmemory_limit = \"64 parsecs\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("/etc/sonde/sonde.toml:2:16: "), "{err}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! One collection cycle over a set of plugins, with node_exporter's per-collector self-metrics
-//! (`node_scrape_collector_duration_seconds`, `node_scrape_collector_success`).
+//! One collection cycle over a set of plugins, with the self-metrics (node_exporter's
+//! per-collector `node_scrape_collector_*` and sonde's `sonde_plugin_*`).
 
 use crate::plugin::{CallError, Plugin};
 use crate::remote_write::stats::now_ms;
+use crate::stats::AgentStats;
 use sonde_sdk::MetricFamily;
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ pub struct CycleOutput {
     pub timestamp_ms: i64,
     /// Each plugin's families, by plugin name (empty for a plugin that failed).
     pub plugins: Vec<(String, Vec<MetricFamily>)>,
-    /// `node_scrape_collector_duration_seconds` and `node_scrape_collector_success`.
+    /// `node_scrape_collector_*` and `sonde_plugin_*` of this cycle.
     pub self_metrics: Vec<MetricFamily>,
     /// The plugins that failed, with why.
     pub failures: Vec<(String, CallError)>,
@@ -38,37 +39,30 @@ impl CycleOutput {
 
 /// Runs every plugin once, in order. A failing plugin is reported and the others still run.
 pub fn collect_once(plugins: &[ScheduledPlugin]) -> CycleOutput {
+    let stats = AgentStats::default();
     let mut out = CycleOutput {
         timestamp_ms: now_ms(),
         ..CycleOutput::default()
     };
-    let mut duration = MetricFamily::gauge(
-        "node_scrape_collector_duration_seconds",
-        "node_exporter: Duration of a collector scrape.",
-    );
-    let mut success = MetricFamily::gauge(
-        "node_scrape_collector_success",
-        "node_exporter: Whether a collector succeeded.",
-    );
     for p in plugins {
         let started = Instant::now();
         let result = p.plugin.collect(&p.config_json);
         let elapsed = started.elapsed().as_secs_f64();
         let name = p.plugin.name();
-        duration.sample(&[("collector", name)], elapsed);
         match result {
             Ok(families) => {
-                success.sample(&[("collector", name)], 1.0);
+                let samples = families.iter().map(|f| f.samples.len()).sum();
+                stats.record(name, elapsed, Ok(samples), p.plugin.memory_bytes());
                 out.plugins.push((name.to_owned(), families));
             }
             Err(e) => {
                 tracing::error!(plugin = name, error = %e, "collection failed");
-                success.sample(&[("collector", name)], 0.0);
+                stats.record(name, elapsed, Err(&e), p.plugin.memory_bytes());
                 out.plugins.push((name.to_owned(), Vec::new()));
                 out.failures.push((name.to_owned(), e));
             }
         }
     }
-    out.self_metrics = vec![duration, success];
+    out.self_metrics = stats.families();
     out
 }

@@ -17,13 +17,16 @@ pub struct Limits {
     pub timeout: Duration,
     /// Cap on the plugin's linear memory, in bytes.
     pub memory: usize,
+    /// The most samples one collection may return.
+    pub samples: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            timeout: Duration::from_secs(5),
-            memory: 64 << 20,
+            timeout: crate::config::DEFAULT_TIMEOUT,
+            memory: crate::config::DEFAULT_MEMORY_LIMIT as usize,
+            samples: crate::config::DEFAULT_SAMPLE_LIMIT,
         }
     }
 }
@@ -58,6 +61,14 @@ pub enum CallError {
     /// The plugin returned an error of its own.
     #[error("failed: {0}")]
     Failed(String),
+    /// The plugin returned more samples than its limit.
+    #[error("returned {returned} samples, more than its sample_limit of {limit}")]
+    SampleLimit {
+        /// Samples returned.
+        returned: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The plugin returned output that breaks Prometheus' rules.
     #[error("{0}")]
     InvalidOutput(#[from] sonde_sdk::validate::InvalidOutput),
@@ -76,6 +87,7 @@ pub struct Plugin {
     info: PluginInfo,
     pre: PluginPre<PluginState>,
     instance: Mutex<Option<Instance>>,
+    memory: std::sync::atomic::AtomicUsize,
     runtime: Arc<Runtime>,
     grants: Arc<Grants>,
     limits: Limits,
@@ -122,6 +134,7 @@ impl Plugin {
             },
             pre,
             instance: Mutex::new(None),
+            memory: Default::default(),
             runtime: runtime.clone(),
             grants: Arc::new(grants),
             limits,
@@ -140,6 +153,11 @@ impl Plugin {
     /// What the plugin said about itself when loaded.
     pub fn info(&self) -> &PluginInfo {
         &self.info
+    }
+
+    /// Bytes of linear memory the plugin's instance had after its last call.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Replaces what the plugin is granted (for the calls that follow).
@@ -205,6 +223,8 @@ impl Plugin {
             .set_epoch_deadline(runtime::ticks(self.limits.timeout));
         let result = call(&mut instance.store, &instance.bindings);
         let state = instance.store.data();
+        self.memory
+            .store(state.limits.memory, std::sync::atomic::Ordering::Relaxed);
         if state.refused_calls > 0 {
             tracing::warn!(plugin = %self.name, refused = state.refused_calls, "plugin made host calls that were refused");
         }
@@ -223,7 +243,8 @@ impl Plugin {
     }
 
     fn describe(&self) -> Result<PluginInfo, CallError> {
-        let info = self.call(|store, bindings| bindings.sonde_collector_collector().call_describe(store))?;
+        let info =
+            self.call(|store, bindings| bindings.sonde_collector_collector().call_describe(store))?;
         Ok(PluginInfo {
             name: info.name,
             version: info.version,
@@ -242,6 +263,13 @@ impl Plugin {
                 .call_collect(store, config_json)
         })?;
         let families = result.map_err(CallError::Failed)?;
+        let returned: usize = families.iter().map(|f| f.samples.len()).sum();
+        if returned > self.limits.samples {
+            return Err(CallError::SampleLimit {
+                returned,
+                limit: self.limits.samples,
+            });
+        }
         let families: Vec<MetricFamily> = families.into_iter().map(family).collect();
         sonde_sdk::validate::validate(&families)?;
         Ok(families)

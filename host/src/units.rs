@@ -45,7 +45,9 @@ impl<'de> Deserialize<'de> for ByteSize {
         }
         match Raw::deserialize(deserializer)? {
             Raw::Number(n) => Ok(ByteSize(n)),
-            Raw::Text(t) => parse_size(&t).map(ByteSize).map_err(serde::de::Error::custom),
+            Raw::Text(t) => parse_size(&t)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -66,7 +68,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "KB" | "kB" | "K" | "k" => 1_000,
         "MB" | "M" => 1_000_000,
         "GB" | "G" => 1_000_000_000,
-        other => return Err(format!("invalid size unit {other:?} in {text:?}; use B, KiB, MiB, GiB, KB, MB or GB")),
+        other => {
+            return Err(format!(
+                "invalid size unit {other:?} in {text:?}; use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
     };
     number
         .checked_mul(factor)

@@ -1,0 +1,130 @@
+//! The agent's self-metrics: node_exporter's per-collector `node_scrape_collector_*` and sonde's
+//! own `sonde_*` (plugin failures by reason, memory, build info), exposed like any plugin.
+
+use crate::plugin::CallError;
+use sonde_sdk::MetricFamily;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// Why a plugin's cycle failed, as the `reason` label.
+pub fn failure_reason(error: &CallError) -> &'static str {
+    match error {
+        CallError::Timeout(_) => "timeout",
+        CallError::MemoryLimit(_) => "memory_limit",
+        CallError::Trap(_) => "trap",
+        CallError::Failed(_) => "error",
+        CallError::InvalidOutput(_) => "invalid_output",
+        CallError::SampleLimit { .. } => "sample_limit",
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct PluginFigures {
+    last_duration: f64,
+    last_success: bool,
+    cycles: u64,
+    failures: BTreeMap<&'static str, u64>,
+    samples: usize,
+    memory: usize,
+}
+
+/// Figures of every plugin, updated after each of its cycles.
+#[derive(Debug, Default)]
+pub struct AgentStats {
+    plugins: Mutex<BTreeMap<String, PluginFigures>>,
+}
+
+impl AgentStats {
+    /// Records a cycle of `plugin`: how long it took, how many samples it returned or why it
+    /// failed, and its memory afterwards.
+    pub fn record(
+        &self,
+        plugin: &str,
+        seconds: f64,
+        result: Result<usize, &CallError>,
+        memory: usize,
+    ) {
+        let mut plugins = self.plugins.lock().unwrap_or_else(|e| e.into_inner());
+        let figures = plugins.entry(plugin.to_owned()).or_default();
+        figures.last_duration = seconds;
+        figures.cycles += 1;
+        figures.memory = memory;
+        match result {
+            Ok(samples) => {
+                figures.last_success = true;
+                figures.samples = samples;
+            }
+            Err(error) => {
+                figures.last_success = false;
+                *figures.failures.entry(failure_reason(error)).or_default() += 1;
+            }
+        }
+    }
+
+    /// Forgets plugins that are no longer configured (after a reload).
+    pub fn retain(&self, plugins: &[String]) {
+        let mut figures = self.plugins.lock().unwrap_or_else(|e| e.into_inner());
+        figures.retain(|name, _| plugins.contains(name));
+    }
+
+    /// The self-metric families.
+    pub fn families(&self) -> Vec<MetricFamily> {
+        let plugins = self
+            .plugins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut duration = MetricFamily::gauge(
+            "node_scrape_collector_duration_seconds",
+            "node_exporter: Duration of a collector scrape.",
+        );
+        let mut success = MetricFamily::gauge(
+            "node_scrape_collector_success",
+            "node_exporter: Whether a collector succeeded.",
+        );
+        let mut cycles = MetricFamily::counter(
+            "sonde_plugin_cycles_total",
+            "Collections a plugin ran, successful or not.",
+        );
+        let mut failures = MetricFamily::counter(
+            "sonde_plugin_failures_total",
+            "Collections that failed, by reason: trap, timeout, memory_limit, error, invalid_output, sample_limit.",
+        );
+        let mut samples = MetricFamily::gauge(
+            "sonde_plugin_samples",
+            "Samples a plugin returned in its last successful collection.",
+        );
+        let mut memory = MetricFamily::gauge(
+            "sonde_plugin_memory_bytes",
+            "Linear memory of a plugin's instance after its last collection.",
+        );
+        for (name, f) in &plugins {
+            let plugin = [("collector", name.as_str())];
+            duration.sample(&plugin, f.last_duration);
+            success.sample(&plugin, if f.last_success { 1.0 } else { 0.0 });
+            cycles.sample(&[("plugin", name)], f.cycles as f64);
+            samples.sample(&[("plugin", name)], f.samples as f64);
+            memory.sample(&[("plugin", name)], f.memory as f64);
+            for reason in [
+                "trap",
+                "timeout",
+                "memory_limit",
+                "error",
+                "invalid_output",
+                "sample_limit",
+            ] {
+                let n = f.failures.get(reason).copied().unwrap_or(0);
+                failures.sample(&[("plugin", name), ("reason", reason)], n as f64);
+            }
+        }
+        let build = MetricFamily::gauge(
+            "sonde_build_info",
+            "A metric with a constant '1' value labeled by version and the WebAssembly runtime.",
+        )
+        .with_sample(
+            &[("version", env!("CARGO_PKG_VERSION")), ("wasmtime", "48")],
+            1.0,
+        );
+        vec![duration, success, cycles, failures, samples, memory, build]
+    }
+}
