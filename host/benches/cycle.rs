@@ -101,7 +101,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
-    let plugins = builtin::load_enabled(&runtime, &config)?;
+    let plugins = builtin::load_enabled(&runtime, &config, None)?;
 
     // Warm up, then record one cycle's accesses for the floor.
     for _ in 0..3 {

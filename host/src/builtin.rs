@@ -1,5 +1,6 @@
 //! The built-in plugins, embedded in the binary by `build.rs`, and their loading.
 
+use crate::compile_cache::CompileCache;
 use crate::config::Config;
 use crate::cycle::ScheduledPlugin;
 use crate::grants::Grants;
@@ -23,13 +24,8 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
     BUILTIN_PLUGINS.iter().map(|(name, _)| *name)
 }
 
-/// Loads the built-in plugins the config leaves enabled (all by default), granting each exactly
-/// the capabilities it declares, with its config table. A `[plugins.<name>]` that names no
-/// built-in is an error.
-pub fn load_enabled(
-    runtime: &Arc<Runtime>,
-    config: &Config,
-) -> anyhow::Result<Vec<ScheduledPlugin>> {
+/// Checks that every `[plugins.<name>]` names a built-in plugin.
+pub fn check_names(config: &Config) -> anyhow::Result<()> {
     for name in config.plugins.keys() {
         if builtin(name).is_none() {
             let known: Vec<_> = builtin_names().collect();
@@ -39,6 +35,18 @@ pub fn load_enabled(
             );
         }
     }
+    Ok(())
+}
+
+/// Loads the built-in plugins the config leaves enabled (all by default), granting each exactly
+/// the capabilities it declares, with its config table and limits. Compiled components come from
+/// `cache` when given. A `[plugins.<name>]` that names no built-in is an error.
+pub fn load_enabled(
+    runtime: &Arc<Runtime>,
+    config: &Config,
+    cache: Option<&CompileCache>,
+) -> anyhow::Result<Vec<ScheduledPlugin>> {
+    check_names(config)?;
     let mut plugins = Vec::new();
     for name in builtin_names() {
         let settings = config.plugins.get(name).cloned().unwrap_or_default();
@@ -46,12 +54,24 @@ pub fn load_enabled(
             continue;
         }
         let wasm = builtin(name).expect("listed built-in");
-        let mut plugin = Plugin::load(runtime, name, wasm, Grants::default(), Limits::default())?;
+        let limits = Limits {
+            timeout: settings.timeout(&config.global),
+            memory: settings.memory_limit() as usize,
+            samples: settings.sample_limit(),
+        };
+        let mut plugin = match cache {
+            Some(cache) => {
+                let (component, _) = cache.load(runtime.engine(), wasm)?;
+                Plugin::from_component(runtime, name, &component, Grants::default(), limits)?
+            }
+            None => Plugin::load(runtime, name, wasm, Grants::default(), limits)?,
+        };
         // Built-ins are part of the binary: they get what they declare.
         plugin.set_grants(Grants::new(plugin.info().needs.iter().copied()));
         plugins.push(ScheduledPlugin {
             plugin,
             config_json: settings.config_json(),
+            interval: settings.interval(&config.global),
         });
     }
     Ok(plugins)

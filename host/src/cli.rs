@@ -1,11 +1,13 @@
 //! The command line: `sonde collect --once`, `--help`, `--version`.
 
+use crate::agent::Agent;
 use crate::builtin;
-use crate::config::Config;
+use crate::compile_cache::CompileCache;
+use crate::config::{Config, LogConfig, LogFormat};
 use crate::cycle::{CycleOutput, collect_once};
 use crate::pipeline::{self, Pipeline};
 use crate::runtime::Runtime;
-use crate::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+use crate::sandbox::{DEFAULT_READ_CAP, PathOverrides, RootPaths, Sandbox};
 use crate::{instance, remote_write};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -30,6 +32,8 @@ const EXIT_USAGE: u8 = 2;
                   under a time and memory limit. Metric names, labels and values are those of \
                   Prometheus' node_exporter, so dashboards and alerts keep working.",
     after_help = "Examples:\n  \
+                  sonde run --config /etc/sonde/sonde.toml   run the agent\n  \
+                  sonde check-config /etc/sonde/sonde.toml   validate a config\n  \
                   sonde collect --once                       print this host's metrics\n  \
                   sonde collect --once --path.procfs /host/proc --path.sysfs /host/sys\n  \
                   sonde collect --once --config /etc/sonde/sonde.toml\n\n\
@@ -42,16 +46,44 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the agent: collect on each plugin's interval, remote-write, serve /metrics.
+    ///
+    /// SIGHUP reloads the config (a bad one is logged and the running one stays); SIGTERM and
+    /// SIGINT stop collection, flush the remote-write queues (10 s at most) and exit 0. Exit
+    /// code 2 for a bad config or command line.
+    Run(RunArgs),
     /// Run every enabled plugin once and print the metrics in the Prometheus text format.
     ///
-    /// Plugin errors are logged to stderr and the plugin's metrics are left out; the exit code is
-    /// 1 if any plugin failed, 2 for a bad config or command line, 0 otherwise.
+    /// With `[[remote_write]]` in the config, the samples are also pushed. Plugin errors are
+    /// logged to stderr and the plugin's metrics are left out; the exit code is 1 if a plugin
+    /// failed or a receiver did not accept the samples, 2 for a bad config or command line,
+    /// 0 otherwise.
     Collect(CollectArgs),
+    /// Check a config file without running anything: syntax, keys, values, relabel rules,
+    /// URLs, and each plugin's config table against the plugin's own keys. Exit code 0 when
+    /// valid, 2 otherwise (with file, line and key).
+    CheckConfig(CheckConfigArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The config file (TOML), e.g. /etc/sonde/sonde.toml.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: PathBuf,
+    #[command(flatten)]
+    paths: PathArgs,
+}
+
+#[derive(Debug, Args)]
+struct CheckConfigArgs {
+    /// The config file to check.
+    #[arg(value_name = "FILE")]
+    config: PathBuf,
 }
 
 #[derive(Debug, Args)]
 struct CollectArgs {
-    /// Collect once and exit (the only mode of `collect`; the daemon is `sonde run`).
+    /// Collect once and exit (the only mode of `collect`; the agent is `sonde run`).
     #[arg(long, default_value_t = true)]
     once: bool,
     /// The config file (TOML); without it every built-in plugin runs with its defaults.
@@ -76,16 +108,11 @@ struct PathArgs {
 }
 
 impl PathArgs {
-    /// Flags first, then the config, then the defaults.
-    fn resolve(&self, config: &Config) -> RootPaths {
-        let defaults = RootPaths::default();
-        let pick = |flag: &Option<PathBuf>, conf: &Option<PathBuf>, default: PathBuf| {
-            flag.clone().or_else(|| conf.clone()).unwrap_or(default)
-        };
-        RootPaths {
-            procfs: pick(&self.procfs, &config.paths.procfs, defaults.procfs),
-            sysfs: pick(&self.sysfs, &config.paths.sysfs, defaults.sysfs),
-            rootfs: pick(&self.rootfs, &config.paths.rootfs, defaults.rootfs),
+    fn overrides(&self) -> PathOverrides {
+        PathOverrides {
+            procfs: self.procfs.clone(),
+            sysfs: self.sysfs.clone(),
+            rootfs: self.rootfs.clone(),
         }
     }
 }
@@ -93,28 +120,129 @@ impl PathArgs {
 /// Parses the command line, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     let result = match cli.command {
-        Command::Collect(args) => collect(args),
+        Command::Run(args) => run(args),
+        Command::Collect(args) => {
+            init_logging(&LogConfig {
+                level: "warn".into(),
+                format: LogFormat::Auto,
+            });
+            collect(args)
+        }
+        Command::CheckConfig(args) => check_config(args),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
+            // Logging may not be set up yet (a bad config is found before it is).
+            eprintln!("error: {e:#}");
             ExitCode::from(EXIT_USAGE)
         }
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Logs to stderr: `RUST_LOG` or the config's level; human on a terminal, plain for journald,
+/// or JSON.
+fn init_logging(log: &LogConfig) {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
+    let terminal = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    let format = match log.format {
+        LogFormat::Auto if terminal => LogFormat::Human,
+        LogFormat::Auto => LogFormat::Plain,
+        other => other,
+    };
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        // journald timestamps lines itself and shows no colours.
+        LogFormat::Plain => builder.with_ansi(false).without_time().try_init(),
+        _ => builder.with_ansi(terminal).try_init(),
+    };
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    init_logging(&config.log);
+    builtin::check_names(&config)?;
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .thread_name("sonde")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let agent = Agent::new(args.config.clone(), args.paths.overrides());
+    tokio.block_on(agent.run(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    builtin::check_names(&config)?;
+    // Each plugin's config table must use the plugin's own keys, with values of the same kind
+    // as their defaults.
+    let runtime = Arc::new(Runtime::new(Sandbox::open(
+        RootPaths::default(),
+        DEFAULT_READ_CAP,
+    ))?);
+    let cache = open_cache(&config);
+    for plugin in builtin::load_enabled(&runtime, &config, cache.as_ref())? {
+        let defaults: serde_json::Value =
+            serde_json::from_str(&plugin.plugin.info().default_config)?;
+        let given: serde_json::Value = serde_json::from_str(&plugin.config_json)?;
+        if let Err(problem) = config_matches_defaults(&given, &defaults, "") {
+            bail!(
+                "{}: [plugins.{}] config: {problem}",
+                args.config.display(),
+                plugin.plugin.name()
+            );
+        }
+    }
+    println!("{}: valid", args.config.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks a plugin config against the plugin's defaults: every key known, every value of the
+/// default's JSON type (tables recursively; lists and `null` defaults accept anything).
+fn config_matches_defaults(
+    given: &serde_json::Value,
+    defaults: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    use serde_json::Value;
+    match (given, defaults) {
+        (Value::Object(given), Value::Object(defaults)) => {
+            for (key, value) in given {
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                match defaults.get(key) {
+                    None => {
+                        let known: Vec<&str> = defaults.keys().map(String::as_str).collect();
+                        return Err(format!(
+                            "unknown key `{path}` (known: {})",
+                            known.join(", ")
+                        ));
+                    }
+                    Some(default) => config_matches_defaults(value, default, &path)?,
+                }
+            }
+            Ok(())
+        }
+        (_, Value::Null | Value::Array(_)) => Ok(()),
+        (Value::Bool(_), Value::Bool(_))
+        | (Value::Number(_), Value::Number(_))
+        | (Value::String(_), Value::String(_)) => Ok(()),
+        (given, default) => Err(format!(
+            "`{at}` is {given}, but should be like its default {default}"
+        )),
+    }
 }
 
 fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
@@ -125,9 +253,10 @@ fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let paths = args.paths.resolve(&config);
+    let paths = args.paths.overrides().resolve(&config);
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP))?);
-    let plugins = builtin::load_enabled(&runtime, &config)?;
+    let cache = open_cache(&config);
+    let plugins = builtin::load_enabled(&runtime, &config, cache.as_ref())?;
     let output = collect_once(&plugins);
     let mut code = if output.failures.is_empty() {
         ExitCode::SUCCESS
@@ -146,6 +275,18 @@ fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
         .write_all(text.as_bytes())
         .context("writing to stdout")?;
     Ok(code)
+}
+
+/// The compile cache, or none (with a warning) when its directory cannot be used.
+fn open_cache(config: &Config) -> Option<CompileCache> {
+    let dir = config.global.cache_dir();
+    match CompileCache::open(&dir) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            tracing::warn!(error = %e, "compiling plugins without a cache");
+            None
+        }
+    }
 }
 
 /// Relabels the cycle and pushes it to every `[[remote_write]]` endpoint; false if any endpoint

@@ -13,6 +13,8 @@ pub struct ScheduledPlugin {
     pub plugin: Plugin,
     /// Its config table as JSON.
     pub config_json: String,
+    /// How often it collects (in the agent).
+    pub interval: std::time::Duration,
 }
 
 /// The result of one cycle.

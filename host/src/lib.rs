@@ -21,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent;
 mod bindings;
 pub mod builtin;
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod compile_cache;
 pub mod config;
 pub mod cycle;
 pub mod grants;
+pub mod http;
 pub mod instance;
 pub mod pipeline;
 pub mod plugin;
@@ -37,5 +39,6 @@ pub mod runtime;
 pub mod sandbox;
 pub mod staleness;
 pub mod stats;
+pub mod store;
 pub mod system;
 pub mod units;

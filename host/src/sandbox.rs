@@ -36,6 +36,32 @@ impl Default for RootPaths {
     }
 }
 
+/// Root directories given on the command line (`--path.procfs` …), which win over the config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathOverrides {
+    /// `--path.procfs`.
+    pub procfs: Option<PathBuf>,
+    /// `--path.sysfs`.
+    pub sysfs: Option<PathBuf>,
+    /// `--path.rootfs`.
+    pub rootfs: Option<PathBuf>,
+}
+
+impl PathOverrides {
+    /// The roots: flags first, then the config's `[paths]`, then the defaults.
+    pub fn resolve(&self, config: &crate::config::Config) -> RootPaths {
+        let defaults = RootPaths::default();
+        let pick = |flag: &Option<PathBuf>, conf: &Option<PathBuf>, default: PathBuf| {
+            flag.clone().or_else(|| conf.clone()).unwrap_or(default)
+        };
+        RootPaths {
+            procfs: pick(&self.procfs, &config.paths.procfs, defaults.procfs),
+            sysfs: pick(&self.sysfs, &config.paths.sysfs, defaults.sysfs),
+            rootfs: pick(&self.rootfs, &config.paths.rootfs, defaults.rootfs),
+        }
+    }
+}
+
 impl RootPaths {
     /// The directory that serves `root`.
     pub fn path(&self, root: Root) -> &Path {

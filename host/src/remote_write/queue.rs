@@ -15,10 +15,11 @@ use tokio::time::Instant;
 
 /// A running queue: shards with their sender tasks.
 pub struct RemoteWriteQueue {
+    config: RemoteWriteConfig,
     endpoint: Arc<Endpoint>,
     external_labels: Vec<Label>,
-    shards: Vec<mpsc::Sender<SeriesSample>>,
-    tasks: Vec<JoinHandle<()>>,
+    shards: std::sync::Mutex<Vec<mpsc::Sender<SeriesSample>>>,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     shutdown: Arc<tokio::sync::watch::Sender<Option<Instant>>>,
 }
 
@@ -51,12 +52,18 @@ impl RemoteWriteQueue {
             .collect();
         external_labels.sort();
         Ok(RemoteWriteQueue {
+            config: config.clone(),
             endpoint,
             external_labels,
-            shards,
-            tasks,
+            shards: std::sync::Mutex::new(shards),
+            tasks: std::sync::Mutex::new(tasks),
             shutdown,
         })
+    }
+
+    /// The config the queue was started with (a reload keeps a queue whose config is unchanged).
+    pub fn config(&self) -> &RemoteWriteConfig {
+        &self.config
     }
 
     /// The endpoint's counters.
@@ -67,9 +74,14 @@ impl RemoteWriteQueue {
     /// Queues a cycle's samples without waiting: a sample whose shard is full is dropped and
     /// counted (collection never waits for the network).
     pub fn push(&self, samples: Vec<SeriesSample>) {
+        let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
+        if shards.is_empty() {
+            self.endpoint.stats.dropped(samples.len());
+            return;
+        }
         for mut sample in samples {
             add_external_labels(&mut sample.labels, &self.external_labels);
-            let shard = &self.shards[shard_of(&sample.labels, self.shards.len())];
+            let shard = &shards[shard_of(&sample.labels, shards.len())];
             match shard.try_send(sample) {
                 Ok(()) => self.endpoint.stats.pending_add(1),
                 Err(_) => self.endpoint.stats.dropped(1),
@@ -79,10 +91,13 @@ impl RemoteWriteQueue {
 
     /// Stops accepting samples and sends what is queued, giving up at `deadline`. Returns the
     /// number of samples that were not delivered.
-    pub async fn shutdown(self, deadline: Instant) -> u64 {
+    pub async fn shutdown(&self, deadline: Instant) -> u64 {
         let _ = self.shutdown.send(Some(deadline));
-        drop(self.shards);
-        for task in self.tasks {
+        drop(std::mem::take(
+            &mut *self.shards.lock().unwrap_or_else(|e| e.into_inner()),
+        ));
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
             let _ = task.await;
         }
         self.endpoint.stats.pending_now()

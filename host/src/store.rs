@@ -1,0 +1,118 @@
+//! The latest values: each plugin's families from its last successful cycle (a failed cycle
+//! removes them, as node_exporter shows nothing for a failed collector), plus the self-metrics,
+//! rendered for `/metrics`.
+
+use crate::stats::AgentStats;
+use sonde_sdk::MetricFamily;
+use sonde_sdk::exposition::{normalize, render_family};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// A source of self-metrics rendered on demand (a remote-write queue's counters).
+pub type MetricsSource = Arc<dyn Fn() -> Vec<MetricFamily> + Send + Sync>;
+
+/// The families of the last cycle of every plugin.
+pub struct LatestValues {
+    plugins: RwLock<BTreeMap<String, Vec<MetricFamily>>>,
+    stats: Arc<AgentStats>,
+    /// Extra self-metrics sources (remote-write queues), rendered on demand.
+    extra: RwLock<Vec<MetricsSource>>,
+}
+
+impl LatestValues {
+    /// An empty store reporting `stats` as self-metrics.
+    pub fn new(stats: Arc<AgentStats>) -> Self {
+        LatestValues {
+            plugins: RwLock::new(BTreeMap::new()),
+            stats,
+            extra: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Replaces `plugin`'s families (sorted as exposed).
+    pub fn update(&self, plugin: &str, mut families: Vec<MetricFamily>) {
+        families.retain(|f| !f.is_empty());
+        normalize(&mut families);
+        self.plugins
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(plugin.to_owned(), families);
+    }
+
+    /// Keeps only the plugins named (after a reload).
+    pub fn retain(&self, plugins: &[String]) {
+        self.plugins
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|name, _| plugins.contains(name));
+    }
+
+    /// Sets the extra self-metrics sources (replacing the previous ones).
+    pub fn set_extra(&self, sources: Vec<MetricsSource>) {
+        *self.extra.write().unwrap_or_else(|e| e.into_inner()) = sources;
+    }
+
+    /// True once any plugin finished a cycle.
+    pub fn is_ready(&self) -> bool {
+        !self
+            .plugins
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// The self-metrics: per plugin, and from the extra sources.
+    pub fn self_metrics(&self) -> Vec<MetricFamily> {
+        let mut families = self.stats.families();
+        for source in self.extra.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            families.extend(source());
+        }
+        families
+    }
+
+    /// Everything, in the Prometheus text format, families sorted by name.
+    pub fn render(&self) -> String {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let mut own = self.self_metrics();
+        normalize(&mut own);
+        let mut all: Vec<&MetricFamily> = plugins.values().flatten().chain(own.iter()).collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out = String::with_capacity(all.iter().map(|f| 64 + 64 * f.samples.len()).sum());
+        for family in all {
+            render_family(&mut out, family);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_plugins_and_self_metrics_sorted() {
+        let stats = Arc::new(AgentStats::default());
+        stats.record("cpu", 0.001, Ok(1), 1 << 20);
+        let store = LatestValues::new(stats);
+        assert!(!store.is_ready());
+        store.update(
+            "cpu",
+            vec![MetricFamily::gauge("node_load1", "1m load average.").with_value(0.5)],
+        );
+        store.update(
+            "aaa",
+            vec![MetricFamily::gauge("aaa_first", "A.").with_value(1.0)],
+        );
+        let text = store.render();
+        assert!(store.is_ready());
+        let first = text.find("aaa_first 1").unwrap();
+        let load = text.find("node_load1 0.5").unwrap();
+        let scrape = text
+            .find("node_scrape_collector_success{collector=\"cpu\"} 1")
+            .unwrap();
+        let build = text.find("sonde_build_info{").unwrap();
+        assert!(first < load && load < scrape && scrape < build, "{text}");
+        store.retain(&["cpu".to_owned()]);
+        assert!(!store.render().contains("aaa_first"));
+    }
+}
