@@ -12,11 +12,11 @@
 //!
 //! Not a timed test: it prints figures and asserts nothing about them.
 
-use sonde::builtin;
 use sonde::config::Config;
 use sonde::cycle::collect_once;
 use sonde::runtime::Runtime;
 use sonde::sandbox::{Access, DEFAULT_READ_CAP, RootPaths, Sandbox};
+use sonde::{builtin, loader};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -101,7 +101,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
-    let plugins = builtin::load_enabled(&runtime, &config, None)?;
+    let plugins = loader::load_enabled(&runtime, &config, None)?;
 
     // Warm up, then record one cycle's accesses for the floor.
     for _ in 0..3 {

@@ -4,11 +4,11 @@
 //! into the latest values served on `/metrics`. SIGHUP reloads the config (a bad one keeps the
 //! running one), SIGTERM and SIGINT stop collection and flush the queues within a deadline.
 
-use crate::builtin;
 use crate::compile_cache::CompileCache;
 use crate::config::Config;
 use crate::cycle::ScheduledPlugin;
 use crate::instance;
+use crate::loader;
 use crate::pipeline::Pipeline;
 use crate::remote_write::stats::now_ms;
 use crate::remote_write::{RemoteWriteConfig, RemoteWriteQueue, SeriesSample};
@@ -165,7 +165,7 @@ impl Agent {
         let load_runtime = runtime.clone();
         let load_config = config.clone();
         let plugins = tokio::task::spawn_blocking(move || {
-            builtin::load_enabled(&load_runtime, &load_config, cache.as_ref())
+            loader::load_enabled(&load_runtime, &load_config, cache.as_ref())
         })
         .await??;
 

@@ -1,10 +1,10 @@
 //! The command line: `sonde collect --once`, `--help`, `--version`.
 
 use crate::agent::Agent;
-use crate::builtin;
 use crate::compile_cache::CompileCache;
 use crate::config::{Config, LogConfig, LogFormat};
 use crate::cycle::{CycleOutput, collect_once};
+use crate::loader;
 use crate::pipeline::{self, Pipeline};
 use crate::runtime::Runtime;
 use crate::sandbox::{DEFAULT_READ_CAP, PathOverrides, RootPaths, Sandbox};
@@ -167,7 +167,7 @@ fn init_logging(log: &LogConfig) {
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     init_logging(&config.log);
-    builtin::check_names(&config)?;
+    loader::check_names(&config)?;
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(16)
@@ -182,7 +182,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    builtin::check_names(&config)?;
+    loader::check_names(&config)?;
     // Each plugin's config table must use the plugin's own keys, with values of the same kind
     // as their defaults.
     let runtime = Arc::new(Runtime::new(Sandbox::open(
@@ -190,7 +190,7 @@ fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
         DEFAULT_READ_CAP,
     ))?);
     let cache = open_cache(&config);
-    for plugin in builtin::load_enabled(&runtime, &config, cache.as_ref())? {
+    for plugin in loader::load_enabled(&runtime, &config, cache.as_ref())? {
         let defaults: serde_json::Value =
             serde_json::from_str(&plugin.plugin.info().default_config)?;
         let given: serde_json::Value = serde_json::from_str(&plugin.config_json)?;
@@ -256,7 +256,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
     let paths = args.paths.overrides().resolve(&config);
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP))?);
     let cache = open_cache(&config);
-    let plugins = builtin::load_enabled(&runtime, &config, cache.as_ref())?;
+    let plugins = loader::load_enabled(&runtime, &config, cache.as_ref())?;
     let output = collect_once(&plugins);
     let mut code = if output.failures.is_empty() {
         ExitCode::SUCCESS

@@ -149,6 +149,11 @@ pub struct PluginConfig {
     pub enabled: Option<bool>,
     /// The plugin's own config table, passed to its `collect` as JSON.
     pub config: Option<toml::Table>,
+    /// A third-party plugin: the path of its `.wasm` component.
+    pub path: Option<PathBuf>,
+    /// What the plugin may do: `proc`, `sys`, `rootfs` (optionally narrowed, `sys:class/hwmon`),
+    /// `statfs`, `timex`. Default: what a built-in declares; nothing for a third-party plugin.
+    pub grants: Option<Vec<String>>,
     /// `[[plugins.<name>.relabel]]`: rules applied to this plugin's samples, before the global
     /// ones.
     pub relabel: Vec<Spanned<RelabelConfig>>,

@@ -31,6 +31,7 @@ pub mod cycle;
 pub mod grants;
 pub mod http;
 pub mod instance;
+pub mod loader;
 pub mod pipeline;
 pub mod plugin;
 pub mod relabel;

@@ -1,6 +1,7 @@
 //! sonde's end-to-end tests: the real host, real components, fixture trees of real `/proc` files.
 //! One test binary with a module per area, to keep link time down.
 
+mod agent;
 mod cli;
 mod cpu;
 mod isolation;

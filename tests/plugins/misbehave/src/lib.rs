@@ -1,6 +1,7 @@
 //! A deliberately broken plugin for sonde's tests. Its config picks the misbehaviour:
 //! `{"mode": "trap"}`, `"invalid-name"`, `"duplicate-series"`, `"loop"`, `"oom"`, `"fail"`,
-//! `"escape"` (tries to leave its roots and reports each attempt), or `"ok"`.
+//! `"flood"` (returns `series` series, a million by default), `"escape"` (tries to leave its
+//! roots and reports each attempt), or `"ok"`.
 
 use serde::{Deserialize, Serialize};
 use sonde_sdk::{
@@ -17,6 +18,8 @@ pub struct Misbehave;
 pub struct Config {
     /// What to do; `ok` when empty.
     pub mode: String,
+    /// How many series `flood` returns (0: a million).
+    pub series: usize,
 }
 
 impl Collector for Misbehave {
@@ -53,6 +56,18 @@ impl Collector for Misbehave {
                 }
             }
             "escape" => Ok(vec![escape_attempts(host)]),
+            "flood" => {
+                let n = if config.series == 0 {
+                    1_000_000
+                } else {
+                    config.series
+                };
+                let mut family = MetricFamily::gauge("misbehave_flood", "Too many series.");
+                for i in 0..n {
+                    family.sample(&[("i", &i.to_string())], i as f64);
+                }
+                Ok(vec![family])
+            }
             other => Err(Error::msg(format!("unknown mode {other:?}"))),
         }
     }

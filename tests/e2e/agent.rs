@@ -1,0 +1,282 @@
+//! `sonde run`, the daemon, as operators run it: misbehaving plugins are contained while the
+//! others keep their schedule and `/metrics` keeps answering; per-plugin enable, disable and
+//! interval; SIGHUP reload (add, remove, reconfigure, bad config); SIGTERM flushes the queue.
+
+use crate::support::{
+    KillOnDrop, Receiver, free_port, http_get, parse_exposition, test_plugin_path,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `sonde run` with its config file, HTTP port and log file.
+struct Daemon {
+    process: KillOnDrop,
+    config: PathBuf,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts sonde with `body` (without `[http]`, which is added) and waits until it is ready.
+    fn start(body: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("sonde.toml");
+        let log = dir.path().join("sonde.log");
+        write_config(&config, port, dir.path(), body);
+        let process = Command::new(env!("CARGO_BIN_EXE_sonde"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon {
+            process: KillOnDrop(process),
+            config,
+            port,
+            log,
+            _dir: dir,
+        };
+        daemon.wait_for(Duration::from_secs(60), |_| true);
+        daemon
+    }
+
+    fn rewrite(&self, body: &str) {
+        write_config(&self.config, self.port, self.config.parent().unwrap(), body);
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: sends a signal to our own child process.
+        unsafe { libc::kill(self.process.0.id() as i32, signal) };
+    }
+
+    fn metrics(&self) -> BTreeMap<String, f64> {
+        parse_exposition(&http_get(self.port, "/metrics").unwrap())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `/metrics` answers and `check` holds, or panics with the log.
+    fn wait_for(
+        &self,
+        within: Duration,
+        check: impl Fn(&BTreeMap<String, f64>) -> bool,
+    ) -> BTreeMap<String, f64> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(text) = http_get(self.port, "/metrics") {
+                let metrics = parse_exposition(&text);
+                if !metrics.is_empty() && check(&metrics) {
+                    return metrics;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "condition not met in {within:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn write_config(path: &Path, port: u16, dir: &Path, body: &str) {
+    let text = format!(
+        "[global]\ncache_dir = {:?}\n{body}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+        dir.join("cache")
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+fn value(metrics: &BTreeMap<String, f64>, series: &str) -> f64 {
+    metrics.get(series).copied().unwrap_or(f64::NAN)
+}
+
+const ONLY_CPU: &str = "[plugins.mem]\nenabled = false\n[plugins.disk]\nenabled = false\n[plugins.net]\nenabled = false\n[plugins.process]\nenabled = false\n[plugins.system]\nenabled = false\n[plugins.textfile]\nenabled = false\n";
+
+#[test]
+fn misbehaving_plugins_are_contained_while_cpu_keeps_its_interval() {
+    let wasm = test_plugin_path("misbehave");
+    let plugin = |name: &str, mode: &str, extra: &str| {
+        format!(
+            "[plugins.{name}]\npath = {wasm:?}\ngrants = [\"proc\"]\nconfig = {{ mode = \"{mode}\" }}\n{extra}\n"
+        )
+    };
+    let body = format!(
+        "interval = \"1s\"\n{ONLY_CPU}{}{}{}{}",
+        plugin("looping", "loop", "timeout = \"300ms\""),
+        plugin("hog", "oom", "memory_limit = \"16MiB\""),
+        plugin("crasher", "trap", ""),
+        plugin("flood", "flood", ""),
+    );
+    let daemon = Daemon::start(&body);
+    let started = Instant::now();
+    // Every misbehaviour is reported with its reason while cpu succeeds, cycle after cycle.
+    let metrics = daemon.wait_for(Duration::from_secs(30), |m| {
+        value(m, r#"sonde_plugin_cycles_total{plugin="cpu"}"#) >= 5.0
+            && value(
+                m,
+                r#"sonde_plugin_failures_total{plugin="looping",reason="timeout"}"#,
+            ) >= 2.0
+            && value(
+                m,
+                r#"sonde_plugin_failures_total{plugin="hog",reason="memory_limit"}"#,
+            ) >= 2.0
+            && value(
+                m,
+                r#"sonde_plugin_failures_total{plugin="crasher",reason="trap"}"#,
+            ) >= 2.0
+            && (value(
+                m,
+                r#"sonde_plugin_failures_total{plugin="flood",reason="memory_limit"}"#,
+            ) >= 1.0
+                || value(
+                    m,
+                    r#"sonde_plugin_failures_total{plugin="flood",reason="sample_limit"}"#,
+                ) >= 1.0)
+    });
+    let elapsed = started.elapsed().as_secs_f64() + 1.0;
+    assert_eq!(
+        value(
+            &metrics,
+            r#"node_scrape_collector_success{collector="cpu"}"#
+        ),
+        1.0
+    );
+    for failing in ["looping", "hog", "crasher", "flood"] {
+        assert_eq!(
+            value(
+                &metrics,
+                &format!(r#"node_scrape_collector_success{{collector="{failing}"}}"#)
+            ),
+            0.0
+        );
+    }
+    // cpu kept its 1s interval: roughly one cycle per second since start.
+    let cycles = value(&metrics, r#"sonde_plugin_cycles_total{plugin="cpu"}"#);
+    assert!(
+        cycles >= elapsed * 0.6,
+        "cpu ran {cycles} cycles in {elapsed:.1}s"
+    );
+    assert!(
+        metrics
+            .keys()
+            .any(|k| k.starts_with("node_cpu_seconds_total{"))
+    );
+    // /metrics answers quickly even while a plugin loops.
+    for _ in 0..5 {
+        let t = Instant::now();
+        http_get(daemon.port, "/metrics").unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "/metrics took {:?}",
+            t.elapsed()
+        );
+    }
+    let log = daemon.log();
+    assert!(log.contains("timed out"), "{log}");
+    assert!(log.contains("misbehave: deliberate panic"), "{log}");
+}
+
+#[test]
+fn enable_disable_intervals_and_sighup_reload() {
+    let daemon = Daemon::start(&format!(
+        "{}[plugins.cpu]\ninterval = \"500ms\"\n",
+        ONLY_CPU.replace(
+            "[plugins.mem]\nenabled = false\n",
+            "[plugins.mem]\ninterval = \"3s\"\n"
+        )
+    ));
+    let metrics = daemon.wait_for(Duration::from_secs(20), |m| {
+        value(m, r#"sonde_plugin_cycles_total{plugin="cpu"}"#) >= 6.0
+    });
+    assert!(metrics.contains_key("node_load1"));
+    assert!(metrics.contains_key("node_memory_MemTotal_bytes"));
+    assert!(
+        !metrics.keys().any(|k| k.starts_with("node_network_")),
+        "net is disabled"
+    );
+    let mem_cycles = value(&metrics, r#"sonde_plugin_cycles_total{plugin="mem"}"#);
+    assert!(
+        mem_cycles <= 2.0,
+        "mem (3s) ran {mem_cycles} cycles while cpu (500ms) ran 6"
+    );
+
+    // Reload: cpu reconfigured (no load averages), mem removed, system added.
+    daemon.rewrite(&format!(
+        "{}[plugins.cpu]\ninterval = \"500ms\"\nconfig = {{ loadavg = false }}\n",
+        ONLY_CPU.replace("[plugins.system]\nenabled = false\n", "")
+    ));
+    daemon.signal(libc::SIGHUP);
+    let metrics = daemon.wait_for(Duration::from_secs(20), |m| {
+        !m.contains_key("node_load1") && m.contains_key("node_boot_time_seconds")
+    });
+    assert!(
+        !metrics.contains_key("node_memory_MemTotal_bytes"),
+        "mem was removed"
+    );
+    assert!(!metrics.keys().any(|k| k.contains(r#"plugin="mem""#)));
+
+    // A bad config is refused; the running one stays.
+    std::fs::write(&daemon.config, "[plugins.cpu]\ninterval = \"soon\"\n").unwrap();
+    daemon.signal(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !daemon.log().contains("reload failed") {
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(daemon.log().contains("sonde.toml:2:12"), "{}", daemon.log());
+    let metrics = daemon.metrics();
+    assert!(metrics.contains_key("node_boot_time_seconds"));
+    assert_eq!(http_get(daemon.port, "/-/healthy").unwrap(), "OK\n");
+}
+
+#[test]
+fn sigterm_flushes_queued_samples_and_exits_0() {
+    let receiver = Receiver::start(vec![]);
+    let daemon = Daemon::start(&format!(
+        "interval = \"1s\"\n{ONLY_CPU}[[remote_write]]\nurl = \"http://127.0.0.1:{}/api/v1/write\"\nqueue = {{ batch_send_deadline = \"1h\", max_samples_per_send = 100000 }}\n",
+        receiver.port
+    ));
+    daemon.wait_for(Duration::from_secs(20), |m| {
+        value(
+            m,
+            r#"sonde_remote_write_samples_pending{endpoint="http://127.0.0.1:PORT/api/v1/write"}"#
+                .replace("PORT", &receiver.port.to_string())
+                .as_str(),
+        ) > 0.0
+    });
+    assert!(
+        receiver.requests().is_empty(),
+        "the batch deadline holds samples back"
+    );
+    daemon.signal(libc::SIGTERM);
+    let mut process = daemon.process;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = process.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let requests = receiver.requests();
+    assert!(!requests.is_empty(), "queued samples were flushed");
+    let request = sonde::remote_write::encode::decode(&requests[0].body).unwrap();
+    assert!(
+        request
+            .timeseries
+            .iter()
+            .any(|ts| ts.labels.iter().any(|l| l.value == "node_load1"))
+    );
+}
