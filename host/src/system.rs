@@ -24,6 +24,38 @@ pub fn statfs(rootfs: &Path, mount_point: &str, timeout: Duration) -> Result<FsS
 
 type StatFsResult = Result<rustix::fs::StatFs, rustix::io::Errno>;
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The thread that runs `statfs` calls, one after another, so a cycle does not start a thread
+/// per mount. When a call hangs, the worker is abandoned (it stays blocked in the kernel) and
+/// the next call starts a new one.
+static STATFS_WORKER: Mutex<Option<mpsc::Sender<Job>>> = Mutex::new(None);
+
+fn submit(job: Job) -> Result<(), FsError> {
+    let mut worker = STATFS_WORKER.lock().unwrap_or_else(|e| e.into_inner());
+    let job = match worker.as_ref() {
+        Some(sender) => match sender.send(job) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::SendError(job)) => job,
+        },
+        None => job,
+    };
+    let (sender, receiver) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("sonde-statfs".into())
+        .spawn(move || {
+            for job in receiver {
+                job();
+            }
+        })
+        .map_err(|e| FsError::Other(format!("cannot start the statfs thread: {e}")))?;
+    sender
+        .send(job)
+        .map_err(|_| FsError::Other("the statfs thread ended".into()))?;
+    *worker = Some(sender);
+    Ok(())
+}
+
 /// Mount points whose `statfs` timed out, with a flag the blocked call sets when it returns.
 static STUCK_MOUNTS: Mutex<Vec<(PathBuf, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
 
@@ -41,15 +73,12 @@ fn statfs_with(
     }
     let returned = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::sync_channel(1);
-    let (thread_path, thread_returned) = (path.clone(), returned.clone());
-    std::thread::Builder::new()
-        .name("sonde-statfs".into())
-        .spawn(move || {
-            let result = call(&thread_path);
-            thread_returned.store(true, Ordering::Release);
-            let _ = tx.send(result);
-        })
-        .map_err(|e| FsError::Other(format!("cannot start statfs thread: {e}")))?;
+    let (job_path, job_returned) = (path.clone(), returned.clone());
+    submit(Box::new(move || {
+        let result = call(&job_path);
+        job_returned.store(true, Ordering::Release);
+        let _ = tx.send(result);
+    }))?;
     match rx.recv_timeout(timeout) {
         // statfs(2), not statvfs: node_exporter multiplies the block counts by f_bsize.
         Ok(Ok(s)) => Ok(FsStats {
@@ -67,6 +96,11 @@ fn statfs_with(
             e => FsError::Other(e.to_string()),
         }),
         Err(_) => {
+            // The worker is blocked in the kernel: let it be, the next call starts a new one.
+            STATFS_WORKER
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
             tracing::warn!(mount_point = %path.display(), ?timeout, "statfs timed out; treating the mount as stuck until it answers");
             STUCK_MOUNTS
                 .lock()

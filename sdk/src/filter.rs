@@ -10,35 +10,72 @@ use crate::Error;
 use regex_lite::Regex;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::rc::Rc;
+
+/// How many answers a [`Pattern`] remembers before it starts over (names churn slowly: devices,
+/// fields, mount points).
+const ANSWERS_KEPT: usize = 16_384;
 
 thread_local! {
     /// Compiled patterns by source text. The host keeps a plugin's instance between cycles, so
     /// a pattern from the config is compiled once, not every cycle.
-    static COMPILED: RefCell<HashMap<String, Arc<Regex>>> = RefCell::new(HashMap::new());
+    static COMPILED: RefCell<HashMap<String, Rc<Pattern>>> = RefCell::new(HashMap::new());
+}
+
+/// A compiled regex that remembers its answers: the names a collector matches (fields of
+/// `/proc/net/netstat`, devices, mount points) are the same every cycle, so after the first
+/// cycle a match is a hash lookup instead of a regex run.
+#[derive(Debug)]
+pub struct Pattern {
+    regex: Regex,
+    answers: RefCell<HashMap<String, bool>>,
+}
+
+impl Pattern {
+    /// True if the regex matches somewhere in `text`.
+    pub fn is_match(&self, text: &str) -> bool {
+        if let Some(answer) = self.answers.borrow().get(text) {
+            return *answer;
+        }
+        let answer = self.regex.is_match(text);
+        let mut answers = self.answers.borrow_mut();
+        if answers.len() >= ANSWERS_KEPT {
+            answers.clear();
+        }
+        answers.insert(text.to_owned(), answer);
+        answer
+    }
+
+    /// The compiled regex, for captures.
+    pub fn regex(&self) -> &Regex {
+        &self.regex
+    }
 }
 
 /// Compiles `pattern`, or returns the copy compiled earlier.
-pub fn compile(pattern: &str) -> Result<Arc<Regex>, regex_lite::Error> {
-    if let Some(regex) = COMPILED.with(|c| c.borrow().get(pattern).cloned()) {
-        return Ok(regex);
+pub fn compile(pattern: &str) -> Result<Rc<Pattern>, regex_lite::Error> {
+    if let Some(compiled) = COMPILED.with(|c| c.borrow().get(pattern).cloned()) {
+        return Ok(compiled);
     }
-    let regex = Arc::new(Regex::new(pattern)?);
-    COMPILED.with(|c| c.borrow_mut().insert(pattern.to_owned(), regex.clone()));
-    Ok(regex)
+    let compiled = Rc::new(Pattern {
+        regex: Regex::new(pattern)?,
+        answers: RefCell::new(HashMap::new()),
+    });
+    COMPILED.with(|c| c.borrow_mut().insert(pattern.to_owned(), compiled.clone()));
+    Ok(compiled)
 }
 
 /// An include/exclude pair of optional regexes.
 #[derive(Debug, Clone, Default)]
 pub struct NameFilter {
-    include: Option<Arc<Regex>>,
-    exclude: Option<Arc<Regex>>,
+    include: Option<Rc<Pattern>>,
+    exclude: Option<Rc<Pattern>>,
 }
 
 impl NameFilter {
     /// Compiles the patterns; an empty string means "not set".
     pub fn new(include: &str, exclude: &str) -> Result<Self, Error> {
-        let compile = |pattern: &str, what: &str| -> Result<Option<Arc<Regex>>, Error> {
+        let compile = |pattern: &str, what: &str| -> Result<Option<Rc<Pattern>>, Error> {
             if pattern.is_empty() {
                 return Ok(None);
             }
@@ -65,7 +102,7 @@ impl NameFilter {
 }
 
 /// Compiles a pattern that must match the whole string (`^(?:pattern)$`), for field filters.
-pub fn anchored(pattern: &str) -> Result<Arc<Regex>, Error> {
+pub fn anchored(pattern: &str) -> Result<Rc<Pattern>, Error> {
     compile(&format!("^(?:{pattern})$"))
         .map_err(|e| Error::msg(format!("invalid pattern {pattern:?}: {e}")))
 }
@@ -73,6 +110,15 @@ pub fn anchored(pattern: &str) -> Result<Arc<Regex>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_are_compiled_once_and_remember_answers() {
+        let a = compile("^eth[0-9]+$").unwrap();
+        let b = compile("^eth[0-9]+$").unwrap();
+        assert!(Rc::ptr_eq(&a, &b));
+        assert!(a.is_match("eth0") && a.is_match("eth0") && !a.is_match("lo"));
+        assert_eq!(a.answers.borrow().len(), 2);
+    }
 
     #[test]
     fn include_and_exclude() {

@@ -4,7 +4,7 @@
 
 use crate::support::{Receiver, Scripted};
 use sonde::remote_write::client::Delivery;
-use sonde::remote_write::encode::{SeriesSample, decode, encode, write_request};
+use sonde::remote_write::encode::{SeriesSample, decode, encode_batch};
 use sonde::remote_write::{Endpoint, RemoteWriteConfig, RemoteWriteQueue};
 use sonde_sdk::Label;
 use std::path::Path;
@@ -34,7 +34,7 @@ fn sample(name: &str, value: f64, ts: i64) -> SeriesSample {
 }
 
 fn body() -> Vec<u8> {
-    encode(&write_request(&[sample("up", 1.0, 1000)], Vec::new()))
+    encode_batch(&[sample("up", 1.0, 1000)], &[], &mut Vec::new())
 }
 
 fn far() -> tokio::time::Instant {

@@ -2,7 +2,7 @@
 //! `prometheus.WriteRequest` protobuf (prost, generated from `proto/remote.proto`), compressed
 //! with snappy's block format.
 
-use super::proto::{Label, MetricMetadata, Sample, TimeSeries, WriteRequest};
+use super::proto::{MetricMetadata, WriteRequest};
 use prost::Message;
 
 /// One sample of one series, ready to send: labels sorted by name, `__name__` among them.
@@ -25,49 +25,57 @@ pub fn is_stale_marker(value: f64) -> bool {
     value.to_bits() == STALE_NAN.to_bits()
 }
 
-/// Builds the `WriteRequest` of a batch. Samples of the same series (equal labels, adjacent or
-/// not) become one `TimeSeries` with samples in the given (time) order.
-pub fn write_request(batch: &[SeriesSample], metadata: Vec<MetricMetadata>) -> WriteRequest {
-    let mut timeseries: Vec<TimeSeries> = Vec::with_capacity(batch.len());
-    let mut index: std::collections::HashMap<&[sonde_sdk::Label], usize> =
-        std::collections::HashMap::with_capacity(batch.len());
-    for s in batch {
-        let sample = Sample {
-            value: s.value,
-            timestamp: s.timestamp_ms,
+/// Encodes a batch as the HTTP body of a remote-write POST: a protobuf `WriteRequest` with one
+/// `TimeSeries` per sample (as Prometheus' queue manager sends them), then the metadata,
+/// snappy-compressed. The protobuf is written directly from the samples with prost's encoding
+/// primitives (no intermediate message structs: no copies of label strings), into `scratch`,
+/// which callers reuse between batches.
+pub fn encode_batch(
+    batch: &[SeriesSample],
+    metadata: &[MetricMetadata],
+    scratch: &mut Vec<u8>,
+) -> Vec<u8> {
+    use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+    scratch.clear();
+    let field_len = |len: usize| 1 + encoded_len_varint(len as u64) + len;
+    for sample in batch {
+        let labels: usize = sample
+            .labels
+            .iter()
+            .map(|l| field_len(field_len(l.name.len()) + field_len(l.value.len())))
+            .sum();
+        let sample_len = 9 + if sample.timestamp_ms != 0 {
+            1 + encoded_len_varint(sample.timestamp_ms as u64)
+        } else {
+            0
         };
-        match index.get(s.labels.as_slice()) {
-            Some(&i) => timeseries[i].samples.push(sample),
-            None => {
-                index.insert(&s.labels, timeseries.len());
-                timeseries.push(TimeSeries {
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|l| Label {
-                            name: l.name.clone(),
-                            value: l.value.clone(),
-                        })
-                        .collect(),
-                    samples: vec![sample],
-                });
-            }
+        let series_len = labels + field_len(sample_len);
+        encode_key(1, WireType::LengthDelimited, scratch);
+        encode_varint(series_len as u64, scratch);
+        for label in &sample.labels {
+            encode_key(1, WireType::LengthDelimited, scratch);
+            encode_varint(
+                (field_len(label.name.len()) + field_len(label.value.len())) as u64,
+                scratch,
+            );
+            prost::encoding::string::encode(1, &label.name, scratch);
+            prost::encoding::string::encode(2, &label.value, scratch);
+        }
+        encode_key(2, WireType::LengthDelimited, scratch);
+        encode_varint(sample_len as u64, scratch);
+        // Always written, even 0.0, as Prometheus' gogo-generated code does.
+        encode_key(1, WireType::SixtyFourBit, scratch);
+        scratch.extend_from_slice(&sample.value.to_le_bytes());
+        if sample.timestamp_ms != 0 {
+            encode_key(2, WireType::Varint, scratch);
+            encode_varint(sample.timestamp_ms as u64, scratch);
         }
     }
-    WriteRequest {
-        timeseries,
-        metadata,
+    for m in metadata {
+        prost::encoding::message::encode(3, m, scratch);
     }
-}
-
-/// Encodes and snappy-compresses a request: the HTTP body of a remote-write POST.
-pub fn encode(request: &WriteRequest) -> Vec<u8> {
-    let mut protobuf = Vec::with_capacity(request.encoded_len());
-    request
-        .encode(&mut protobuf)
-        .expect("a Vec grows as needed");
     snap::raw::Encoder::new()
-        .compress_vec(&protobuf)
+        .compress_vec(scratch)
         .expect("snappy accepts any input below 4 GiB")
 }
 
@@ -99,24 +107,74 @@ mod tests {
         }
     }
 
+    /// The same request built with prost's generated types, as a reference.
+    fn with_prost(batch: &[SeriesSample], metadata: Vec<MetricMetadata>) -> WriteRequest {
+        use crate::remote_write::proto::{Label, Sample, TimeSeries};
+        WriteRequest {
+            timeseries: batch
+                .iter()
+                .map(|s| TimeSeries {
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|l| Label {
+                            name: l.name.clone(),
+                            value: l.value.clone(),
+                        })
+                        .collect(),
+                    samples: vec![Sample {
+                        value: s.value,
+                        timestamp: s.timestamp_ms,
+                    }],
+                })
+                .collect(),
+            metadata,
+        }
+    }
+
     #[test]
-    fn round_trips_and_groups_samples_of_a_series() {
-        let batch = vec![
-            series("node_load1", &[("instance", "10.0.0.1")], 0.5, 1000),
+    fn direct_encoding_equals_prost_and_round_trips() {
+        let batch = [
+            series(
+                "node_load1",
+                &[("instance", "10.0.0.1")],
+                0.5,
+                1_795_000_000_123,
+            ),
             series(
                 "node_cpu_seconds_total",
                 &[("cpu", "0"), ("mode", "idle")],
                 12.5,
                 1000,
             ),
-            series("node_load1", &[("instance", "10.0.0.1")], 0.7, 11000),
+            series("node_load1", &[("instance", "10.0.0.1")], STALE_NAN, 11000),
+            series("zero", &[("é", "ü")], 0.0, 0),
         ];
-        let request = write_request(&batch, Vec::new());
-        assert_eq!(request.timeseries.len(), 2);
-        assert_eq!(request.timeseries[0].samples.len(), 2);
-        assert_eq!(request.timeseries[0].samples[1].timestamp, 11000);
-        let body = encode(&request);
-        assert_eq!(decode(&body).unwrap(), request);
+        let metadata = vec![MetricMetadata {
+            r#type: 2,
+            metric_family_name: "node_load1".into(),
+            help: "1m load average.".into(),
+            unit: String::new(),
+        }];
+        // Byte for byte what prost's generated code writes (NaN included)…
+        let body = encode_batch(&batch[..3], &metadata, &mut Vec::new());
+        let mut expected = Vec::new();
+        with_prost(&batch[..3], metadata.clone())
+            .encode(&mut expected)
+            .unwrap();
+        assert_eq!(
+            snap::raw::Decoder::new().decompress_vec(&body).unwrap(),
+            expected
+        );
+        let decoded = decode(&body).unwrap();
+        assert_eq!(
+            decoded.timeseries[2].samples[0].value.to_bits(),
+            STALE_NAN.to_bits()
+        );
+        // …except that a 0.0 value is written, as Prometheus does (prost would skip it); both
+        // decode to the same message.
+        let zero = encode_batch(&batch[3..], &[], &mut Vec::new());
+        assert_eq!(decode(&zero).unwrap(), with_prost(&batch[3..], Vec::new()));
     }
 
     #[test]
@@ -124,9 +182,8 @@ mod tests {
         // WriteRequest{timeseries:[{labels:[{__name__,up}], samples:[{1, 5}]}]} as Prometheus
         // encodes it: field 1 (len 29) { field 1 (len 14) { 1:"__name__" 2:"up" },
         // field 2 (len 11) { 1: double 1.0, 2: varint 5 } }.
-        let request = write_request(&[series("up", &[], 1.0, 5)], Vec::new());
-        let mut bytes = Vec::new();
-        request.encode(&mut bytes).unwrap();
+        let body = encode_batch(&[series("up", &[], 1.0, 5)], &[], &mut Vec::new());
+        let bytes = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
         let expected: Vec<u8> = [
             &[0x0a, 29][..],
             &[0x0a, 14, 0x0a, 8],

@@ -3,7 +3,7 @@
 
 use super::client::{Delivery, Endpoint};
 use super::config::RemoteWriteConfig;
-use super::encode::{SeriesSample, encode, write_request};
+use super::encode::{SeriesSample, encode_batch};
 use super::proto::MetricMetadata;
 use super::queue::add_external_labels;
 use sonde_sdk::Label;
@@ -51,6 +51,7 @@ pub async fn push(
             })
             .collect();
         let until = tokio::time::Instant::now() + config.remote_timeout.0;
+        let mut scratch = Vec::new();
         for (i, chunk) in series.chunks(config.queue.max_samples_per_send).enumerate() {
             let batch: Vec<SeriesSample> = chunk
                 .iter()
@@ -65,7 +66,7 @@ pub async fn push(
             } else {
                 Vec::new()
             };
-            let body = encode(&write_request(&batch, metadata));
+            let body = encode_batch(&batch, &metadata, &mut scratch);
             match endpoint.send_with_retry(body, batch.len(), until).await {
                 Delivery::Sent { .. } => outcome.accepted += batch.len(),
                 Delivery::Rejected(reason) | Delivery::GaveUp(reason) => {

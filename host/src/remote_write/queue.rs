@@ -4,7 +4,7 @@
 
 use super::client::{Delivery, Endpoint};
 use super::config::RemoteWriteConfig;
-use super::encode::{SeriesSample, encode, write_request};
+use super::encode::{SeriesSample, encode_batch};
 use sonde_sdk::Label;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -182,7 +182,7 @@ async fn send(
     batch: &mut Vec<SeriesSample>,
     shutdown: &tokio::sync::watch::Receiver<Option<Instant>>,
 ) {
-    let body = encode(&write_request(batch, Vec::new()));
+    let body = encode_batch(batch, &[], &mut Vec::new());
     let deadline = shutdown
         .borrow()
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));

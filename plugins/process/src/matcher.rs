@@ -107,7 +107,7 @@ impl Matcher {
             .flatten()
             .map(|r| {
                 sonde_sdk::filter::compile(r)
-                    .map(|regex| Regex::clone(&regex))
+                    .map(|pattern| pattern.regex().clone())
                     .map_err(|e| Error::msg(format!("bad cmdline regex {r:?}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
