@@ -4,8 +4,10 @@ use crate::agent::Agent;
 use crate::compile_cache::CompileCache;
 use crate::config::{Config, LogConfig, LogFormat};
 use crate::cycle::{CycleOutput, collect_once};
+use crate::grants::Grants;
 use crate::loader;
 use crate::pipeline::{self, Pipeline};
+use crate::plugin::{Limits, Plugin};
 use crate::runtime::Runtime;
 use crate::sandbox::{DEFAULT_READ_CAP, PathOverrides, RootPaths, Sandbox};
 use crate::{instance, remote_write};
@@ -63,6 +65,30 @@ enum Command {
     /// URLs, and each plugin's config table against the plugin's own keys. Exit code 0 when
     /// valid, 2 otherwise (with file, line and key).
     CheckConfig(CheckConfigArgs),
+    /// Work with plugin components: inspect one, precompile one into the cache.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Show what a plugin component is: name, version, plugin API version, imports, the
+    /// capabilities it needs and its default config.
+    Inspect {
+        /// The `.wasm` component.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Compile a plugin component ahead of time into the compile cache, so the agent's next
+    /// start loads it without compiling.
+    Compile {
+        /// The `.wasm` component.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The config file whose `cache_dir` to use (default: the default cache directory).
+        #[arg(long, short = 'c', value_name = "CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +156,7 @@ pub fn main() -> ExitCode {
             collect(args)
         }
         Command::CheckConfig(args) => check_config(args),
+        Command::Plugin(command) => plugin_command(command),
     };
     match result {
         Ok(code) => code,
@@ -178,6 +205,89 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let agent = Agent::new(args.config.clone(), args.paths.overrides());
     tokio.block_on(agent.run(config))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
+    let runtime = Arc::new(Runtime::new(Sandbox::open(
+        RootPaths::default(),
+        DEFAULT_READ_CAP,
+    ))?);
+    match command {
+        PluginCommand::Inspect { file } => {
+            let wasm =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let component =
+                wasmtime::component::Component::new(runtime.engine(), &wasm).map_err(|e| {
+                    anyhow::anyhow!("{}: not a WebAssembly component: {e}", file.display())
+                })?;
+            let ty = component.component_type();
+            let imports: Vec<String> = ty
+                .imports(runtime.engine())
+                .map(|(n, _)| n.to_owned())
+                .collect();
+            let api = crate::plugin::api_version(runtime.engine(), &component);
+            let plugin = Plugin::from_component(
+                &runtime,
+                "inspect",
+                &component,
+                Grants::default(),
+                Limits::default(),
+            )?;
+            let info = plugin.info();
+            let needs: Vec<&str> = info.needs.iter().map(|c| c.name()).collect();
+            println!("file:           {}", file.display());
+            println!("name:           {}", info.name);
+            println!("version:        {}", info.version);
+            println!("summary:        {}", info.summary);
+            println!(
+                "plugin API:     sonde:collector@{}",
+                api.unwrap_or_default()
+            );
+            println!(
+                "needs:          {}",
+                if needs.is_empty() {
+                    "nothing".into()
+                } else {
+                    needs.join(", ")
+                }
+            );
+            println!("default config: {}", info.default_config);
+            println!("imports:");
+            for import in imports {
+                println!("  {import}");
+            }
+            println!("size:           {} bytes", wasm.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Compile { file, config } => {
+            let config = match config {
+                Some(path) => Config::load(&path)?,
+                None => Config::default(),
+            };
+            let cache = CompileCache::open(&config.global.cache_dir())?;
+            let wasm =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let (component, source) = cache.load(runtime.engine(), &wasm)?;
+            // Refuse to cache what the agent would refuse to run.
+            Plugin::from_component(
+                &runtime,
+                "compile",
+                &component,
+                Grants::default(),
+                Limits::default(),
+            )?;
+            println!(
+                "{}: {} {}",
+                file.display(),
+                match source {
+                    crate::compile_cache::Source::Cache => "already compiled in",
+                    crate::compile_cache::Source::Compiled => "compiled into",
+                },
+                cache.artifact_path(runtime.engine(), &wasm).display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {

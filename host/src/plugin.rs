@@ -103,8 +103,12 @@ impl Plugin {
         grants: Grants,
         limits: Limits,
     ) -> anyhow::Result<Plugin> {
-        let component = Component::new(runtime.engine(), wasm)
-            .map_err(|e| anyhow::anyhow!("plugin {name}: not a loadable component: {e:#}"))?;
+        let component = Component::new(runtime.engine(), wasm).map_err(|e| {
+            anyhow::anyhow!(
+                "plugin {name}: not a loadable WebAssembly component ({}): {e:#}",
+                describe_bytes(wasm)
+            )
+        })?;
         Self::from_component(runtime, name, &component, grants, limits)
     }
 
@@ -116,6 +120,8 @@ impl Plugin {
         grants: Grants,
         limits: Limits,
     ) -> anyhow::Result<Plugin> {
+        check_api_version(runtime.engine(), component)
+            .map_err(|e| anyhow::anyhow!("plugin {name}: {e}"))?;
         let instance_pre = runtime
             .linker()
             .instantiate_pre(component)
@@ -294,6 +300,56 @@ impl Plugin {
         } else {
             CallError::Trap(cause)
         }
+    }
+}
+
+/// The plugin API versions (`sonde:collector@…`) this host runs: every 0.1.x.
+pub const SUPPORTED_API: &str = "0.1";
+
+/// The `sonde:collector` version a component was built for, from the names of its imports and
+/// exports (`sonde:collector/collector@0.1.0`).
+pub fn api_version(engine: &wasmtime::Engine, component: &Component) -> Option<String> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+    let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
+    exports.iter().chain(&imports).find_map(|name| {
+        name.strip_prefix("sonde:collector/")?
+            .split_once('@')
+            .map(|(_, v)| v.to_owned())
+    })
+}
+
+/// Refuses a component that is not a sonde plugin or was built for an API this host lacks, with
+/// a message naming both versions.
+fn check_api_version(engine: &wasmtime::Engine, component: &Component) -> anyhow::Result<()> {
+    let ty = component.component_type();
+    let exports_collector = ty
+        .exports(engine)
+        .any(|(name, _)| name.starts_with("sonde:collector/collector"));
+    let version = api_version(engine, component);
+    match version {
+        Some(v) if !exports_collector => anyhow::bail!(
+            "does not export sonde:collector/collector (it imports sonde:collector {v}); is it a sonde plugin?"
+        ),
+        None => anyhow::bail!(
+            "is a WebAssembly component but not a sonde plugin: it neither imports nor exports sonde:collector (build it with the sonde-sdk crate)"
+        ),
+        Some(v) if v == SUPPORTED_API || v.starts_with(&format!("{SUPPORTED_API}.")) => Ok(()),
+        Some(v) => anyhow::bail!(
+            "was built for plugin API sonde:collector@{v}, but this sonde ({}) supports {SUPPORTED_API}.x; rebuild the plugin with a matching sonde-sdk or upgrade sonde",
+            env!("CARGO_PKG_VERSION")
+        ),
+    }
+}
+
+/// What a file that is not a component looks like, for the error message.
+fn describe_bytes(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ..] => {
+            "a core WebAssembly module, not a component: build it for wasm32-wasip2 with sonde-sdk"
+        }
+        [0x00, 0x61, 0x73, 0x6d, ..] => "a WebAssembly file",
+        _ => "not WebAssembly at all",
     }
 }
 

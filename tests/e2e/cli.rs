@@ -138,3 +138,42 @@ fn the_example_configs_are_valid() {
         }
     }
 }
+
+#[test]
+fn plugin_inspect_and_compile() {
+    let wasm = crate::support::test_plugin_path("misbehave");
+    let out = sonde(&["plugin", "inspect", wasm.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "name:           misbehave",
+        "plugin API:     sonde:collector@0.1.0",
+        "needs:          proc",
+        "default config: {\"mode\":\"\",\"series\":0}",
+        "  sonde:collector/host@0.1.0",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sonde.toml");
+    std::fs::write(
+        &config,
+        format!("[global]\ncache_dir = {:?}\n", dir.path().join("cache")),
+    )
+    .unwrap();
+    let compile = |expect: &str| {
+        let out = sonde(&[
+            "plugin",
+            "compile",
+            wasm.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(expect), "{}", text(&out.stdout));
+    };
+    compile("compiled into");
+    compile("already compiled in");
+    let out = sonde(&["plugin", "inspect", "Cargo.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+}

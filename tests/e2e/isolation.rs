@@ -107,3 +107,51 @@ fn escape_attempts_all_fail() {
         );
     }
 }
+
+mod loading {
+    //! What the host refuses to load, with a message that says why.
+    use crate::support::{fixtures, runtime};
+    use sonde::grants::Grants;
+    use sonde::plugin::{Limits, Plugin};
+
+    fn load_error(bytes: &[u8]) -> String {
+        let rt = runtime(&fixtures().join("live-debian12/proc"));
+        match Plugin::load(&rt, "x", bytes, Grants::default(), Limits::default()) {
+            Ok(_) => panic!("loaded"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn a_component_of_another_api_version_is_refused_naming_both_versions() {
+        let wasm = wat::parse_str(
+            r#"(component
+                 (import "sonde:collector/host@0.9.0" (instance $host))
+                 (export "sonde:collector/collector@0.9.0" (instance $host)))"#,
+        )
+        .unwrap();
+        let err = load_error(&wasm);
+        assert!(
+            err.contains("built for plugin API sonde:collector@0.9.0"),
+            "{err}"
+        );
+        assert!(err.contains("supports 0.1.x"), "{err}");
+    }
+
+    #[test]
+    fn a_component_that_is_not_a_plugin_is_refused() {
+        let err = load_error(&wat::parse_str("(component)").unwrap());
+        assert!(err.contains("not a sonde plugin"), "{err}");
+    }
+
+    #[test]
+    fn a_core_module_and_a_random_file_are_refused() {
+        let err = load_error(&wat::parse_str("(module)").unwrap());
+        assert!(
+            err.contains("a core WebAssembly module, not a component"),
+            "{err}"
+        );
+        let err = load_error(b"#!/bin/sh\necho hello\n");
+        assert!(err.contains("not WebAssembly at all"), "{err}");
+    }
+}
