@@ -90,6 +90,12 @@ pub struct GlobalConfig {
     /// Where compiled plugins are cached (default: `$CACHE_DIRECTORY` under systemd, else
     /// `$XDG_CACHE_HOME/sonde` or `~/.cache/sonde`, else `/var/cache/sonde`).
     pub cache_dir: Option<PathBuf>,
+    /// A directory of third-party plugin components (`<name>.wasm`): a `[plugins.<name>]`
+    /// without `path` uses `<plugin_dir>/<name>.wasm`.
+    pub plugin_dir: Option<PathBuf>,
+    /// Also run the components of `plugin_dir` that the config does not name (default off).
+    /// Such a plugin gets no grants; one that needs any is skipped with a warning.
+    pub enable_discovered_plugins: bool,
 }
 
 impl Default for GlobalConfig {
@@ -99,6 +105,8 @@ impl Default for GlobalConfig {
             job: "node".into(),
             interval: ConfigDuration(Duration::from_secs(10)),
             cache_dir: None,
+            plugin_dir: None,
+            enable_discovered_plugins: false,
         }
     }
 }

@@ -11,16 +11,51 @@ use crate::plugin::{Limits, Plugin};
 use crate::runtime::Runtime;
 use anyhow::{Context, bail};
 use sonde_sdk::{Capability, Root};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Checks that every `[plugins.<name>]` names a built-in plugin or gives a `path`.
+/// The components of `[global] plugin_dir`: file stem → path, sorted.
+pub fn discover(config: &Config) -> anyhow::Result<std::collections::BTreeMap<String, PathBuf>> {
+    let mut found = std::collections::BTreeMap::new();
+    let Some(dir) = &config.global.plugin_dir else {
+        return Ok(found);
+    };
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("[global] plugin_dir {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            found.insert(stem.to_owned(), path);
+        }
+    }
+    Ok(found)
+}
+
+/// The component path of a third-party plugin: its `path`, else `<plugin_dir>/<name>.wasm`.
+fn component_path(
+    name: &str,
+    settings: &PluginConfig,
+    discovered: &std::collections::BTreeMap<String, PathBuf>,
+) -> Option<PathBuf> {
+    settings
+        .path
+        .clone()
+        .or_else(|| discovered.get(name).cloned())
+}
+
+/// Checks that every `[plugins.<name>]` names a built-in plugin, gives a `path`, or has a
+/// component in `plugin_dir`.
 pub fn check_names(config: &Config) -> anyhow::Result<()> {
+    let discovered = discover(config)?;
     for (name, settings) in &config.plugins {
-        if builtin::builtin(name).is_none() && settings.path.is_none() {
+        if builtin::builtin(name).is_none() && component_path(name, settings, &discovered).is_none()
+        {
             let known: Vec<_> = builtin::builtin_names().collect();
             bail!(
-                "[plugins.{name}]: no built-in plugin of that name and no `path` to a component \
-                 (built-ins: {})",
+                "[plugins.{name}]: no built-in plugin of that name, no `path` to a component and \
+                 no {name}.wasm in plugin_dir (built-ins: {})",
                 known.join(", ")
             );
         }
@@ -76,6 +111,7 @@ pub fn load_enabled(
     cache: Option<&CompileCache>,
 ) -> anyhow::Result<Vec<ScheduledPlugin>> {
     check_names(config)?;
+    let discovered = discover(config)?;
     let mut plugins = Vec::new();
     let has_path = |name: &str| config.plugins.get(name).is_some_and(|s| s.path.is_some());
     // A `path` under a built-in's name replaces the built-in.
@@ -83,13 +119,39 @@ pub fn load_enabled(
         .filter(|name| !has_path(name))
         .map(String::from)
         .collect();
-    names.extend(config.plugins.keys().filter(|name| has_path(name)).cloned());
+    names.extend(
+        config
+            .plugins
+            .keys()
+            .filter(|name| builtin::builtin(name).is_none() || has_path(name))
+            .cloned(),
+    );
     for name in &names {
-        let settings = config.plugins.get(name).cloned().unwrap_or_default();
+        let mut settings = config.plugins.get(name).cloned().unwrap_or_default();
         if settings.enabled == Some(false) {
             continue;
         }
+        if builtin::builtin(name).is_none() || has_path(name) {
+            settings.path = component_path(name, &settings, &discovered);
+        }
         plugins.push(load(runtime, config, name, &settings, cache)?);
+    }
+    if config.global.enable_discovered_plugins {
+        for (name, path) in &discovered {
+            if config.plugins.contains_key(name) || builtin::builtin(name).is_some() {
+                continue;
+            }
+            let settings = PluginConfig {
+                path: Some(path.clone()),
+                ..PluginConfig::default()
+            };
+            match load(runtime, config, name, &settings, cache) {
+                Ok(plugin) => plugins.push(plugin),
+                Err(e) => {
+                    tracing::warn!(plugin = %name, error = %format!("{e:#}"), "discovered plugin not started")
+                }
+            }
+        }
     }
     Ok(plugins)
 }

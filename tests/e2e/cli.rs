@@ -177,3 +177,67 @@ fn plugin_inspect_and_compile() {
     let out = sonde(&["plugin", "inspect", "Cargo.toml"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn third_party_plugins_from_plugin_dir_with_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(
+        crate::support::test_plugin_path("misbehave"),
+        plugins.join("misbehave.wasm"),
+    )
+    .unwrap();
+    let config = dir.path().join("sonde.toml");
+    let only_third_party = "[plugins.cpu]\nenabled = false\n[plugins.mem]\nenabled = false\n[plugins.disk]\nenabled = false\n[plugins.net]\nenabled = false\n[plugins.process]\nenabled = false\n[plugins.system]\nenabled = false\n[plugins.textfile]\nenabled = false\n";
+    let write = |extra: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[global]\nplugin_dir = {plugins:?}\ncache_dir = {:?}\n{extra}\n{only_third_party}",
+                dir.path().join("cache")
+            ),
+        )
+        .unwrap()
+    };
+    let run = || sonde(&["collect", "--once", "--config", config.to_str().unwrap()]);
+
+    // Named in the config, granted what it declares: it runs.
+    write("[plugins.misbehave]\ngrants = [\"proc\"]\nconfig = { mode = \"ok\" }\n");
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("misbehave_ok 1\n"));
+
+    // A grant removed: a clear error at load, naming what is missing.
+    write("[plugins.misbehave]\nconfig = { mode = \"ok\" }\n");
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("[plugins.misbehave]: the plugin needs proc but is not granted proc"),
+        "{stderr}"
+    );
+
+    // Discovered but not named: not run unless enabled; enabled without grants it is skipped
+    // with a warning and the agent goes on.
+    write("");
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("misbehave"));
+    std::fs::write(
+        &config,
+        format!(
+            "[global]\nplugin_dir = {plugins:?}\nenable_discovered_plugins = true\ncache_dir = {:?}\n[plugins.cpu]\n",
+            dir.path().join("cache")
+        ),
+    )
+    .unwrap();
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("discovered plugin not started"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("node_cpu_seconds_total"));
+}
