@@ -65,13 +65,24 @@ enum Command {
     /// URLs, and each plugin's config table against the plugin's own keys. Exit code 0 when
     /// valid, 2 otherwise (with file, line and key).
     CheckConfig(CheckConfigArgs),
-    /// Work with plugin components: inspect one, precompile one into the cache.
+    /// Work with plugins: create a plugin crate, inspect a component, precompile one.
     #[command(subcommand)]
     Plugin(PluginCommand),
 }
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// Create a ready-to-build plugin crate `NAME/` (collector, native test, fixture, README).
+    New {
+        /// The plugin name: lowercase letters, digits and _.
+        name: String,
+        /// Where to create it [default: the current directory].
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Use the sonde-sdk sources in this directory instead of the crates.io release.
+        #[arg(long, value_name = "DIR")]
+        sdk_path: Option<PathBuf>,
+    },
     /// Show what a plugin component is: name, version, plugin API version, imports, the
     /// capabilities it needs and its default config.
     Inspect {
@@ -208,12 +219,27 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
-    let runtime = Arc::new(Runtime::new(Sandbox::open(
-        RootPaths::default(),
-        DEFAULT_READ_CAP,
-    ))?);
+    let runtime = || -> anyhow::Result<Arc<Runtime>> {
+        Ok(Arc::new(Runtime::new(Sandbox::open(
+            RootPaths::default(),
+            DEFAULT_READ_CAP,
+        ))?))
+    };
     match command {
+        PluginCommand::New {
+            name,
+            dir,
+            sdk_path,
+        } => {
+            let created = crate::scaffold::new_plugin(&name, &dir, sdk_path.as_deref())?;
+            println!(
+                "created {0}\n  cd {0}\n  cargo test\n  cargo build --release --target wasm32-wasip2",
+                created.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::Inspect { file } => {
+            let runtime = runtime()?;
             let wasm =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let component =
@@ -260,6 +286,7 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Compile { file, config } => {
+            let runtime = runtime()?;
             let config = match config {
                 Some(path) => Config::load(&path)?,
                 None => Config::default(),

@@ -38,6 +38,7 @@ pub mod relabel;
 pub mod remote_write;
 pub mod runtime;
 pub mod sandbox;
+pub mod scaffold;
 pub mod staleness;
 pub mod stats;
 pub mod store;

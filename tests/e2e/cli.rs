@@ -241,3 +241,49 @@ fn third_party_plugins_from_plugin_dir_with_grants() {
     );
     assert!(text(&out.stdout).contains("node_cpu_seconds_total"));
 }
+
+#[test]
+fn plugin_new_creates_a_crate_that_tests_builds_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sonde(&[
+        "plugin",
+        "new",
+        "demo",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let crate_dir = dir.path().join("demo");
+    let target = crate::support::workspace().join("target/plugin-scaffold");
+    let cargo = |args: &[&str]| {
+        let out = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+            .args(args)
+            .current_dir(&crate_dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cargo {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    assert!(cargo(&["test", "--quiet"]).contains("2 passed"));
+    cargo(&["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
+    let wasm = target.join("wasm32-wasip2/release/sonde_plugin_demo.wasm");
+    let config = dir.path().join("sonde.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[global]\ncache_dir = {:?}\n[plugins.demo]\npath = {wasm:?}\ngrants = [\"proc:sys/fs\"]\n",
+            dir.path().join("cache")
+        ),
+    )
+    .unwrap();
+    let out = sonde(&["collect", "--once", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\ndemo_open_files "));
+}
