@@ -1,5 +1,5 @@
 //! The HTTP side of remote write: one [`Endpoint`] per `[[remote_write]]`, sending snappy
-//! protobuf bodies with the headers of the 1.0 protocol, and [`send_with_retry`], which retries
+//! protobuf bodies with the headers of the 1.0 protocol, and [`Endpoint::send_with_retry`], which retries
 //! what Prometheus retries (network errors, 5xx, 429 honouring `Retry-After`) with exponential
 //! backoff and gives up on other 4xx.
 
