@@ -101,7 +101,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
-    let plugins = loader::load_enabled(&runtime, &config, None)?;
+    let plugins = loader::load_enabled(&runtime, &config, None)?.plugins;
 
     // Warm up, then record one cycle's accesses for the floor.
     for _ in 0..3 {

@@ -167,7 +167,8 @@ impl Agent {
         let plugins = tokio::task::spawn_blocking(move || {
             loader::load_enabled(&load_runtime, &load_config, cache.as_ref())
         })
-        .await??;
+        .await??
+        .plugins;
 
         let mut kept: Vec<Arc<RemoteWriteQueue>> = Vec::new();
         let mut retired: Vec<Arc<RemoteWriteQueue>> = Vec::new();

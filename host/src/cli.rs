@@ -169,6 +169,11 @@ pub fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config(args),
         Command::Plugin(command) => plugin_command(command),
     };
+    // Output piped into `head` that stops reading is not an error.
+    let result = result.or_else(|e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) if io.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        _ => Err(e),
+    });
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -261,28 +266,31 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             )?;
             let info = plugin.info();
             let needs: Vec<&str> = info.needs.iter().map(|c| c.name()).collect();
-            println!("file:           {}", file.display());
-            println!("name:           {}", info.name);
-            println!("version:        {}", info.version);
-            println!("summary:        {}", info.summary);
-            println!(
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "file:           {}", file.display())?;
+            writeln!(out, "name:           {}", info.name)?;
+            writeln!(out, "version:        {}", info.version)?;
+            writeln!(out, "summary:        {}", info.summary)?;
+            writeln!(
+                out,
                 "plugin API:     sonde:collector@{}",
                 api.unwrap_or_default()
-            );
-            println!(
+            )?;
+            writeln!(
+                out,
                 "needs:          {}",
                 if needs.is_empty() {
                     "nothing".into()
                 } else {
                     needs.join(", ")
                 }
-            );
-            println!("default config: {}", info.default_config);
-            println!("imports:");
+            )?;
+            writeln!(out, "default config: {}", info.default_config)?;
+            writeln!(out, "imports:")?;
             for import in imports {
-                println!("  {import}");
+                writeln!(out, "  {import}")?;
             }
-            println!("size:           {} bytes", wasm.len());
+            writeln!(out, "size:           {} bytes", wasm.len())?;
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Compile { file, config } => {
@@ -327,7 +335,11 @@ fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
         DEFAULT_READ_CAP,
     ))?);
     let cache = open_cache(&config);
-    for plugin in loader::load_enabled(&runtime, &config, cache.as_ref())? {
+    let loaded = loader::load_enabled(&runtime, &config, cache.as_ref())?;
+    if let Some((name, reason)) = loaded.refused.first() {
+        bail!("{}: {name}: {reason}", args.config.display());
+    }
+    for plugin in loaded.plugins {
         let defaults: serde_json::Value =
             serde_json::from_str(&plugin.plugin.info().default_config)?;
         let given: serde_json::Value = serde_json::from_str(&plugin.config_json)?;
@@ -393,9 +405,9 @@ fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
     let paths = args.paths.overrides().resolve(&config);
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP))?);
     let cache = open_cache(&config);
-    let plugins = loader::load_enabled(&runtime, &config, cache.as_ref())?;
-    let output = collect_once(&plugins);
-    let mut code = if output.failures.is_empty() {
+    let loaded = loader::load_enabled(&runtime, &config, cache.as_ref())?;
+    let output = collect_once(&loaded.plugins);
+    let mut code = if output.failures.is_empty() && loaded.refused.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_PLUGIN_FAILED)

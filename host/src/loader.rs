@@ -101,18 +101,31 @@ pub fn parse_grants(grants: &[String]) -> anyhow::Result<Grants> {
     Ok(result)
 }
 
+/// The plugins that loaded, and the third-party ones that did not (with why).
+#[derive(Default)]
+pub struct Loaded {
+    /// Ready to run.
+    pub plugins: Vec<ScheduledPlugin>,
+    /// Third-party plugins left out: a missing grant, a file that is not a sonde component, an
+    /// unsupported API version. The agent runs without them (after logging each as an error);
+    /// `check-config` fails on them.
+    pub refused: Vec<(String, String)>,
+}
+
 /// Loads the plugins the config enables: every built-in unless `enabled = false`, and every
-/// plugin with a `path` unless `enabled = false`. Built-ins get what they declare unless
-/// `grants` says otherwise; third-party plugins get only their `grants`, and must be granted
-/// everything they declare.
+/// plugin with a `path` (or in `plugin_dir`) unless `enabled = false`. Built-ins get what they
+/// declare unless `grants` says otherwise; third-party plugins get only their `grants`, and must
+/// be granted everything they declare. A built-in that fails to load is an error; a
+/// third-party plugin that fails is left out and reported in [`Loaded::refused`].
 pub fn load_enabled(
     runtime: &Arc<Runtime>,
     config: &Config,
     cache: Option<&CompileCache>,
-) -> anyhow::Result<Vec<ScheduledPlugin>> {
+) -> anyhow::Result<Loaded> {
     check_names(config)?;
     let discovered = discover(config)?;
     let mut plugins = Vec::new();
+    let mut refused = Vec::new();
     let has_path = |name: &str| config.plugins.get(name).is_some_and(|s| s.path.is_some());
     // A `path` under a built-in's name replaces the built-in.
     let mut names: Vec<String> = builtin::builtin_names()
@@ -133,8 +146,17 @@ pub fn load_enabled(
         }
         if builtin::builtin(name).is_none() || has_path(name) {
             settings.path = component_path(name, &settings, &discovered);
+            match load(runtime, config, name, &settings, cache) {
+                Ok(plugin) => plugins.push(plugin),
+                Err(e) => {
+                    let reason = format!("{e:#}");
+                    tracing::error!(plugin = %name, error = %reason, "plugin not started");
+                    refused.push((name.clone(), reason));
+                }
+            }
+        } else {
+            plugins.push(load(runtime, config, name, &settings, cache)?);
         }
-        plugins.push(load(runtime, config, name, &settings, cache)?);
     }
     if config.global.enable_discovered_plugins {
         for (name, path) in &discovered {
@@ -153,7 +175,7 @@ pub fn load_enabled(
             }
         }
     }
-    Ok(plugins)
+    Ok(Loaded { plugins, refused })
 }
 
 fn load(

@@ -96,8 +96,10 @@ pub const API_VERSION: &str = "0.1.0";
 
 /// A collector: the one trait a plugin implements.
 ///
-/// The host creates the collector with [`Default`] for every cycle, in a fresh sandbox, so a
-/// collector keeps no state between cycles.
+/// The host creates a new value with [`Default`] for every cycle. The plugin's instance (and so
+/// its statics, such as the SDK's compiled regexes) may be kept between cycles, or replaced at
+/// any time (always after a trap, a timeout or the memory cap): a collector must not rely on
+/// state from an earlier cycle.
 pub trait Collector: Default {
     /// The plugin's config table, decoded from the operator's `config = { … }` (missing keys take
     /// their defaults when the type uses `#[serde(default)]`).

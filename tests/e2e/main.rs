@@ -4,6 +4,7 @@
 mod agent;
 mod cli;
 mod cpu;
+mod hwmon;
 mod isolation;
 mod live_node_exporter;
 mod node_exporter_fixtures;

@@ -83,15 +83,10 @@ fn probe(host: &Host, entry: &DirEntry) -> Result<Option<Found>, Error> {
         sources.push((format!("{dir}/device"), device.entries));
         device_path = device.path;
     }
-    let name_file = if has_name_file {
-        match host.read(Root::Sys, &format!("{dir}/name")) {
-            Ok(bytes) => Some(bytes),
-            Err(FsError::NotFound) => None,
-            Err(e) => return Err(Error::from(e).context(format!("reading /sys/{dir}/name"))),
-        }
-    } else {
-        None
-    };
+    // An unreadable `name` file counts as none, as in node_exporter.
+    let name_file = has_name_file
+        .then(|| host.read(Root::Sys, &format!("{dir}/name")).ok())
+        .flatten();
     let Some(base_name) = base_name(device_path.as_deref(), name_file.as_deref(), real_dir) else {
         return Ok(None);
     };

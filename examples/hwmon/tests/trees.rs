@@ -221,3 +221,24 @@ fn without_the_sys_grant_the_collect_fails_with_both_reasons() {
          thermal_zone: listing /sys/class/thermal: not granted to this plugin"
     );
 }
+
+#[test]
+fn a_chip_that_cannot_be_read_is_logged_and_the_others_kept() {
+    let tree = Tree::new("broken-chip");
+    tree.file("class/hwmon/hwmon0/temp1_input", "40000\n")
+        .file("class/hwmon/hwmon1/temp1_input", "41000\n")
+        .file("class/hwmon/hwmon1/not-a-device", "")
+        .link("class/hwmon/hwmon1/device", "not-a-device");
+    let (text, logged) = collect(&tree, "");
+    assert_eq!(
+        sample_lines(&text),
+        [r#"node_hwmon_temp_celsius{chip="hwmon0",sensor="temp1"} 40"#]
+    );
+    assert_eq!(
+        logged,
+        [(
+            Level::Warn,
+            "hwmon: listing /sys/class/hwmon/hwmon1/device: Not a directory (os error 20)".into()
+        )]
+    );
+}
