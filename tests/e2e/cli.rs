@@ -208,15 +208,24 @@ fn third_party_plugins_from_plugin_dir_with_grants() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("misbehave_ok 1\n"));
 
-    // A grant removed: a clear error at load, naming what is missing.
+    // A grant removed: a clear error at load, naming what is missing; the others still run
+    // (exit code 1, as for a failed plugin), and check-config refuses the config.
     write("[plugins.misbehave]\nconfig = { mode = \"ok\" }\n");
+    let with_cpu = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[plugins.cpu]\nenabled = false\n", "");
+    std::fs::write(&config, with_cpu).unwrap();
     let out = run();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("[plugins.misbehave]: the plugin needs proc but is not granted proc"),
         "{stderr}"
     );
+    assert!(text(&out.stdout).contains("node_cpu_seconds_total"), "the others run");
+    let check = sonde(&["check-config", config.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(2));
+    assert!(text(&check.stderr).contains("not granted proc"), "{}", text(&check.stderr));
 
     // Discovered but not named: not run unless enabled; enabled without grants it is skipped
     // with a warning and the agent goes on.
