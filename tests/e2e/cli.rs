@@ -222,10 +222,17 @@ fn third_party_plugins_from_plugin_dir_with_grants() {
         stderr.contains("[plugins.misbehave]: the plugin needs proc but is not granted proc"),
         "{stderr}"
     );
-    assert!(text(&out.stdout).contains("node_cpu_seconds_total"), "the others run");
+    assert!(
+        text(&out.stdout).contains("node_cpu_seconds_total"),
+        "the others run"
+    );
     let check = sonde(&["check-config", config.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(2));
-    assert!(text(&check.stderr).contains("not granted proc"), "{}", text(&check.stderr));
+    assert!(
+        text(&check.stderr).contains("not granted proc"),
+        "{}",
+        text(&check.stderr)
+    );
 
     // Discovered but not named: not run unless enabled; enabled without grants it is skipped
     // with a warning and the agent goes on.
