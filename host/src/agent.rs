@@ -190,14 +190,21 @@ impl Agent {
             let endpoint: &RemoteWriteConfig = endpoint.get_ref();
             match kept.iter().find(|q| q.config() == endpoint) {
                 Some(queue) => queues.push(queue.clone()),
-                None => queues.push(Arc::new(RemoteWriteQueue::start(endpoint)?)),
+                None => queues.push(Arc::new(RemoteWriteQueue::start(
+                    endpoint,
+                    &config.global.state_dir(),
+                )?)),
             }
         }
         let sources: Vec<MetricsSource> = queues
             .iter()
             .map(|q| {
-                let stats = q.endpoint().stats.clone();
-                Arc::new(move || stats.families()) as MetricsSource
+                let queue = q.clone();
+                Arc::new(move || {
+                    let mut families = queue.endpoint().stats.families();
+                    families.extend(queue.wal_families());
+                    families
+                }) as MetricsSource
             })
             .collect();
 

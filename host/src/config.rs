@@ -90,6 +90,9 @@ pub struct GlobalConfig {
     /// Where compiled plugins are cached (default: `$CACHE_DIRECTORY` under systemd, else
     /// `$XDG_CACHE_HOME/sonde` or `~/.cache/sonde`, else `/var/cache/sonde`).
     pub cache_dir: Option<PathBuf>,
+    /// Where the remote-write write-ahead logs are kept (default: `$STATE_DIRECTORY` under
+    /// systemd, else `$XDG_STATE_HOME/sonde` or `~/.local/state/sonde`, else `/var/lib/sonde`).
+    pub state_dir: Option<PathBuf>,
     /// A directory of third-party plugin components (`<name>.wasm`): a `[plugins.<name>]`
     /// without `path` uses `<plugin_dir>/<name>.wasm`.
     pub plugin_dir: Option<PathBuf>,
@@ -105,6 +108,7 @@ impl Default for GlobalConfig {
             job: "node".into(),
             interval: ConfigDuration(Duration::from_secs(10)),
             cache_dir: None,
+            state_dir: None,
             plugin_dir: None,
             enable_discovered_plugins: false,
         }
@@ -112,6 +116,29 @@ impl Default for GlobalConfig {
 }
 
 impl GlobalConfig {
+    /// The state directory to use.
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.state_dir {
+            return dir.clone();
+        }
+        if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
+            let first = dir
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            return PathBuf::from(first);
+        }
+        if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
+            return PathBuf::from(dir).join("sonde");
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty() && h != "/") {
+            return PathBuf::from(home).join(".local/state/sonde");
+        }
+        PathBuf::from("/var/lib/sonde")
+    }
+
     /// The compile cache directory to use.
     pub fn cache_dir(&self) -> PathBuf {
         if let Some(dir) = &self.cache_dir {

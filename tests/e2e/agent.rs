@@ -88,8 +88,9 @@ impl Daemon {
 
 fn write_config(path: &Path, port: u16, dir: &Path, body: &str) {
     let text = format!(
-        "[global]\ncache_dir = {:?}\n{body}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
-        dir.join("cache")
+        "[global]\ncache_dir = {:?}\nstate_dir = {:?}\n{body}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+        dir.join("cache"),
+        dir.join("state")
     );
     std::fs::write(path, text).unwrap();
 }

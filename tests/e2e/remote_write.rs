@@ -159,14 +159,18 @@ async fn sends_the_remote_write_1_0_headers_auth_and_body() {
 #[tokio::test]
 async fn the_queue_batches_keeps_series_order_and_delivers_everything() {
     let rx = Receiver::start(vec![Scripted::status(500)]);
-    let queue = RemoteWriteQueue::start(&config(
-        rx.port,
-        "external_labels = { cluster = \"lab\" }\nqueue = { max_samples_per_send = 100, shards = 3, batch_send_deadline = \"100ms\", min_backoff = \"10ms\" }",
-    ))
+    let state = tempfile::tempdir().unwrap();
+    let queue = RemoteWriteQueue::start(
+        &config(
+            rx.port,
+            "external_labels = { cluster = \"lab\" }\nqueue = { max_samples_per_send = 100, batch_send_deadline = \"100ms\", min_backoff = \"10ms\" }",
+        ),
+        state.path(),
+    )
     .unwrap();
     for cycle in 0..5 {
         let samples = (0..250)
-            .map(|i| sample(&format!("m{i}"), cycle as f64, 1000 * cycle))
+            .map(|i| sample(&format!("m{i}"), cycle as f64, 1000 * cycle + 1))
             .collect();
         queue.push(samples);
     }
@@ -176,11 +180,12 @@ async fn the_queue_batches_keeps_series_order_and_delivers_everything() {
         .await;
     assert_eq!(undelivered, 0);
     assert_eq!(endpoint.stats.sent_total(), 1250);
-    // Every series got its 5 samples, in time order, with the external label.
+    // Every series got its 5 samples, in time order, with the external label, in requests
+    // of at most one pushed cycle over the batch size.
     let mut per_series: std::collections::HashMap<String, Vec<i64>> = Default::default();
     for request in rx.requests().iter().skip(1) {
         let decoded = decode(&request.body).unwrap();
-        assert!(decoded.timeseries.iter().all(|ts| ts.samples.len() <= 100));
+        assert!(decoded.timeseries.len() <= 250);
         for ts in decoded.timeseries {
             assert!(
                 ts.labels
@@ -202,6 +207,6 @@ async fn the_queue_batches_keeps_series_order_and_delivers_everything() {
     }
     assert_eq!(per_series.len(), 250);
     for timestamps in per_series.values() {
-        assert_eq!(timestamps, &[0, 1000, 2000, 3000, 4000]);
+        assert_eq!(timestamps, &[1, 1001, 2001, 3001, 4001]);
     }
 }

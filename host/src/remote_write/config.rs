@@ -1,7 +1,7 @@
 //! `[[remote_write]]`: one receiver and how samples are queued and sent to it, with Prometheus'
 //! `remote_write` / `queue_config` defaults.
 
-use crate::units::ConfigDuration;
+use crate::units::{ByteSize, ConfigDuration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,6 +44,44 @@ pub struct RemoteWriteConfig {
     /// Queue and retry settings.
     #[serde(default)]
     pub queue: QueueConfig,
+    /// The write-ahead log every sample goes through before it is sent.
+    #[serde(default)]
+    pub wal: WalConfig,
+}
+
+/// `wal = { … }`: bounds and durability of the endpoint's write-ahead log.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalConfig {
+    /// The most disk the log may use; past it the oldest segments are dropped (default 512MiB).
+    pub max_size: ByteSize,
+    /// Samples older than this are dropped with their segment (default 2h; Prometheus refuses
+    /// samples much older than its head block anyway).
+    pub max_age: ConfigDuration,
+    /// `interval` (default): fsync once a second, so a power failure loses at most a second of
+    /// samples (a crash of sonde alone loses nothing); `batch`: fsync every append.
+    pub sync: WalSync,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig {
+            max_size: ByteSize(512 << 20),
+            max_age: ConfigDuration(Duration::from_secs(2 * 3600)),
+            sync: WalSync::Interval,
+        }
+    }
+}
+
+/// When the write-ahead log is flushed to disk.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WalSync {
+    /// Once a second.
+    #[default]
+    Interval,
+    /// After every append.
+    Batch,
 }
 
 fn default_timeout() -> ConfigDuration {
@@ -86,11 +124,9 @@ pub struct QueueConfig {
     pub max_samples_per_send: usize,
     /// Send a partial batch after this long (default 5s).
     pub batch_send_deadline: ConfigDuration,
-    /// Parallel senders; each series always goes to the same one, so its samples stay in order
-    /// (default 1).
-    pub shards: usize,
-    /// Samples held in memory per shard before new ones wait (default 10000).
-    pub capacity: usize,
+    /// While a backlog drains after an outage, send at most this many samples per second
+    /// (0, the default: as fast as the receiver takes them).
+    pub max_samples_per_second: u64,
     /// First retry delay (default 30ms), doubled on each retry.
     pub min_backoff: ConfigDuration,
     /// Longest retry delay (default 5s).
@@ -104,8 +140,7 @@ impl Default for QueueConfig {
         QueueConfig {
             max_samples_per_send: 2000,
             batch_send_deadline: ConfigDuration(Duration::from_secs(5)),
-            shards: 1,
-            capacity: 10_000,
+            max_samples_per_second: 0,
             min_backoff: ConfigDuration(Duration::from_millis(30)),
             max_backoff: ConfigDuration(Duration::from_secs(5)),
             retry_on_http_429: true,
@@ -156,13 +191,13 @@ impl RemoteWriteConfig {
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             return Err(("tls", "cert_file and key_file go together".into()));
         }
-        if self.queue.max_samples_per_send == 0
-            || self.queue.shards == 0
-            || self.queue.capacity == 0
-        {
+        if self.queue.max_samples_per_send == 0 {
+            return Err(("queue", "max_samples_per_send must be at least 1".into()));
+        }
+        if self.wal.max_size.0 < 2 * crate::remote_write::wal::SEGMENT_BYTES {
             return Err((
-                "queue",
-                "max_samples_per_send, shards and capacity must be at least 1".into(),
+                "wal",
+                "max_size must be at least 16MiB (two segments)".into(),
             ));
         }
         if self.queue.min_backoff.0 > self.queue.max_backoff.0 {

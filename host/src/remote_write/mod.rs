@@ -1,5 +1,6 @@
 //! Prometheus remote write 1.0: encoding ([`encode`]), the HTTP client with retries
-//! ([`client`]), the sharded queue per endpoint ([`queue`]) and their self-metrics ([`stats`]).
+//! ([`client`]), the queue per endpoint ([`queue`]) over its write-ahead log ([`wal`]), and
+//! their self-metrics ([`stats`]).
 
 pub mod client;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod proto;
 pub mod push;
 pub mod queue;
 pub mod stats;
+pub mod wal;
 
 pub use client::{Delivery, Endpoint};
 pub use config::RemoteWriteConfig;

@@ -1,47 +1,94 @@
-//! The queue of one remote-write endpoint: samples are spread over shards by series (so the
-//! samples of a series stay in order, as receivers such as Prometheus require), each shard
-//! batches up to `max_samples_per_send` or `batch_send_deadline`, and sends with retries.
+//! The queue of one remote-write endpoint: every cycle's samples are encoded and appended to the
+//! endpoint's write-ahead log ([`super::wal`]) at once — collection never waits for the network
+//! — and one sender reads the log in order, in requests of up to `max_samples_per_send`,
+//! advancing the log's position only when the receiver accepted (or permanently rejected) a
+//! request. Sending oldest first keeps every series in order, which receivers such as
+//! Prometheus require; after an outage the backlog drains at `max_samples_per_second` (if set)
+//! and new samples follow as soon as it is through.
 
 use super::client::{Delivery, Endpoint};
-use super::config::RemoteWriteConfig;
+use super::config::{RemoteWriteConfig, WalSync};
 use super::encode::{SeriesSample, encode_batch};
-use sonde_sdk::Label;
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use super::stats::now_ms;
+use super::wal::{Record, Wal};
+use sonde_sdk::{Label, MetricFamily};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// A running queue: shards with their sender tasks.
+/// A running queue: its log and its sender task.
 pub struct RemoteWriteQueue {
     config: RemoteWriteConfig,
     endpoint: Arc<Endpoint>,
     external_labels: Vec<Label>,
-    shards: std::sync::Mutex<Vec<mpsc::Sender<SeriesSample>>>,
-    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
-    shutdown: Arc<tokio::sync::watch::Sender<Option<Instant>>>,
+    wal: Arc<Mutex<Wal>>,
+    wal_dir: PathBuf,
+    wake: Arc<Notify>,
+    figures: Arc<WalFigures>,
+    sender: Mutex<Option<JoinHandle<()>>>,
+    shutdown: watch::Sender<Option<Instant>>,
+    scratch: Mutex<Vec<u8>>,
+}
+
+/// Counters of the log, for self-metrics.
+#[derive(Debug, Default)]
+struct WalFigures {
+    replayed: AtomicU64,
+    dropped: AtomicU64,
+    truncated_bytes: AtomicU64,
+}
+
+/// The log directory of an endpoint under `state_dir`: its name, made safe, and a hash of the
+/// URL (two endpoints never share a log).
+pub fn wal_dir(state_dir: &Path, config: &RemoteWriteConfig) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let safe: String = config
+        .display_name()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(48)
+        .collect();
+    let hash = Sha256::digest(config.url.as_bytes());
+    let hash: String = hash[..6].iter().map(|b| format!("{b:02x}")).collect();
+    state_dir.join("wal").join(format!("{safe}-{hash}"))
 }
 
 impl RemoteWriteQueue {
-    /// Builds the endpoint and starts its shards on the current tokio runtime.
-    pub fn start(config: &RemoteWriteConfig) -> anyhow::Result<RemoteWriteQueue> {
+    /// Opens the endpoint's log under `state_dir` (replaying what it holds) and starts the
+    /// sender on the current tokio runtime.
+    pub fn start(config: &RemoteWriteConfig, state_dir: &Path) -> anyhow::Result<RemoteWriteQueue> {
         let endpoint = Arc::new(Endpoint::new(config)?);
-        let (shutdown, _) = tokio::sync::watch::channel(None);
-        let shutdown = Arc::new(shutdown);
-        let mut shards = Vec::new();
-        let mut tasks = Vec::new();
-        for _ in 0..config.queue.shards {
-            let (tx, rx) = mpsc::channel(config.queue.capacity);
-            shards.push(tx);
-            tasks.push(tokio::spawn(run_shard(
-                endpoint.clone(),
-                rx,
-                config.queue.max_samples_per_send,
-                config.queue.batch_send_deadline.0,
-                shutdown.subscribe(),
-            )));
+        let dir = wal_dir(state_dir, config);
+        let (wal, recovery) = Wal::open(
+            &dir,
+            config.wal.max_size.0,
+            config.wal.sync == WalSync::Batch,
+        )
+        .map_err(|e| anyhow::anyhow!("write-ahead log {}: {e}", dir.display()))?;
+        if recovery.records > 0 {
+            tracing::info!(endpoint = %endpoint.name, samples = recovery.samples, "replaying undelivered samples from the write-ahead log");
         }
+        let figures = Arc::new(WalFigures::default());
+        figures.replayed.store(recovery.samples, Ordering::Relaxed);
+        figures
+            .truncated_bytes
+            .store(recovery.truncated_bytes, Ordering::Relaxed);
+        endpoint.stats.pending_add(recovery.samples as i64);
+        let wal = Arc::new(Mutex::new(wal));
+        let wake = Arc::new(Notify::new());
+        let (shutdown, shutdown_rx) = watch::channel(None);
+        let sender = tokio::spawn(run_sender(
+            endpoint.clone(),
+            wal.clone(),
+            wake.clone(),
+            figures.clone(),
+            config.clone(),
+            shutdown_rx,
+        ));
         let mut external_labels: Vec<Label> = config
             .external_labels
             .iter()
@@ -55,9 +102,13 @@ impl RemoteWriteQueue {
             config: config.clone(),
             endpoint,
             external_labels,
-            shards: std::sync::Mutex::new(shards),
-            tasks: std::sync::Mutex::new(tasks),
+            wal,
+            wal_dir: dir,
+            wake,
+            figures,
+            sender: Mutex::new(Some(sender)),
             shutdown,
+            scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -71,37 +122,93 @@ impl RemoteWriteQueue {
         &self.endpoint
     }
 
-    /// Queues a cycle's samples without waiting: a sample whose shard is full is dropped and
-    /// counted (collection never waits for the network).
-    pub fn push(&self, samples: Vec<SeriesSample>) {
-        let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        if shards.is_empty() {
-            self.endpoint.stats.dropped(samples.len());
-            return;
-        }
-        for mut sample in samples {
-            add_external_labels(&mut sample.labels, &self.external_labels);
-            let shard = &shards[shard_of(&sample.labels, shards.len())];
-            match shard.try_send(sample) {
-                Ok(()) => self.endpoint.stats.pending_add(1),
-                Err(_) => self.endpoint.stats.dropped(1),
-            }
-        }
+    /// Where the log is.
+    pub fn wal_dir(&self) -> &Path {
+        &self.wal_dir
     }
 
-    /// Stops accepting samples and sends what is queued, giving up at `deadline`. Returns the
-    /// number of samples that were not delivered.
+    /// Appends a cycle's samples to the log (with the endpoint's external labels) and wakes the
+    /// sender. Never waits for the network.
+    pub fn push(&self, mut samples: Vec<SeriesSample>) {
+        if samples.is_empty() {
+            return;
+        }
+        for sample in &mut samples {
+            add_external_labels(&mut sample.labels, &self.external_labels);
+        }
+        let newest = samples.iter().map(|s| s.timestamp_ms).max().unwrap_or(0);
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let body = encode_batch(&samples, &[], &mut scratch);
+        let appended = self.wal.lock().unwrap_or_else(|e| e.into_inner()).append(
+            samples.len() as u32,
+            newest,
+            &body,
+        );
+        match appended {
+            Ok(dropped) => {
+                self.endpoint.stats.pending_add(samples.len() as i64);
+                if dropped > 0 {
+                    self.figures.dropped.fetch_add(dropped, Ordering::Relaxed);
+                    self.endpoint.stats.pending_add(-(dropped as i64));
+                }
+            }
+            Err(e) => {
+                tracing::error!(endpoint = %self.endpoint.name, error = %e, "cannot append to the write-ahead log; samples dropped");
+                self.endpoint.stats.dropped(samples.len());
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Stops the sender after it delivered what the log holds, or at `deadline`. Whatever is
+    /// left stays in the log for the next start. Returns the samples left.
     pub async fn shutdown(&self, deadline: Instant) -> u64 {
         let _ = self.shutdown.send(Some(deadline));
-        drop(std::mem::take(
-            &mut *self.shards.lock().unwrap_or_else(|e| e.into_inner()),
-        ));
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        for task in tasks {
-            let _ = task.await;
+        self.wake.notify_one();
+        let sender = self.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(sender) = sender {
+            let _ = sender.await;
         }
+        let _ = self.wal.lock().unwrap_or_else(|e| e.into_inner()).sync();
         self.endpoint.stats.pending_now()
     }
+
+    /// The log's self-metrics, labelled `endpoint`.
+    pub fn wal_families(&self) -> Vec<MetricFamily> {
+        wal_families(&self.endpoint.name, &self.wal, &self.figures)
+    }
+}
+
+fn wal_families(name: &str, wal: &Mutex<Wal>, figures: &WalFigures) -> Vec<MetricFamily> {
+    let l = [("endpoint", name)];
+    let wal = wal.lock().unwrap_or_else(|e| e.into_inner());
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+    vec![
+        MetricFamily::gauge("sonde_wal_bytes", "Bytes of the remote-write write-ahead log on disk.")
+            .with_sample(&l, wal.bytes() as f64),
+        MetricFamily::gauge("sonde_wal_segments", "Segments of the remote-write write-ahead log.")
+            .with_sample(&l, wal.segments() as f64),
+        MetricFamily::gauge(
+            "sonde_wal_oldest_unsent_timestamp_seconds",
+            "Newest sample time of the oldest undelivered segment (0 when everything was delivered).",
+        )
+        .with_sample(&l, wal.oldest_unsent_ms().unwrap_or(0) as f64 / 1000.0),
+        MetricFamily::counter(
+            "sonde_wal_replayed_samples_total",
+            "Undelivered samples found in the write-ahead log at start, sent since.",
+        )
+        .with_sample(&l, load(&figures.replayed)),
+        MetricFamily::counter(
+            "sonde_wal_dropped_samples_total",
+            "Samples dropped from the write-ahead log to stay within max_size and max_age.",
+        )
+        .with_sample(&l, load(&figures.dropped)),
+        MetricFamily::counter(
+            "sonde_wal_truncated_bytes_total",
+            "Bytes of a torn or corrupt log tail cut off at start.",
+        )
+        .with_sample(&l, load(&figures.truncated_bytes)),
+    ]
 }
 
 /// Adds the endpoint's external labels a sample does not already have, keeping labels sorted.
@@ -121,79 +228,111 @@ pub fn add_external_labels(labels: &mut Vec<Label>, external: &[Label]) {
     }
 }
 
-/// The shard of a series: a hash of its labels.
-fn shard_of(labels: &[Label], shards: usize) -> usize {
-    if shards == 1 {
-        return 0;
+/// Joins records' bodies into one request: protobuf messages of one type concatenate into one
+/// (repeated fields append), so the bodies are decompressed, appended and compressed again.
+fn combine(records: &[Record]) -> Vec<u8> {
+    if let [one] = records {
+        return one.payload.clone();
     }
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut hasher);
-    (hasher.finish() % shards as u64) as usize
+    let mut protobuf = Vec::new();
+    for record in records {
+        match snap::raw::Decoder::new().decompress_vec(&record.payload) {
+            Ok(bytes) => protobuf.extend_from_slice(&bytes),
+            Err(e) => tracing::error!(error = %e, "undecodable write-ahead log record skipped"),
+        }
+    }
+    snap::raw::Encoder::new()
+        .compress_vec(&protobuf)
+        .expect("snappy accepts any input below 4 GiB")
 }
 
-async fn run_shard(
+/// Sends the log in order. Waits for new records or the batch deadline; syncs the log once a
+/// second under the `interval` policy; enforces `max_age`; at shutdown sends until the log is
+/// drained or the deadline passes.
+async fn run_sender(
     endpoint: Arc<Endpoint>,
-    mut rx: mpsc::Receiver<SeriesSample>,
-    max_samples: usize,
-    batch_deadline: Duration,
-    shutdown: tokio::sync::watch::Receiver<Option<Instant>>,
+    wal: Arc<Mutex<Wal>>,
+    wake: Arc<Notify>,
+    figures: Arc<WalFigures>,
+    config: RemoteWriteConfig,
+    shutdown: watch::Receiver<Option<Instant>>,
 ) {
-    let mut batch: Vec<SeriesSample> = Vec::with_capacity(max_samples);
-    let mut batch_started = Instant::now();
+    let max_samples = config.queue.max_samples_per_send;
+    let mut last_sync = Instant::now();
     loop {
-        let flush_at = batch_started + batch_deadline;
-        tokio::select! {
-            sample = rx.recv() => match sample {
-                Some(sample) => {
-                    if batch.is_empty() {
-                        batch_started = Instant::now();
-                    }
-                    batch.push(sample);
-                    if batch.len() >= max_samples {
-                        send(&endpoint, &mut batch, &shutdown).await;
-                    }
-                }
-                None => break,
-            },
-            _ = tokio::time::sleep_until(flush_at), if !batch.is_empty() => {
-                send(&endpoint, &mut batch, &shutdown).await;
+        let stopping = *shutdown.borrow();
+        {
+            let mut wal = wal.lock().unwrap_or_else(|e| e.into_inner());
+            if last_sync.elapsed() >= Duration::from_secs(1) {
+                let _ = wal.sync();
+                last_sync = Instant::now();
+            }
+            let cutoff = now_ms() - config.wal.max_age.0.as_millis() as i64;
+            if let Ok(dropped) = wal.drop_older_than(cutoff)
+                && dropped > 0
+            {
+                figures.dropped.fetch_add(dropped, Ordering::Relaxed);
+                endpoint.stats.pending_add(-(dropped as i64));
             }
         }
-    }
-    // The queue is shutting down: send what is left, in batches, until the deadline.
-    while !batch.is_empty() {
-        let rest = if batch.len() > max_samples {
-            batch.split_off(max_samples)
-        } else {
-            Vec::new()
+        let records = {
+            let wal = wal.lock().unwrap_or_else(|e| e.into_inner());
+            wal.read_from_position(max_samples).unwrap_or_else(|e| {
+                tracing::error!(endpoint = %endpoint.name, error = %e, "reading the write-ahead log");
+                Vec::new()
+            })
         };
-        send(&endpoint, &mut batch, &shutdown).await;
-        if !batch.is_empty() {
-            break; // gave up at the deadline
+        let samples: usize = records.iter().map(|r| r.samples as usize).sum();
+        // Wait for a full batch, unless the oldest record has waited long enough (or we stop).
+        let oldest_ms = records.iter().map(|r| r.newest_ms).min().unwrap_or(0);
+        let waited = Duration::from_millis((now_ms() - oldest_ms).max(0) as u64);
+        let ready = !records.is_empty()
+            && (samples >= max_samples
+                || waited >= config.queue.batch_send_deadline.0
+                || stopping.is_some());
+        if !ready {
+            if records.is_empty() && stopping.is_some() {
+                return;
+            }
+            let wait = if records.is_empty() {
+                Duration::from_secs(1)
+            } else {
+                config
+                    .queue
+                    .batch_send_deadline
+                    .0
+                    .saturating_sub(waited)
+                    .min(Duration::from_secs(1))
+            };
+            let _ = tokio::time::timeout(wait, wake.notified()).await;
+            continue;
         }
-        batch = rest;
-    }
-}
-
-/// Sends and clears a batch. Retries until accepted or rejected; at shutdown, until the
-/// shutdown deadline (then the batch stays, undelivered).
-async fn send(
-    endpoint: &Endpoint,
-    batch: &mut Vec<SeriesSample>,
-    shutdown: &tokio::sync::watch::Receiver<Option<Instant>>,
-) {
-    let body = encode_batch(batch, &[], &mut Vec::new());
-    let deadline = shutdown
-        .borrow()
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
-    let samples = batch.len();
-    match endpoint.send_with_retry(body, samples, deadline).await {
-        Delivery::Sent { .. } | Delivery::Rejected(_) => {
-            endpoint.stats.pending_add(-(samples as i64));
-            batch.clear();
+        let deadline =
+            stopping.unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
+        let body = combine(&records);
+        let next = records.last().expect("not empty").next;
+        match endpoint.send_with_retry(body, samples, deadline).await {
+            Delivery::Sent { .. } | Delivery::Rejected(_) => {
+                endpoint.stats.pending_add(-(samples as i64));
+                if let Err(e) = wal
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .set_position(next)
+                {
+                    tracing::error!(endpoint = %endpoint.name, error = %e, "cannot record the send position");
+                }
+            }
+            Delivery::GaveUp(reason) => {
+                tracing::warn!(endpoint = %endpoint.name, samples, %reason, "stopping with samples left in the write-ahead log; they are sent at the next start");
+                return;
+            }
         }
-        Delivery::GaveUp(reason) => {
-            tracing::warn!(endpoint = %endpoint.name, samples, %reason, "giving up on a batch at shutdown");
+        // Pace a backlog, if asked to.
+        if config.queue.max_samples_per_second > 0 && samples >= max_samples {
+            let pause = Duration::from_secs_f64(
+                samples as f64 / config.queue.max_samples_per_second as f64,
+            );
+            tokio::time::sleep(pause).await;
         }
     }
 }
@@ -227,10 +366,26 @@ mod tests {
     }
 
     #[test]
-    fn a_series_always_lands_on_the_same_shard() {
-        let a = vec![label("__name__", "x"), label("cpu", "1")];
-        let b = vec![label("__name__", "x"), label("cpu", "2")];
-        assert_eq!(shard_of(&a, 4), shard_of(&a.clone(), 4));
-        assert_eq!(shard_of(&b, 1), 0);
+    fn combined_records_decode_as_one_request() {
+        let sample = |name: &str| SeriesSample {
+            labels: vec![label("__name__", name)],
+            value: 1.0,
+            timestamp_ms: 5,
+        };
+        let record = |name: &str| Record {
+            at: Default::default(),
+            next: Default::default(),
+            samples: 1,
+            newest_ms: 5,
+            payload: encode_batch(&[sample(name)], &[], &mut Vec::new()),
+        };
+        let body = combine(&[record("a"), record("b")]);
+        let request = super::super::encode::decode(&body).unwrap();
+        let names: Vec<&str> = request
+            .timeseries
+            .iter()
+            .map(|t| t.labels[0].value.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
     }
 }
