@@ -11,59 +11,74 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `sonde run` with its config file, HTTP port and log file.
-struct Daemon {
+pub struct Daemon {
     process: KillOnDrop,
     config: PathBuf,
-    port: u16,
+    /// Its /metrics port.
+    pub port: u16,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Daemon {
     /// Starts sonde with `body` (without `[http]`, which is added) and waits until it is ready.
-    fn start(body: &str) -> Daemon {
+    pub fn start(body: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("sonde.toml");
         let log = dir.path().join("sonde.log");
         write_config(&config, port, dir.path(), body);
-        let process = Command::new(env!("CARGO_BIN_EXE_sonde"))
-            .args(["run", "--config", config.to_str().unwrap()])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let process = spawn(&config, &log);
         let daemon = Daemon {
-            process: KillOnDrop(process),
+            process,
             config,
             port,
             log,
-            _dir: dir,
+            dir,
         };
         daemon.wait_for(Duration::from_secs(60), |_| true);
         daemon
+    }
+
+    /// Stops sonde with SIGKILL and waits for it (nothing flushed).
+    pub fn kill9(&mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.process.0.wait();
+    }
+
+    /// Starts sonde again (after [`Daemon::kill9`]).
+    pub fn restart(&mut self) {
+        self.process = spawn(&self.config, &self.log);
+        self.wait_for(Duration::from_secs(60), |_| true);
+    }
+
+    /// The directory with the config, the log and the state.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     fn rewrite(&self, body: &str) {
         write_config(&self.config, self.port, self.config.parent().unwrap(), body);
     }
 
-    fn signal(&self, signal: i32) {
+    /// Sends a signal to sonde.
+    pub fn signal(&self, signal: i32) {
         // SAFETY: sends a signal to our own child process.
         unsafe { libc::kill(self.process.0.id() as i32, signal) };
     }
 
-    fn metrics(&self) -> BTreeMap<String, f64> {
+    /// The current /metrics, parsed.
+    pub fn metrics(&self) -> BTreeMap<String, f64> {
         parse_exposition(&http_get(self.port, "/metrics").unwrap())
     }
 
-    fn log(&self) -> String {
+    /// What sonde logged so far.
+    pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Waits until `/metrics` answers and `check` holds, or panics with the log.
-    fn wait_for(
+    pub fn wait_for(
         &self,
         within: Duration,
         check: impl Fn(&BTreeMap<String, f64>) -> bool,
@@ -86,6 +101,23 @@ impl Daemon {
     }
 }
 
+fn spawn(config: &Path, log: &Path) -> KillOnDrop {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_sonde"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
 fn write_config(path: &Path, port: u16, dir: &Path, body: &str) {
     let text = format!(
         "[global]\ncache_dir = {:?}\nstate_dir = {:?}\n{body}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
@@ -95,11 +127,13 @@ fn write_config(path: &Path, port: u16, dir: &Path, body: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-fn value(metrics: &BTreeMap<String, f64>, series: &str) -> f64 {
+/// A value of the parsed /metrics, NaN when absent.
+pub fn value(metrics: &BTreeMap<String, f64>, series: &str) -> f64 {
     metrics.get(series).copied().unwrap_or(f64::NAN)
 }
 
-const ONLY_CPU: &str = "[plugins.mem]\nenabled = false\n[plugins.disk]\nenabled = false\n[plugins.net]\nenabled = false\n[plugins.process]\nenabled = false\n[plugins.system]\nenabled = false\n[plugins.textfile]\nenabled = false\n";
+/// The built-ins other than cpu, disabled.
+pub const ONLY_CPU: &str = "[plugins.mem]\nenabled = false\n[plugins.disk]\nenabled = false\n[plugins.net]\nenabled = false\n[plugins.process]\nenabled = false\n[plugins.system]\nenabled = false\n[plugins.textfile]\nenabled = false\n";
 
 #[test]
 fn misbehaving_plugins_are_contained_while_cpu_keeps_its_interval() {

@@ -4,6 +4,7 @@
 mod agent;
 mod cli;
 mod cpu;
+mod durability;
 mod hwmon;
 mod isolation;
 mod live_node_exporter;

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 
-/// A Prometheus with the remote-write receiver on, storage in a temp dir.
+/// A Prometheus with the remote-write receiver on, storage in a temp dir; it can be stopped and
+/// started again on the same port and storage (a receiver outage).
 pub struct Prometheus {
     /// Its port.
     pub port: u16,
-    _dir: tempfile::TempDir,
-    _process: KillOnDrop,
+    dir: tempfile::TempDir,
+    process: Option<KillOnDrop>,
 }
 
 impl Prometheus {
@@ -27,32 +28,73 @@ impl Prometheus {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
-        let port = free_port();
+        std::fs::write(
+            dir.path().join("prometheus.yml"),
+            "global:\n  scrape_interval: 1m\n",
+        )
+        .unwrap();
+        let mut prometheus = Prometheus {
+            port: free_port(),
+            dir,
+            process: None,
+        };
+        prometheus.resume();
+        Some(prometheus)
+    }
+
+    /// Stops Prometheus (SIGTERM, waits for it to exit): the receiver is down.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            // SAFETY: signals our own child.
+            unsafe { libc::kill(process.0.id() as i32, libc::SIGTERM) };
+            let _ = process.0.wait();
+        }
+    }
+
+    /// Starts Prometheus on its port and storage, and waits until it is ready.
+    pub fn resume(&mut self) {
         let process = Command::new(PROMETHEUS)
-            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--config.file={}",
+                self.dir.path().join("prometheus.yml").display()
+            ))
             .arg(format!(
                 "--storage.tsdb.path={}",
-                dir.path().join("data").display()
+                self.dir.path().join("data").display()
             ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
             .arg("--web.enable-remote-write-receiver")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let process = KillOnDrop(process);
+        self.process = Some(KillOnDrop(process));
         let deadline = Instant::now() + Duration::from_secs(30);
-        while http_get(port, "/-/ready").is_err() {
+        while http_get(self.port, "/-/ready").is_err() {
             assert!(Instant::now() < deadline, "prometheus did not become ready");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Some(Prometheus {
-            port,
-            _dir: dir,
-            _process: process,
-        })
+    }
+
+    /// The timestamps (seconds) of the samples of `selector` in the last `range`, via the
+    /// query API (`selector[range]`).
+    pub fn sample_times(&self, selector: &str, range: &str) -> Vec<f64> {
+        let body = http_get(
+            self.port,
+            &format!(
+                "/api/v1/query?query={}",
+                encode(&format!("{selector}[{range}]"))
+            ),
+        )
+        .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        json["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|series| series["values"].as_array().unwrap().iter())
+            .map(|v| v[0].as_f64().unwrap())
+            .collect()
     }
 
     /// The remote-write URL.
@@ -63,16 +105,11 @@ impl Prometheus {
     /// Runs an instant query and returns the result vector as (labels, value) pairs, labels
     /// rendered `name=value` and sorted.
     pub fn query(&self, promql: &str) -> Vec<(Vec<String>, f64)> {
-        let encoded: String = promql
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        let body = http_get(self.port, &format!("/api/v1/query?query={encoded}")).unwrap();
+        let body = http_get(
+            self.port,
+            &format!("/api/v1/query?query={}", encode(promql)),
+        )
+        .unwrap();
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["status"], "success", "{body}");
         json["data"]["result"]
@@ -91,6 +128,17 @@ impl Prometheus {
             })
             .collect()
     }
+}
+
+/// Percent-encodes a query for a URL.
+fn encode(query: &str) -> String {
+    query
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[test]

@@ -1,0 +1,162 @@
+//! Durable delivery with a real Prometheus receiver: a receiver outage, `kill -9` of the agent
+//! during an outage, and a corrupt log tail. Every check reads the samples back through
+//! Prometheus' query API.
+
+use crate::agent::{Daemon, ONLY_CPU, value};
+use crate::prometheus::Prometheus;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// sonde collecting cpu every second into `prometheus`, fast retries.
+fn agent(prometheus: &Prometheus) -> Daemon {
+    Daemon::start(&format!(
+        "interval = \"1s\"\n{ONLY_CPU}[[remote_write]]\nurl = \"{}\"\nqueue = {{ batch_send_deadline = \"1s\", max_backoff = \"500ms\" }}\n",
+        prometheus.write_url()
+    ))
+}
+
+/// Waits until the agent's log has nothing left to send.
+fn drained(daemon: &Daemon) {
+    daemon.wait_for(Duration::from_secs(60), |m| {
+        let oldest = m
+            .iter()
+            .find(|(k, _)| k.starts_with("sonde_wal_oldest_unsent_timestamp_seconds"))
+            .map(|(_, v)| *v);
+        let pending = m
+            .iter()
+            .find(|(k, _)| k.starts_with("sonde_remote_write_samples_pending"))
+            .map(|(_, v)| *v);
+        oldest == Some(0.0) && pending == Some(0.0)
+    });
+}
+
+/// The largest gap between consecutive `node_load1` samples whose time lies in [from, to].
+fn largest_gap(prometheus: &Prometheus, from: f64, to: f64) -> (usize, f64) {
+    let mut times: Vec<f64> = prometheus
+        .sample_times("node_load1", "5m")
+        .into_iter()
+        .filter(|t| *t >= from && *t <= to)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    (times.len(), gap)
+}
+
+#[test]
+fn every_sample_of_a_receiver_outage_arrives() {
+    let Some(mut prometheus) = Prometheus::start() else {
+        return;
+    };
+    let daemon = agent(&prometheus);
+    drained(&daemon);
+    let down = now();
+    prometheus.stop();
+    std::thread::sleep(Duration::from_secs(6));
+    let up = now();
+    prometheus.resume();
+    drained(&daemon);
+    let (samples, gap) = largest_gap(&prometheus, down - 2.0, up + 2.0);
+    assert!(
+        samples >= 8,
+        "{samples} samples in a {:.0}s window",
+        up - down + 4.0
+    );
+    assert!(
+        gap < 2.5,
+        "a gap of {gap:.1}s: samples of the outage were lost"
+    );
+    let m = daemon.metrics();
+    let endpoint = format!(r#"{{endpoint="{}"}}"#, prometheus.write_url());
+    assert_eq!(
+        value(&m, &format!("sonde_wal_dropped_samples_total{endpoint}")),
+        0.0
+    );
+    assert!(
+        value(
+            &m,
+            &format!("sonde_remote_write_samples_retried_total{endpoint}")
+        ) > 0.0
+    );
+}
+
+#[test]
+fn samples_accepted_before_a_kill_9_arrive_after_restart() {
+    let Some(mut prometheus) = Prometheus::start() else {
+        return;
+    };
+    let mut daemon = agent(&prometheus);
+    drained(&daemon);
+    let down = now();
+    prometheus.stop();
+    std::thread::sleep(Duration::from_secs(4));
+    daemon.kill9();
+    let killed = now();
+    std::thread::sleep(Duration::from_secs(2));
+    daemon.restart();
+    prometheus.resume();
+    drained(&daemon);
+    // The samples of the outage up to the kill are there without a gap.
+    let (samples, gap) = largest_gap(&prometheus, down - 1.0, killed - 0.5);
+    assert!(samples >= 4, "only {samples} samples before the kill");
+    assert!(gap < 2.5, "a gap of {gap:.1}s before the kill");
+    assert!(
+        daemon.log().contains("replaying undelivered samples"),
+        "{}",
+        daemon.log()
+    );
+}
+
+#[test]
+fn a_corrupt_last_segment_is_cut_and_the_rest_delivered() {
+    let Some(mut prometheus) = Prometheus::start() else {
+        return;
+    };
+    let mut daemon = agent(&prometheus);
+    drained(&daemon);
+    let down = now();
+    prometheus.stop();
+    std::thread::sleep(Duration::from_secs(5));
+    daemon.kill9();
+    // Damage the end of the newest segment: the last record fails its checksum.
+    let wal = std::fs::read_dir(daemon.dir().join("state/wal"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut segments: Vec<_> = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segments.sort();
+    let last = segments.last().unwrap();
+    let mut bytes = std::fs::read(last).unwrap();
+    let end = bytes.len();
+    bytes[end - 3] ^= 0x5a;
+    bytes.extend_from_slice(&[1, 2, 3]);
+    std::fs::write(last, bytes).unwrap();
+    daemon.restart();
+    prometheus.resume();
+    drained(&daemon);
+    assert!(
+        daemon.log().contains("truncating the rest of the segment"),
+        "{}",
+        daemon.log()
+    );
+    // Everything before the damaged record arrived (it held one cycle's samples, ~1s).
+    let (samples, gap) = largest_gap(&prometheus, down - 1.0, down + 3.0);
+    assert!(samples >= 3, "only {samples} samples before the damage");
+    assert!(gap < 2.5, "a gap of {gap:.1}s");
+    let m = daemon.metrics();
+    assert!(
+        m.iter()
+            .any(|(k, v)| k.starts_with("sonde_wal_truncated_bytes_total") && *v > 0.0)
+    );
+}
