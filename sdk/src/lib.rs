@@ -79,6 +79,7 @@ pub mod procfs;
 pub mod sysfs;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod text;
 pub mod textformat;
 pub mod udev;
 pub mod validate;

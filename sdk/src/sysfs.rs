@@ -12,28 +12,30 @@ pub fn read_attr(host: &Host, path: &str) -> Result<Option<String>, FsError> {
     }
 }
 
-/// Reads a sysfs attribute as an unsigned integer. `Ok(None)` when the file does not exist.
-pub fn read_u64(host: &Host, path: &str) -> Result<Option<u64>, Error> {
+/// Reads a sysfs attribute and parses it (`u64`, `i64`, `f64`, …). `Ok(None)` when the file does
+/// not exist; a value that does not parse is an error naming the file.
+pub fn read_parsed<T>(host: &Host, path: &str) -> Result<Option<T>, Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
     match read_attr(host, path)? {
-        Some(text) => {
-            Ok(Some(text.parse().map_err(|e| {
-                Error::msg(format!("/sys/{path}: {text:?}: {e}"))
-            })?))
-        }
+        Some(text) => match text.parse() {
+            Ok(value) => Ok(Some(value)),
+            Err(e) => Err(Error::msg(format!("/sys/{path}: {text:?}: {e}"))),
+        },
         None => Ok(None),
     }
 }
 
+/// Reads a sysfs attribute as an unsigned integer. `Ok(None)` when the file does not exist.
+pub fn read_u64(host: &Host, path: &str) -> Result<Option<u64>, Error> {
+    read_parsed(host, path)
+}
+
 /// Reads a sysfs attribute as a signed integer. `Ok(None)` when the file does not exist.
 pub fn read_i64(host: &Host, path: &str) -> Result<Option<i64>, Error> {
-    match read_attr(host, path)? {
-        Some(text) => {
-            Ok(Some(text.parse().map_err(|e| {
-                Error::msg(format!("/sys/{path}: {text:?}: {e}"))
-            })?))
-        }
-        None => Ok(None),
-    }
+    read_parsed(host, path)
 }
 
 /// The names in a sysfs directory (sorted). `Ok(vec![])` when the directory does not exist.

@@ -41,24 +41,6 @@ pub fn clean_metric_name(bytes: &[u8]) -> String {
     out.trim_matches('_').to_owned()
 }
 
-/// Go's `strings.ToValidUTF8(s, "\u{FFFD}")`: each run of bytes that are not UTF-8 becomes one
-/// replacement character.
-pub fn to_valid_utf8(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    let mut in_invalid_run = false;
-    for chunk in bytes.utf8_chunks() {
-        if !chunk.valid().is_empty() {
-            out.push_str(chunk.valid());
-            in_invalid_run = false;
-        }
-        if !chunk.invalid().is_empty() && !in_invalid_run {
-            out.push('\u{FFFD}');
-            in_invalid_run = true;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,12 +53,6 @@ mod tests {
         assert_eq!(clean_metric_name(b"__x:Y__"), "x:y");
         assert_eq!(clean_metric_name(b"gr\xc3\xb6\xff\xfex"), "gr___x");
         assert_eq!(clean_metric_name(b"..."), "");
-    }
-
-    #[test]
-    fn invalid_utf8_runs_become_one_replacement() {
-        assert_eq!(to_valid_utf8(b"Core 0"), "Core 0");
-        assert_eq!(to_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
     }
 
     #[test]

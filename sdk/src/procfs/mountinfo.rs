@@ -57,7 +57,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<MountInfo>, Error> {
 /// Parses one mountinfo line such as
 /// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`.
 pub fn parse_line(line: &[u8]) -> Result<MountInfo, Error> {
-    let text = to_valid_utf8(line);
+    let text = crate::text::to_valid_utf8(line);
     let bad = |what: &str| Error::msg(format!("mountinfo: {what}: {text:?}"));
     let fields: Vec<&str> = text.split(' ').collect();
     let n = fields.len();
@@ -84,23 +84,6 @@ pub fn parse_line(line: &[u8]) -> Result<MountInfo, Error> {
         source: fields[n - 2].to_owned(),
         super_options: options(fields[n - 1]),
     })
-}
-
-/// Go's `strings.ToValidUTF8(s, "\uFFFD")`: every run of invalid bytes becomes one U+FFFD.
-fn to_valid_utf8(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    let mut in_invalid_run = false;
-    for chunk in bytes.utf8_chunks() {
-        if !chunk.valid().is_empty() {
-            out.push_str(chunk.valid());
-            in_invalid_run = false;
-        }
-        if !chunk.invalid().is_empty() && !in_invalid_run {
-            out.push('\u{FFFD}');
-            in_invalid_run = true;
-        }
-    }
-    out
 }
 
 #[cfg(test)]
