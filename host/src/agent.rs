@@ -10,6 +10,7 @@ use crate::cycle::ScheduledPlugin;
 use crate::instance;
 use crate::loader;
 use crate::pipeline::Pipeline;
+use crate::remote_write::proto::MetricMetadata;
 use crate::remote_write::stats::now_ms;
 use crate::remote_write::{RemoteWriteConfig, RemoteWriteQueue, SeriesSample};
 use crate::runtime::Runtime;
@@ -23,6 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+/// How often each plugin's metadata (HELP, TYPE) goes to endpoints with `send_metadata`.
+const METADATA_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How long SIGTERM waits for the queues to drain.
 pub const SHUTDOWN_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
@@ -268,6 +272,7 @@ async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
     let mut next = Instant::now();
     let mut staleness = StalenessTracker::new();
     let mut first = true;
+    let mut last_metadata: Option<Instant> = None;
     loop {
         tokio::time::sleep_until(next).await;
         next += if first {
@@ -310,7 +315,14 @@ async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
                 series = staleness.fail(timestamp_ms);
             }
         }
-        send(&sinks, series);
+        // HELP and TYPE once a minute, as Prometheus sends metadata (for endpoints that want it).
+        let metadata = if last_metadata.is_none_or(|t| t.elapsed() >= METADATA_INTERVAL) {
+            last_metadata = Some(Instant::now());
+            sinks.store.metadata(&name)
+        } else {
+            Vec::new()
+        };
+        send(&sinks, series, &metadata);
     }
 }
 
@@ -327,19 +339,16 @@ async fn self_metrics_loop(interval: Duration, sinks: Arc<Sinks>) {
         sinks
             .pipeline
             .process("sonde", &sinks.store.self_metrics(), now_ms(), &mut series);
-        send(&sinks, series);
+        send(&sinks, series, &[]);
     }
 }
 
-fn send(sinks: &Sinks, series: Vec<SeriesSample>) {
-    if series.is_empty() {
-        return;
-    }
+fn send(sinks: &Sinks, series: Vec<SeriesSample>, metadata: &[MetricMetadata]) {
     if let Some((last, rest)) = sinks.queues.split_last() {
         for queue in rest {
-            queue.push(series.clone());
+            queue.push(series.clone(), metadata);
         }
-        last.push(series);
+        last.push(series, metadata);
     }
 }
 

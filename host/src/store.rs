@@ -52,6 +52,15 @@ impl LatestValues {
         *self.extra.write().unwrap_or_else(|e| e.into_inner()) = sources;
     }
 
+    /// Remote-write metadata (HELP, TYPE) of `plugin`'s latest families.
+    pub fn metadata(&self, plugin: &str) -> Vec<crate::remote_write::proto::MetricMetadata> {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        plugins
+            .get(plugin)
+            .map(|families| crate::pipeline::metadata(families))
+            .unwrap_or_default()
+    }
+
     /// True once any plugin finished a cycle.
     pub fn is_ready(&self) -> bool {
         !self

@@ -276,7 +276,7 @@ fn enable_disable_intervals_and_sighup_reload() {
 fn sigterm_flushes_queued_samples_and_exits_0() {
     let receiver = Receiver::start(vec![]);
     let daemon = Daemon::start(&format!(
-        "interval = \"1s\"\n{ONLY_CPU}[[remote_write]]\nurl = \"http://127.0.0.1:{}/api/v1/write\"\nqueue = {{ batch_send_deadline = \"1h\", max_samples_per_send = 100000 }}\n",
+        "interval = \"1s\"\n{ONLY_CPU}[[remote_write]]\nurl = \"http://127.0.0.1:{}/api/v1/write\"\nsend_metadata = true\nqueue = {{ batch_send_deadline = \"1h\", max_samples_per_send = 100000 }}\n",
         receiver.port
     ));
     daemon.wait_for(Duration::from_secs(20), |m| {

@@ -172,7 +172,7 @@ async fn the_queue_batches_keeps_series_order_and_delivers_everything() {
         let samples = (0..250)
             .map(|i| sample(&format!("m{i}"), cycle as f64, 1000 * cycle + 1))
             .collect();
-        queue.push(samples);
+        queue.push(samples, &[]);
     }
     let endpoint = queue.endpoint().clone();
     let undelivered = queue

@@ -9,6 +9,7 @@
 use super::client::{Delivery, Endpoint};
 use super::config::{RemoteWriteConfig, WalSync};
 use super::encode::{SeriesSample, encode_batch};
+use super::proto::MetricMetadata;
 use super::stats::now_ms;
 use super::wal::{Record, Wal};
 use sonde_sdk::{Label, MetricFamily};
@@ -128,9 +129,15 @@ impl RemoteWriteQueue {
     }
 
     /// Appends a cycle's samples to the log (with the endpoint's external labels) and wakes the
-    /// sender. Never waits for the network.
-    pub fn push(&self, mut samples: Vec<SeriesSample>) {
-        if samples.is_empty() {
+    /// sender. Never waits for the network. `metadata` (HELP and TYPE) is sent along when the
+    /// endpoint has `send_metadata`.
+    pub fn push(&self, mut samples: Vec<SeriesSample>, metadata: &[MetricMetadata]) {
+        let metadata = if self.config.send_metadata {
+            metadata
+        } else {
+            &[]
+        };
+        if samples.is_empty() && metadata.is_empty() {
             return;
         }
         for sample in &mut samples {
@@ -138,7 +145,7 @@ impl RemoteWriteQueue {
         }
         let newest = samples.iter().map(|s| s.timestamp_ms).max().unwrap_or(0);
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let body = encode_batch(&samples, &[], &mut scratch);
+        let body = encode_batch(&samples, metadata, &mut scratch);
         let appended = self.wal.lock().unwrap_or_else(|e| e.into_inner()).append(
             samples.len() as u32,
             newest,
