@@ -297,11 +297,14 @@ async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
             Ok(Ok(families)) => {
                 let samples = families.iter().map(|f| f.samples.len()).sum();
                 sinks.stats.record(&name, seconds, Ok(samples), memory);
-                sinks
-                    .pipeline
-                    .process(&name, &families, timestamp_ms, &mut series);
-                let markers = staleness.update(&series, timestamp_ms);
-                series.extend(markers);
+                // Relabeling and staleness only matter to remote write.
+                if !sinks.queues.is_empty() {
+                    sinks
+                        .pipeline
+                        .process(&name, &families, timestamp_ms, &mut series);
+                    let markers = staleness.update(&series, timestamp_ms);
+                    series.extend(markers);
+                }
                 sinks.store.update(&name, families);
             }
             Ok(Err(error)) => {
@@ -314,6 +317,9 @@ async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
                 tracing::error!(plugin = %name, error = %join, "collection thread failed");
                 series = staleness.fail(timestamp_ms);
             }
+        }
+        if sinks.queues.is_empty() {
+            continue;
         }
         // HELP and TYPE once a minute, as Prometheus sends metadata (for endpoints that want it).
         let metadata = if last_metadata.is_none_or(|t| t.elapsed() >= METADATA_INTERVAL) {
