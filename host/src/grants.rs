@@ -34,11 +34,6 @@ impl Grants {
         self.capabilities.contains(&capability)
     }
 
-    /// The granted capabilities.
-    pub fn capabilities(&self) -> impl Iterator<Item = Capability> + '_ {
-        self.capabilities.iter().copied()
-    }
-
     /// True if the plugin may read `path` under `root`: the root is granted and, when narrowed,
     /// the path lies below one of its prefixes (component-wise, so `class/hw` does not allow
     /// `class/hwmon`). A directory above a prefix may be listed, so the plugin can find it.

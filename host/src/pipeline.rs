@@ -41,11 +41,6 @@ impl Pipeline {
         }
     }
 
-    /// The `instance` label every sample gets.
-    pub fn instance(&self) -> &str {
-        &self.target_labels[0].value
-    }
-
     /// Appends the samples of `plugin`'s families to `out`, stamped `timestamp_ms`: labels are
     /// `__name__`, the sample's own, the target labels (a sample's own `instance`/`job` is kept as
     /// `exported_instance`/`exported_job`, as Prometheus does), relabeled, without `__` labels

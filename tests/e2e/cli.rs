@@ -119,7 +119,7 @@ fn help_and_version() {
 #[test]
 fn the_example_configs_are_valid() {
     let examples = crate::support::workspace().join("examples");
-    for name in ["sonde.toml", "deepflow.toml"] {
+    for name in ["sonde.toml", "deepflow.toml", "quickstart.toml"] {
         let config = sonde::config::Config::load(&examples.join(name)).unwrap();
         // Plugin config tables are checked by the plugins themselves: run them.
         if config.remote_write.is_empty() {

@@ -27,7 +27,6 @@ pub struct RemoteWriteQueue {
     endpoint: Arc<Endpoint>,
     external_labels: Vec<Label>,
     wal: Arc<Mutex<Wal>>,
-    wal_dir: PathBuf,
     wake: Arc<Notify>,
     figures: Arc<WalFigures>,
     sender: Mutex<Option<JoinHandle<()>>>,
@@ -104,7 +103,6 @@ impl RemoteWriteQueue {
             endpoint,
             external_labels,
             wal,
-            wal_dir: dir,
             wake,
             figures,
             sender: Mutex::new(Some(sender)),
@@ -121,11 +119,6 @@ impl RemoteWriteQueue {
     /// The endpoint's counters.
     pub fn endpoint(&self) -> &Arc<Endpoint> {
         &self.endpoint
-    }
-
-    /// Where the log is.
-    pub fn wal_dir(&self) -> &Path {
-        &self.wal_dir
     }
 
     /// Appends a cycle's samples to the log (with the endpoint's external labels) and wakes the

@@ -73,11 +73,6 @@ impl EndpointStats {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Samples dropped so far.
-    pub fn dropped_total(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-
     /// Retries so far (in samples).
     pub fn retried_total(&self) -> u64 {
         self.retried.load(Ordering::Relaxed)
