@@ -286,6 +286,8 @@ fn sigterm_flushes_queued_samples_and_exits_0() {
                 .replace("PORT", &receiver.port.to_string())
                 .as_str(),
         ) > 0.0
+            // The first cpu cycle was sent to the queue once the second one has started.
+            && value(m, r#"sonde_plugin_cycles_total{plugin="cpu"}"#) >= 2.0
     });
     assert!(
         receiver.requests().is_empty(),
