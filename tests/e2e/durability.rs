@@ -61,14 +61,16 @@ fn every_sample_of_a_receiver_outage_arrives() {
     let up = now();
     prometheus.resume();
     drained(&daemon);
+    // A lost outage would leave a gap of 6 s or more; a busy machine may delay (and so skip) a
+    // 1 s cycle now and then, hence the margins.
     let (samples, gap) = largest_gap(&prometheus, down - 2.0, up + 2.0);
     assert!(
-        samples >= 8,
+        samples >= 5,
         "{samples} samples in a {:.0}s window",
         up - down + 4.0
     );
     assert!(
-        gap < 2.5,
+        gap < 3.5,
         "a gap of {gap:.1}s: samples of the outage were lost"
     );
     let m = daemon.metrics();
@@ -129,7 +131,8 @@ fn a_corrupt_last_segment_is_cut_and_the_rest_delivered() {
         .next()
         .unwrap()
         .unwrap()
-        .path();
+        .path()
+        .join("shard-0");
     let mut segments: Vec<_> = std::fs::read_dir(&wal)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -163,7 +163,7 @@ async fn the_queue_batches_keeps_series_order_and_delivers_everything() {
     let queue = RemoteWriteQueue::start(
         &config(
             rx.port,
-            "external_labels = { cluster = \"lab\" }\nqueue = { max_samples_per_send = 100, batch_send_deadline = \"100ms\", min_backoff = \"10ms\" }",
+            "external_labels = { cluster = \"lab\" }\nqueue = { max_samples_per_send = 100, shards = 3, batch_send_deadline = \"100ms\", min_backoff = \"10ms\" }\nwal = { max_size = \"48MiB\" }",
         ),
         state.path(),
     )
@@ -180,8 +180,8 @@ async fn the_queue_batches_keeps_series_order_and_delivers_everything() {
         .await;
     assert_eq!(undelivered, 0);
     assert_eq!(endpoint.stats.sent_total(), 1250);
-    // Every series got its 5 samples, in time order, with the external label, in requests
-    // of at most one pushed cycle over the batch size.
+    // Every series got its 5 samples, in time order, with the external label (the 3 shards
+    // send in parallel, each series from one shard).
     let mut per_series: std::collections::HashMap<String, Vec<i64>> = Default::default();
     for request in rx.requests().iter().skip(1) {
         let decoded = decode(&request.body).unwrap();

@@ -124,8 +124,11 @@ pub struct QueueConfig {
     pub max_samples_per_send: usize,
     /// Send a partial batch after this long (default 5s).
     pub batch_send_deadline: ConfigDuration,
-    /// While a backlog drains after an outage, send at most this many samples per second
-    /// (0, the default: as fast as the receiver takes them).
+    /// Parallel senders, each with its own log; a series always goes to the same one, so its
+    /// samples stay in order (default 1).
+    pub shards: usize,
+    /// While a backlog drains after an outage, send at most this many samples per second per
+    /// shard (0, the default: as fast as the receiver takes them).
     pub max_samples_per_second: u64,
     /// First retry delay (default 30ms), doubled on each retry.
     pub min_backoff: ConfigDuration,
@@ -140,6 +143,7 @@ impl Default for QueueConfig {
         QueueConfig {
             max_samples_per_send: 2000,
             batch_send_deadline: ConfigDuration(Duration::from_secs(5)),
+            shards: 1,
             max_samples_per_second: 0,
             min_backoff: ConfigDuration(Duration::from_millis(30)),
             max_backoff: ConfigDuration(Duration::from_secs(5)),
@@ -191,8 +195,14 @@ impl RemoteWriteConfig {
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             return Err(("tls", "cert_file and key_file go together".into()));
         }
-        if self.queue.max_samples_per_send == 0 {
-            return Err(("queue", "max_samples_per_send must be at least 1".into()));
+        if self.queue.max_samples_per_send == 0 || self.queue.shards == 0 {
+            return Err((
+                "queue",
+                "max_samples_per_send and shards must be at least 1".into(),
+            ));
+        }
+        if self.queue.shards > 64 {
+            return Err(("queue", "at most 64 shards".into()));
         }
         if self.wal.max_size.0 < 2 * crate::remote_write::wal::SEGMENT_BYTES {
             return Err((

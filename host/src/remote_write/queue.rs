@@ -1,10 +1,11 @@
-//! The queue of one remote-write endpoint: every cycle's samples are encoded and appended to the
-//! endpoint's write-ahead log ([`super::wal`]) at once — collection never waits for the network
-//! — and one sender reads the log in order, in requests of up to `max_samples_per_send`,
-//! advancing the log's position only when the receiver accepted (or permanently rejected) a
-//! request. Sending oldest first keeps every series in order, which receivers such as
-//! Prometheus require; after an outage the backlog drains at `max_samples_per_second` (if set)
-//! and new samples follow as soon as it is through.
+//! The queue of one remote-write endpoint: every cycle's samples are spread over the shards by
+//! series (a hash of the labels), encoded and appended to each shard's write-ahead log
+//! ([`super::wal`]) at once — collection never waits for the network — and each shard's sender
+//! reads its log in order, in requests of up to `max_samples_per_send`, advancing the log's
+//! position only when the receiver accepted (or permanently rejected) a request. Shards send in
+//! parallel; within a shard, oldest first, so every series stays in order, which receivers such
+//! as Prometheus require. After an outage the backlog drains at `max_samples_per_second` per
+//! shard (if set) and new samples follow as soon as it is through.
 
 use super::client::{Delivery, Endpoint};
 use super::config::{RemoteWriteConfig, WalSync};
@@ -21,17 +22,23 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// A running queue: its log and its sender task.
+/// A running queue: its shards, each a log with its sender task.
 pub struct RemoteWriteQueue {
     config: RemoteWriteConfig,
     endpoint: Arc<Endpoint>,
     external_labels: Vec<Label>,
-    wal: Arc<Mutex<Wal>>,
-    wake: Arc<Notify>,
+    shards: Vec<Shard>,
     figures: Arc<WalFigures>,
-    sender: Mutex<Option<JoinHandle<()>>>,
     shutdown: watch::Sender<Option<Instant>>,
     scratch: Mutex<Vec<u8>>,
+}
+
+/// One shard: the series whose labels hash to it, in their own log, sent by their own task in
+/// order (so a series stays in order while shards send in parallel).
+struct Shard {
+    wal: Arc<Mutex<Wal>>,
+    wake: Arc<Notify>,
+    sender: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Counters of the log, for self-metrics.
@@ -63,32 +70,53 @@ impl RemoteWriteQueue {
     pub fn start(config: &RemoteWriteConfig, state_dir: &Path) -> anyhow::Result<RemoteWriteQueue> {
         let endpoint = Arc::new(Endpoint::new(config)?);
         let dir = wal_dir(state_dir, config);
-        let (wal, recovery) = Wal::open(
-            &dir,
-            config.wal.max_size.0,
-            config.wal.sync == WalSync::Batch,
-        )
-        .map_err(|e| anyhow::anyhow!("write-ahead log {}: {e}", dir.display()))?;
-        if recovery.records > 0 {
-            tracing::info!(endpoint = %endpoint.name, samples = recovery.samples, "replaying undelivered samples from the write-ahead log");
-        }
+        // Logs of shards beyond the configured count (from a run with more shards) are still
+        // drained; only the configured shards take new samples.
+        let existing = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("shard-"))
+                    .count()
+            })
+            .unwrap_or(0);
         let figures = Arc::new(WalFigures::default());
-        figures.replayed.store(recovery.samples, Ordering::Relaxed);
-        figures
-            .truncated_bytes
-            .store(recovery.truncated_bytes, Ordering::Relaxed);
-        endpoint.stats.pending_add(recovery.samples as i64);
-        let wal = Arc::new(Mutex::new(wal));
-        let wake = Arc::new(Notify::new());
-        let (shutdown, shutdown_rx) = watch::channel(None);
-        let sender = tokio::spawn(run_sender(
-            endpoint.clone(),
-            wal.clone(),
-            wake.clone(),
-            figures.clone(),
-            config.clone(),
-            shutdown_rx,
-        ));
+        let (shutdown, _) = watch::channel(None);
+        let mut shards = Vec::new();
+        for index in 0..config.queue.shards.max(existing) {
+            let shard_dir = dir.join(format!("shard-{index}"));
+            let (wal, recovery) = Wal::open(
+                &shard_dir,
+                config.wal.max_size.0 / config.queue.shards as u64,
+                config.wal.sync == WalSync::Batch,
+            )
+            .map_err(|e| anyhow::anyhow!("write-ahead log {}: {e}", shard_dir.display()))?;
+            if recovery.records > 0 {
+                tracing::info!(endpoint = %endpoint.name, shard = index, samples = recovery.samples, "replaying undelivered samples from the write-ahead log");
+            }
+            figures
+                .replayed
+                .fetch_add(recovery.samples, Ordering::Relaxed);
+            figures
+                .truncated_bytes
+                .fetch_add(recovery.truncated_bytes, Ordering::Relaxed);
+            endpoint.stats.pending_add(recovery.samples as i64);
+            let wal = Arc::new(Mutex::new(wal));
+            let wake = Arc::new(Notify::new());
+            let sender = tokio::spawn(run_sender(
+                endpoint.clone(),
+                wal.clone(),
+                wake.clone(),
+                figures.clone(),
+                config.clone(),
+                shutdown.subscribe(),
+            ));
+            shards.push(Shard {
+                wal,
+                wake,
+                sender: Mutex::new(Some(sender)),
+            });
+        }
         let mut external_labels: Vec<Label> = config
             .external_labels
             .iter()
@@ -102,10 +130,8 @@ impl RemoteWriteQueue {
             config: config.clone(),
             endpoint,
             external_labels,
-            wal,
-            wake,
+            shards,
             figures,
-            sender: Mutex::new(Some(sender)),
             shutdown,
             scratch: Mutex::new(Vec::new()),
         })
@@ -124,7 +150,7 @@ impl RemoteWriteQueue {
     /// Appends a cycle's samples to the log (with the endpoint's external labels) and wakes the
     /// sender. Never waits for the network. `metadata` (HELP and TYPE) is sent along when the
     /// endpoint has `send_metadata`.
-    pub fn push(&self, mut samples: Vec<SeriesSample>, metadata: &[MetricMetadata]) {
+    pub fn push(&self, samples: Vec<SeriesSample>, metadata: &[MetricMetadata]) {
         let metadata = if self.config.send_metadata {
             metadata
         } else {
@@ -133,66 +159,110 @@ impl RemoteWriteQueue {
         if samples.is_empty() && metadata.is_empty() {
             return;
         }
-        for sample in &mut samples {
+        let shards = self.config.queue.shards;
+        let mut parts: Vec<Vec<SeriesSample>> = (0..shards).map(|_| Vec::new()).collect();
+        for mut sample in samples {
             add_external_labels(&mut sample.labels, &self.external_labels);
+            parts[shard_of(&sample.labels, shards)].push(sample);
         }
-        let newest = samples.iter().map(|s| s.timestamp_ms).max().unwrap_or(0);
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let body = encode_batch(&samples, metadata, &mut scratch);
-        let appended = self.wal.lock().unwrap_or_else(|e| e.into_inner()).append(
-            samples.len() as u32,
-            newest,
-            &body,
-        );
-        match appended {
-            Ok(dropped) => {
-                self.endpoint.stats.pending_add(samples.len() as i64);
-                if dropped > 0 {
-                    self.figures.dropped.fetch_add(dropped, Ordering::Relaxed);
-                    self.endpoint.stats.pending_add(-(dropped as i64));
+        for (index, part) in parts.into_iter().enumerate() {
+            // Metadata rides with shard 0.
+            let metadata = if index == 0 { metadata } else { &[] };
+            if part.is_empty() && metadata.is_empty() {
+                continue;
+            }
+            let newest = part.iter().map(|s| s.timestamp_ms).max().unwrap_or(0);
+            let body = encode_batch(&part, metadata, &mut scratch);
+            let shard = &self.shards[index];
+            let appended = shard.wal.lock().unwrap_or_else(|e| e.into_inner()).append(
+                part.len() as u32,
+                newest,
+                &body,
+            );
+            match appended {
+                Ok(dropped) => {
+                    self.endpoint.stats.pending_add(part.len() as i64);
+                    if dropped > 0 {
+                        self.figures.dropped.fetch_add(dropped, Ordering::Relaxed);
+                        self.endpoint.stats.pending_add(-(dropped as i64));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(endpoint = %self.endpoint.name, error = %e, "cannot append to the write-ahead log; samples dropped");
+                    self.endpoint.stats.dropped(part.len());
                 }
             }
-            Err(e) => {
-                tracing::error!(endpoint = %self.endpoint.name, error = %e, "cannot append to the write-ahead log; samples dropped");
-                self.endpoint.stats.dropped(samples.len());
-            }
+            shard.wake.notify_one();
         }
-        self.wake.notify_one();
     }
 
     /// Stops the sender after it delivered what the log holds, or at `deadline`. Whatever is
     /// left stays in the log for the next start. Returns the samples left.
     pub async fn shutdown(&self, deadline: Instant) -> u64 {
         let _ = self.shutdown.send(Some(deadline));
-        self.wake.notify_one();
-        let sender = self.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(sender) = sender {
-            let _ = sender.await;
+        for shard in &self.shards {
+            shard.wake.notify_one();
         }
-        let _ = self.wal.lock().unwrap_or_else(|e| e.into_inner()).sync();
+        for shard in &self.shards {
+            let sender = shard
+                .sender
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(sender) = sender {
+                let _ = sender.await;
+            }
+            let _ = shard.wal.lock().unwrap_or_else(|e| e.into_inner()).sync();
+        }
         self.endpoint.stats.pending_now()
     }
 
-    /// The log's self-metrics, labelled `endpoint`.
+    /// The logs' self-metrics (all shards together), labelled `endpoint`.
     pub fn wal_families(&self) -> Vec<MetricFamily> {
-        wal_families(&self.endpoint.name, &self.wal, &self.figures)
+        let (mut bytes, mut segments, mut oldest) = (0, 0, None::<i64>);
+        for shard in &self.shards {
+            let wal = shard.wal.lock().unwrap_or_else(|e| e.into_inner());
+            bytes += wal.bytes();
+            segments += wal.segments();
+            if let Some(ms) = wal.oldest_unsent_ms() {
+                oldest = Some(oldest.map_or(ms, |o| o.min(ms)));
+            }
+        }
+        wal_families(&self.endpoint.name, bytes, segments, oldest, &self.figures)
     }
 }
 
-fn wal_families(name: &str, wal: &Mutex<Wal>, figures: &WalFigures) -> Vec<MetricFamily> {
+/// The shard of a series: a hash of its labels.
+fn shard_of(labels: &[Label], shards: usize) -> usize {
+    if shards <= 1 {
+        return 0;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut hasher);
+    (hasher.finish() % shards as u64) as usize
+}
+
+fn wal_families(
+    name: &str,
+    bytes: u64,
+    segments: usize,
+    oldest_unsent_ms: Option<i64>,
+    figures: &WalFigures,
+) -> Vec<MetricFamily> {
     let l = [("endpoint", name)];
-    let wal = wal.lock().unwrap_or_else(|e| e.into_inner());
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
     vec![
         MetricFamily::gauge("sonde_wal_bytes", "Bytes of the remote-write write-ahead log on disk.")
-            .with_sample(&l, wal.bytes() as f64),
+            .with_sample(&l, bytes as f64),
         MetricFamily::gauge("sonde_wal_segments", "Segments of the remote-write write-ahead log.")
-            .with_sample(&l, wal.segments() as f64),
+            .with_sample(&l, segments as f64),
         MetricFamily::gauge(
             "sonde_wal_oldest_unsent_timestamp_seconds",
             "Newest sample time of the oldest undelivered segment (0 when everything was delivered).",
         )
-        .with_sample(&l, wal.oldest_unsent_ms().unwrap_or(0) as f64 / 1000.0),
+        .with_sample(&l, oldest_unsent_ms.unwrap_or(0) as f64 / 1000.0),
         MetricFamily::counter(
             "sonde_wal_replayed_samples_total",
             "Undelivered samples found in the write-ahead log at start, sent since.",
