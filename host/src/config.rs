@@ -362,6 +362,17 @@ impl Config {
                 ));
             }
         }
+        // Every [plugins.<name>] must name a plugin that exists.
+        if let Err(e) = crate::loader::check_names(self) {
+            let message = format!("{e:#}");
+            let table = message
+                .strip_prefix("[plugins.")
+                .and_then(|rest| rest.split_once(']'))
+                .map(|(name, _)| format!("plugins.{name}"))
+                .unwrap_or_default();
+            let span = key_span(text, &table, "");
+            return Err(at(span, message));
+        }
         if let Some(listen) = &self.http.listen
             && listen.parse::<std::net::SocketAddr>().is_err()
         {

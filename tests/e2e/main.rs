@@ -3,6 +3,7 @@
 
 mod agent;
 mod cli;
+mod config_corpus;
 mod cpu;
 mod durability;
 mod hwmon;

@@ -1,0 +1,171 @@
+//! A corpus of broken configs: each gives one clear error naming the file, the line and the key,
+//! with exit code 2, and `sonde check-config` and `sonde run` say the same.
+
+use std::process::Command;
+
+/// (what is wrong, config text, line of the error, text the message must contain)
+const CORPUS: &[(&str, &str, usize, &str)] = &[
+    (
+        "syntax error",
+        "[global\ninterval = \"10s\"\n",
+        1,
+        "unclosed table",
+    ),
+    (
+        "unknown key",
+        "[global]\nintervall = \"10s\"\n",
+        2,
+        "unknown field `intervall`",
+    ),
+    (
+        "unknown section",
+        "[globals]\n",
+        1,
+        "unknown field `globals`",
+    ),
+    (
+        "wrong type",
+        "[plugins.cpu]\nenabled = \"yes\"\n",
+        2,
+        "invalid type",
+    ),
+    (
+        "bad duration",
+        "[global]\ninterval = \"ten\"\n",
+        2,
+        "invalid duration",
+    ),
+    (
+        "zero interval",
+        "[global]\ninterval = \"0s\"\n",
+        2,
+        "[global] interval",
+    ),
+    (
+        "bad size",
+        "[plugins.net]\nmemory_limit = \"lots\"\n",
+        2,
+        "invalid size",
+    ),
+    (
+        "bad regex",
+        "[[relabel]]\nsource_labels = [\"a\"]\nregex = \"a(\"\n",
+        1,
+        "[[relabel]] regex",
+    ),
+    (
+        "hashmod without modulus",
+        "\n[[relabel]]\naction = \"hashmod\"\ntarget_label = \"s\"\n",
+        2,
+        "modulus",
+    ),
+    (
+        "bad action",
+        "[[relabel]]\naction = \"explode\"\n",
+        2,
+        "explode",
+    ),
+    (
+        "bad url",
+        "[[remote_write]]\nurl = \"not a url\"\n",
+        1,
+        "[[remote_write]] url",
+    ),
+    (
+        "ftp url",
+        "\n\n[[remote_write]]\nurl = \"ftp://x/y\"\n",
+        3,
+        "only http and https",
+    ),
+    (
+        "bad listen address",
+        "[http]\nlisten = \"everywhere\"\n",
+        2,
+        "[http] listen",
+    ),
+    (
+        "bad log level",
+        "[log]\nlevel = \"chatty\"\n",
+        2,
+        "[log] level",
+    ),
+    (
+        "duplicate plugin table",
+        "[plugins.cpu]\n[plugins.cpu]\n",
+        2,
+        "duplicate",
+    ),
+    (
+        "duplicate key",
+        "[global]\njob = \"a\"\njob = \"b\"\n",
+        3,
+        "duplicate key",
+    ),
+    (
+        "both auth kinds",
+        "[[remote_write]]\nurl = \"http://x/\"\nbearer_token = \"t\"\nbasic_auth = { username = \"u\" }\n",
+        1,
+        "basic_auth",
+    ),
+    (
+        "unknown plugin",
+        "[plugins.gpu]\nenabled = true\n",
+        1,
+        "[plugins.gpu]: no built-in plugin",
+    ),
+];
+
+fn sonde(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sonde"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_broken_config_is_one_clear_error_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, text, line, needle) in CORPUS {
+        let path = dir.path().join("sonde.toml");
+        std::fs::write(&path, text).unwrap();
+        let file = path.to_str().unwrap();
+        let (check_code, check) = sonde(&["check-config", file]);
+        let (run_code, run) = sonde(&["run", "--config", file]);
+        assert_eq!(check_code, Some(2), "{what}: check-config: {check}");
+        assert_eq!(run_code, Some(2), "{what}: run: {run}");
+        let message = |stderr: &str| {
+            stderr
+                .lines()
+                .find(|l| l.starts_with("error: "))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (check, run) = (message(&check), message(&run));
+        assert_eq!(check, run, "{what}: check-config and run disagree");
+        assert!(
+            check.contains(needle),
+            "{what}: {check:?} should mention {needle:?}"
+        );
+        assert!(
+            check.starts_with(&format!("error: {file}:{line}:")),
+            "{what}: {check:?} should name {file}:{line}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_an_error_naming_it() {
+    let (code, stderr) = sonde(&["check-config", "/nonexistent/sonde.toml"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("/nonexistent/sonde.toml: cannot read config"),
+        "{stderr}"
+    );
+    let (code, _) = sonde(&["run", "--config", "/nonexistent/sonde.toml"]);
+    assert_eq!(code, Some(2));
+}
