@@ -15,42 +15,15 @@
 use sonde::config::Config;
 use sonde::cycle::collect_once;
 use sonde::runtime::Runtime;
-use sonde::sandbox::{Access, DEFAULT_READ_CAP, RootPaths, Sandbox};
+use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+mod common;
+
+use common::{Killed, NODE_EXPORTER_COLLECTORS, cpu_ms, get, process_cpu_ms, replay};
 use sonde::{builtin, loader};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// node_exporter collectors equivalent to sonde's built-ins.
-const NODE_EXPORTER_COLLECTORS: &[&str] = &[
-    "cpu",
-    "cpufreq",
-    "loadavg",
-    "pressure",
-    "meminfo",
-    "vmstat",
-    "diskstats",
-    "filesystem",
-    "netdev",
-    "netclass",
-    "netstat",
-    "sockstat",
-    "softnet",
-    "arp",
-    "conntrack",
-    "udp_queues",
-    "processes",
-    "stat",
-    "uname",
-    "os",
-    "time",
-    "timex",
-    "filefd",
-    "entropy",
-];
 
 struct Args {
     cycles: u32,
@@ -77,8 +50,7 @@ fn args() -> Args {
 }
 
 fn process_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    Duration::from_secs_f64(process_cpu_ms() / 1000.0)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -167,31 +139,6 @@ fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-12)
 }
 
-/// What a minimal native collector has to do: the same syscalls, no parsing.
-fn replay(paths: &RootPaths, accesses: &[Access]) {
-    let full = |root, path: &str| paths.path(root).join(path);
-    for access in accesses {
-        match access {
-            Access::Read(root, path) => {
-                let _ = std::fs::read(full(*root, path));
-            }
-            Access::ReadDir(root, path) => {
-                if let Ok(dir) = std::fs::read_dir(full(*root, path)) {
-                    for entry in dir.flatten() {
-                        let _ = entry.file_type();
-                    }
-                }
-            }
-            Access::ReadLink(root, path) => {
-                let _ = std::fs::read_link(full(*root, path));
-            }
-            Access::Statfs(mount_point) => {
-                let _ = rustix::fs::statfs(paths.rootfs.join(mount_point.trim_start_matches('/')));
-            }
-        }
-    }
-}
-
 /// Starts node_exporter with the matching collectors, scrapes it `scrapes` times, and returns
 /// its CPU time per scrape and the number of series (without go_/process_/promhttp_ ones).
 fn node_exporter(scrapes: u32) -> anyhow::Result<(Duration, usize)> {
@@ -209,13 +156,13 @@ fn node_exporter(scrapes: u32) -> anyhow::Result<(Duration, usize)> {
     for c in NODE_EXPORTER_COLLECTORS {
         cmd.arg(format!("--collector.{c}"));
     }
-    let child = KillOnDrop(cmd.spawn()?);
+    let child = Killed(cmd.spawn()?);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while scrape(port, false).is_err() {
+    while get(port, false).is_err() {
         anyhow::ensure!(Instant::now() < deadline, "node_exporter did not answer");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let body = scrape(port, false)?;
+    let body = get(port, false)?;
     let series = body
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -224,55 +171,15 @@ fn node_exporter(scrapes: u32) -> anyhow::Result<(Duration, usize)> {
         })
         .count();
     for _ in 0..3 {
-        scrape(port, true)?;
+        get(port, true)?;
     }
-    let before = cpu_of(child.0.id())?;
+    let before = cpu_ms(child.0.id());
     for _ in 0..scrapes {
-        scrape(port, true)?;
+        get(port, true)?;
     }
-    let after = cpu_of(child.0.id())?;
-    Ok(((after - before) / scrapes, series))
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One HTTP/1.0 GET of /metrics; returns the body (gzip bodies are returned undecoded).
-fn scrape(port: u16, gzip: bool) -> anyhow::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    let encoding = if gzip {
-        "Accept-Encoding: gzip\r\n"
-    } else {
-        ""
-    };
-    write!(
-        stream,
-        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/plain;version=0.0.4\r\n{encoding}\r\n"
-    )?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let text = String::from_utf8_lossy(&response);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    Ok(body.to_owned())
-}
-
-/// utime + stime of a process, from `/proc/<pid>/stat` (clock ticks of 10 ms).
-fn cpu_of(pid: u32) -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after_comm = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .unwrap_or_default();
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-    Ok(Duration::from_millis(ticks * 10))
+    let after = cpu_ms(child.0.id());
+    Ok((
+        Duration::from_secs_f64((after - before) / 1000.0) / scrapes,
+        series,
+    ))
 }

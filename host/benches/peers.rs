@@ -17,47 +17,22 @@
 //! CPU per cycle is the process's utime + stime (from `/proc/<pid>/stat`) over the run divided
 //! by the cycles; RSS is VmRSS at the end (steady) and VmHWM (peak).
 
+mod common;
+
+use common::{Killed, NODE_EXPORTER_COLLECTORS, cpu_ms, get, process_cpu_ms, replay};
 use sonde::config::Config;
 use sonde::cycle::collect_once;
 use sonde::loader;
 use sonde::runtime::Runtime;
-use sonde::sandbox::{Access, DEFAULT_READ_CAP, RootPaths, Sandbox};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 const PROCESS_EXPORTER: &str = "/usr/bin/prometheus-process-exporter";
 const COLLECTD: &str = "/usr/sbin/collectd";
-const NODE_EXPORTER_COLLECTORS: &[&str] = &[
-    "cpu",
-    "cpufreq",
-    "loadavg",
-    "pressure",
-    "meminfo",
-    "vmstat",
-    "diskstats",
-    "filesystem",
-    "netdev",
-    "netclass",
-    "netstat",
-    "sockstat",
-    "softnet",
-    "arp",
-    "conntrack",
-    "udp_queues",
-    "processes",
-    "stat",
-    "uname",
-    "os",
-    "time",
-    "timex",
-    "filefd",
-    "entropy",
-];
 const ALL_PLUGINS: &[&str] = &["cpu", "mem", "disk", "net", "process", "system", "textfile"];
 
 struct Options {
@@ -106,38 +81,12 @@ struct Cost {
     series: usize,
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn get(port: u16, gzip: bool) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    let enc = if gzip {
-        "Accept-Encoding: gzip\r\n"
-    } else {
-        ""
-    };
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n{enc}\r\n")?;
-    let mut r = Vec::new();
-    s.read_to_end(&mut r)?;
-    let text = String::from_utf8_lossy(&r).into_owned();
-    match text.split_once("\r\n\r\n") {
-        Some((head, body)) if head.contains(" 200 ") => Ok(body.to_owned()),
-        _ => Err(std::io::Error::other("not 200")),
-    }
 }
 
 fn wait_http(port: u16, within: Duration) -> Option<Duration> {
@@ -152,15 +101,6 @@ fn wait_http(port: u16, within: Duration) -> Option<Duration> {
         std::thread::sleep(Duration::from_millis(2));
     }
     None
-}
-
-fn cpu_ms(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks * 10.0
 }
 
 fn rss(pid: u32) -> (u64, u64) {
@@ -251,34 +191,6 @@ fn floor(plugins: &[&str], seconds: u64, process_groups: bool) -> (Cost, usize) 
         ..Cost::default()
     };
     (cost, accesses.len())
-}
-
-fn process_cpu_ms() -> f64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
-}
-
-fn replay(paths: &RootPaths, accesses: &[Access]) {
-    for access in accesses {
-        match access {
-            Access::Read(root, path) => {
-                let _ = std::fs::read(paths.path(*root).join(path));
-            }
-            Access::ReadDir(root, path) => {
-                if let Ok(dir) = std::fs::read_dir(paths.path(*root).join(path)) {
-                    for entry in dir.flatten() {
-                        let _ = entry.file_type();
-                    }
-                }
-            }
-            Access::ReadLink(root, path) => {
-                let _ = std::fs::read_link(paths.path(*root).join(path));
-            }
-            Access::Statfs(mount) => {
-                let _ = rustix::fs::statfs(paths.rootfs.join(mount.trim_start_matches('/')));
-            }
-        }
-    }
 }
 
 /// One row of the report: a measured process.

@@ -116,52 +116,50 @@ impl Default for GlobalConfig {
 }
 
 impl GlobalConfig {
-    /// The state directory to use.
+    /// The state directory to use (write-ahead logs).
     pub fn state_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.state_dir {
-            return dir.clone();
-        }
-        if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
-            let first = dir
-                .to_string_lossy()
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            return PathBuf::from(first);
-        }
-        if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
-            return PathBuf::from(dir).join("sonde");
-        }
-        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty() && h != "/") {
-            return PathBuf::from(home).join(".local/state/sonde");
-        }
-        PathBuf::from("/var/lib/sonde")
+        self.state_dir.clone().unwrap_or_else(|| {
+            default_dir(
+                "STATE_DIRECTORY",
+                "XDG_STATE_HOME",
+                ".local/state",
+                "/var/lib/sonde",
+            )
+        })
     }
 
     /// The compile cache directory to use.
     pub fn cache_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.cache_dir {
-            return dir.clone();
-        }
-        if let Some(dir) = std::env::var_os("CACHE_DIRECTORY") {
-            // systemd's CacheDirectory=; several are separated by ':'.
-            let first = dir
-                .to_string_lossy()
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            return PathBuf::from(first);
-        }
-        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-            return PathBuf::from(dir).join("sonde");
-        }
-        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty() && h != "/") {
-            return PathBuf::from(home).join(".cache/sonde");
-        }
-        PathBuf::from("/var/cache/sonde")
+        self.cache_dir.clone().unwrap_or_else(|| {
+            default_dir(
+                "CACHE_DIRECTORY",
+                "XDG_CACHE_HOME",
+                ".cache",
+                "/var/cache/sonde",
+            )
+        })
     }
+}
+
+/// A default directory, as services and users expect it: systemd's `$<SYSTEMD_VAR>` (the first of
+/// a `:`-separated list), else `$<XDG_VAR>/sonde`, else `~/<home_dir>/sonde`, else `fallback`.
+fn default_dir(systemd_var: &str, xdg_var: &str, home_dir: &str, fallback: &str) -> PathBuf {
+    if let Some(dirs) = std::env::var_os(systemd_var) {
+        let first = dirs
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        return PathBuf::from(first);
+    }
+    if let Some(dir) = std::env::var_os(xdg_var) {
+        return PathBuf::from(dir).join("sonde");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty() && h != "/") {
+        return PathBuf::from(home).join(home_dir).join("sonde");
+    }
+    PathBuf::from(fallback)
 }
 
 /// `[paths]`: the directories behind the `proc`, `sys` and `rootfs` roots.

@@ -1,0 +1,111 @@
+//! What the benchmarks share: the node_exporter collectors matching sonde's built-ins, the
+//! native floor's replay of recorded accesses, and process measurements.
+
+use sonde::sandbox::{Access, RootPaths};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Child;
+
+/// node_exporter collectors equivalent to sonde's built-ins.
+pub const NODE_EXPORTER_COLLECTORS: &[&str] = &[
+    "cpu",
+    "cpufreq",
+    "loadavg",
+    "pressure",
+    "meminfo",
+    "vmstat",
+    "diskstats",
+    "filesystem",
+    "netdev",
+    "netclass",
+    "netstat",
+    "sockstat",
+    "softnet",
+    "arp",
+    "conntrack",
+    "udp_queues",
+    "processes",
+    "stat",
+    "uname",
+    "os",
+    "time",
+    "timex",
+    "filefd",
+    "entropy",
+];
+
+/// What a minimal native collector has to do: the same syscalls as a recorded cycle, no parsing.
+pub fn replay(paths: &RootPaths, accesses: &[Access]) {
+    for access in accesses {
+        match access {
+            Access::Read(root, path) => {
+                let _ = std::fs::read(paths.path(*root).join(path));
+            }
+            Access::ReadDir(root, path) => {
+                if let Ok(dir) = std::fs::read_dir(paths.path(*root).join(path)) {
+                    for entry in dir.flatten() {
+                        let _ = entry.file_type();
+                    }
+                }
+            }
+            Access::ReadLink(root, path) => {
+                let _ = std::fs::read_link(paths.path(*root).join(path));
+            }
+            Access::Statfs(mount) => {
+                let _ = rustix::fs::statfs(paths.rootfs.join(mount.trim_start_matches('/')));
+            }
+        }
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.0 `GET /metrics` (with `Accept-Encoding: gzip` as Prometheus sends it when
+/// `gzip`); the body of a 200 (gzip bodies are returned undecoded).
+pub fn get(port: u16, gzip: bool) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    let encoding = if gzip {
+        "Accept-Encoding: gzip\r\n"
+    } else {
+        ""
+    };
+    write!(
+        stream,
+        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n{encoding}\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    match text.split_once("\r\n\r\n") {
+        Some((head, body)) if head.contains(" 200 ") => Ok(body.to_owned()),
+        _ => Err(std::io::Error::other("not a 200")),
+    }
+}
+
+/// utime + stime of a process in ms, from `/proc/<pid>/stat` (10 ms ticks).
+pub fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) * 10.0
+}
+
+/// CPU time of this process in ms (nanosecond resolution).
+pub fn process_cpu_ms() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
+}
