@@ -14,3 +14,32 @@ pub fn builtin(name: &str) -> Option<&'static [u8]> {
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
     BUILTIN_PLUGINS.iter().map(|(name, _)| *name)
 }
+
+/// The node_exporter collectors whose series sonde's built-in plugins reproduce; benchmarks and
+/// the live comparison run node_exporter with exactly these.
+pub const NODE_EXPORTER_COLLECTORS: &[&str] = &[
+    "cpu",
+    "cpufreq",
+    "loadavg",
+    "pressure",
+    "meminfo",
+    "vmstat",
+    "diskstats",
+    "filesystem",
+    "netdev",
+    "netclass",
+    "netstat",
+    "sockstat",
+    "softnet",
+    "arp",
+    "conntrack",
+    "udp_queues",
+    "processes",
+    "stat",
+    "uname",
+    "os",
+    "time",
+    "timex",
+    "filefd",
+    "entropy",
+];

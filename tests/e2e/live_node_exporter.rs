@@ -3,39 +3,12 @@
 //! gauges that do not move have the same values.
 
 use crate::support::{KillOnDrop, free_port, http_get, metric_name, parse_exposition};
+use sonde::builtin::NODE_EXPORTER_COLLECTORS;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
-
-/// node_exporter collectors whose series sonde's built-ins must reproduce.
-const COLLECTORS: &[&str] = &[
-    "cpu",
-    "cpufreq",
-    "loadavg",
-    "pressure",
-    "meminfo",
-    "vmstat",
-    "diskstats",
-    "filesystem",
-    "netdev",
-    "netclass",
-    "netstat",
-    "sockstat",
-    "softnet",
-    "arp",
-    "conntrack",
-    "udp_queues",
-    "processes",
-    "stat",
-    "uname",
-    "os",
-    "time",
-    "timex",
-    "filefd",
-    "entropy",
-];
 
 /// Gauges whose value cannot change between the two reads.
 const STABLE: &[&str] = &[
@@ -138,7 +111,7 @@ fn every_node_exporter_series_is_in_sondes_output() {
         .arg("--web.disable-exporter-metrics")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for c in COLLECTORS {
+    for c in NODE_EXPORTER_COLLECTORS {
         cmd.arg(format!("--collector.{c}"));
     }
     let _exporter = KillOnDrop(cmd.spawn().unwrap());

@@ -1,38 +1,11 @@
 //! What the benchmarks share: the node_exporter collectors matching sonde's built-ins, the
 //! native floor's replay of recorded accesses, and process measurements.
 
+pub use sonde::builtin::NODE_EXPORTER_COLLECTORS;
 use sonde::sandbox::{Access, RootPaths};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Child;
-
-/// node_exporter collectors equivalent to sonde's built-ins.
-pub const NODE_EXPORTER_COLLECTORS: &[&str] = &[
-    "cpu",
-    "cpufreq",
-    "loadavg",
-    "pressure",
-    "meminfo",
-    "vmstat",
-    "diskstats",
-    "filesystem",
-    "netdev",
-    "netclass",
-    "netstat",
-    "sockstat",
-    "softnet",
-    "arp",
-    "conntrack",
-    "udp_queues",
-    "processes",
-    "stat",
-    "uname",
-    "os",
-    "time",
-    "timex",
-    "filefd",
-    "entropy",
-];
 
 /// What a minimal native collector has to do: the same syscalls as a recorded cycle, no parsing.
 pub fn replay(paths: &RootPaths, accesses: &[Access]) {
