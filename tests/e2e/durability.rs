@@ -87,17 +87,26 @@ fn every_sample_of_a_receiver_outage_arrives() {
     );
 }
 
-#[test]
-fn samples_accepted_before_a_kill_9_arrive_after_restart() {
-    let Some(mut prometheus) = Prometheus::start() else {
-        return;
-    };
+/// A drained agent whose receiver then goes down for `outage` before the agent is killed with
+/// SIGKILL; returns the stopped Prometheus, the killed agent and when the outage began. `None`
+/// when Prometheus is not installed.
+fn killed_during_outage(outage: Duration) -> Option<(Prometheus, Daemon, f64)> {
+    let mut prometheus = Prometheus::start()?;
     let mut daemon = agent(&prometheus);
     drained(&daemon);
     let down = now();
     prometheus.stop();
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(outage);
     daemon.kill9();
+    Some((prometheus, daemon, down))
+}
+
+#[test]
+fn samples_accepted_before_a_kill_9_arrive_after_restart() {
+    let Some((mut prometheus, mut daemon, down)) = killed_during_outage(Duration::from_secs(4))
+    else {
+        return;
+    };
     let killed = now();
     std::thread::sleep(Duration::from_secs(2));
     daemon.restart();
@@ -116,15 +125,10 @@ fn samples_accepted_before_a_kill_9_arrive_after_restart() {
 
 #[test]
 fn a_corrupt_last_segment_is_cut_and_the_rest_delivered() {
-    let Some(mut prometheus) = Prometheus::start() else {
+    let Some((mut prometheus, mut daemon, down)) = killed_during_outage(Duration::from_secs(5))
+    else {
         return;
     };
-    let mut daemon = agent(&prometheus);
-    drained(&daemon);
-    let down = now();
-    prometheus.stop();
-    std::thread::sleep(Duration::from_secs(5));
-    daemon.kill9();
     // Damage the end of the newest segment: the last record fails its checksum.
     let wal = std::fs::read_dir(daemon.dir().join("state/wal"))
         .unwrap()
