@@ -18,7 +18,14 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    for watched in ["wit", "sdk/src", "sdk/Cargo.toml", "plugins", "Cargo.lock"] {
+    for watched in [
+        "wit",
+        "sdk/src",
+        "sdk/Cargo.toml",
+        "plugins",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

@@ -8,7 +8,9 @@
 //!   matching collectors and scraped as Prometheus does (`Accept-Encoding: gzip`); its CPU time
 //!   per scrape from `/proc/<pid>/stat`.
 //!
-//! `cargo bench -p sonde --bench cycle -- [--cycles N] [--procfs DIR] [--only PLUGIN]`
+//! `cargo bench -p sonde --bench cycle -- [--cycles N] [--procfs DIR] [--only PLUGIN] [--sonde-only]`
+//!
+//! `--sonde-only` runs just sonde's cycles (no floor, no node_exporter): for `perf record`.
 //!
 //! Not a timed test: it prints figures and asserts nothing about them.
 
@@ -29,6 +31,7 @@ struct Args {
     cycles: u32,
     procfs: Option<PathBuf>,
     only: Option<String>,
+    sonde_only: bool,
 }
 
 fn args() -> Args {
@@ -36,6 +39,7 @@ fn args() -> Args {
         cycles: 200,
         procfs: None,
         only: None,
+        sonde_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -43,6 +47,7 @@ fn args() -> Args {
             "--cycles" => args.cycles = it.next().and_then(|v| v.parse().ok()).expect("--cycles N"),
             "--procfs" => args.procfs = it.next().map(PathBuf::from),
             "--only" => args.only = it.next(),
+            "--sonde-only" => args.sonde_only = true,
             _ => {} // cargo bench passes --bench
         }
     }
@@ -94,6 +99,14 @@ fn main() -> anyhow::Result<()> {
     }
     let sonde = (process_cpu() - start.0) / args.cycles;
     let sonde_wall = start.1.elapsed() / args.cycles;
+    if args.sonde_only {
+        println!(
+            "sonde: {series} series, {:.3} ms CPU per cycle ({:.3} ms wall)",
+            ms(sonde),
+            ms(sonde_wall)
+        );
+        return Ok(());
+    }
 
     let start = process_cpu();
     for _ in 0..args.cycles {
