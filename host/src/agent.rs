@@ -21,6 +21,7 @@ use crate::store::{LatestValues, MetricsSource};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -37,6 +38,9 @@ struct Sinks {
     queues: Vec<Arc<RemoteWriteQueue>>,
     store: Arc<LatestValues>,
     stats: Arc<AgentStats>,
+    /// Plugins whose first collection has not finished yet; when it reaches zero, start-up is
+    /// over and its pages are released ([`crate::memory::release_startup_pages`]).
+    first_cycles_left: std::sync::atomic::AtomicUsize,
 }
 
 /// The running configuration: plugins with their loops, queues, and what produced them.
@@ -77,6 +81,8 @@ impl Agent {
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
         let mut http = self.start_http(&config, http_stopped.clone()).await?;
         let mut current = self.start(config, None).await?;
+        // The compiled plugins are mapped now.
+        crate::memory::map_files_on_demand();
         tracing::info!(plugins = current.loops.len() - 1, "sonde is running");
         loop {
             tokio::select! {
@@ -235,6 +241,7 @@ impl Agent {
             queues: queues.clone(),
             store: self.store.clone(),
             stats: self.stats.clone(),
+            first_cycles_left: plugins.len().into(),
         });
         let mut loops: Vec<JoinHandle<()>> = plugins
             .into_iter()
@@ -272,6 +279,7 @@ async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
     let mut next = Instant::now();
     let mut staleness = StalenessTracker::new();
     let mut first = true;
+    let mut first_cycle = true;
     let mut last_metadata: Option<Instant> = None;
     loop {
         tokio::time::sleep_until(next).await;
@@ -317,6 +325,11 @@ async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
                 tracing::error!(plugin = %name, error = %join, "collection thread failed");
                 series = staleness.fail(timestamp_ms);
             }
+        }
+        if std::mem::take(&mut first_cycle)
+            && sinks.first_cycles_left.fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            tokio::task::spawn_blocking(crate::memory::release_startup_pages);
         }
         if sinks.queues.is_empty() {
             continue;

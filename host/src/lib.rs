@@ -32,6 +32,7 @@ pub mod grants;
 pub mod http;
 pub mod instance;
 pub mod loader;
+pub mod memory;
 pub mod pipeline;
 pub mod plugin;
 pub mod relabel;
