@@ -39,6 +39,9 @@ pub struct PluginState {
     pub(crate) refused_calls: u32,
     /// Log lines dropped by the rate limit this call.
     pub(crate) dropped_log_lines: u32,
+    /// The mount table, read at the first `statfs` of a call: only its mount points are
+    /// answered.
+    mount_points: Option<std::collections::HashSet<String>>,
 }
 
 impl PluginState {
@@ -62,6 +65,7 @@ impl PluginState {
             log_lines_left: LOG_LINES_PER_CALL,
             refused_calls: 0,
             dropped_log_lines: 0,
+            mount_points: None,
         }
     }
 
@@ -70,6 +74,7 @@ impl PluginState {
         self.log_lines_left = LOG_LINES_PER_CALL;
         self.refused_calls = 0;
         self.dropped_log_lines = 0;
+        self.mount_points = None;
     }
 
     /// True when the stderr buffer is more than half full.
@@ -272,6 +277,18 @@ impl self::sonde::collector::host::Host for PluginState {
     fn statfs(&mut self, mount_point: String) -> Result<wit::FsStats, wit::FsError> {
         self.check_capability(Capability::Statfs)
             .map_err(fs_error)?;
+        let sandbox = &self.sandbox;
+        let mounted = self
+            .mount_points
+            .get_or_insert_with(|| sandbox.mount_points())
+            .contains(&mount_point);
+        if !mounted {
+            return Err(fs_error(self.refuse(
+                FsError::NotGranted,
+                "statfs (not in the mount table)",
+                &mount_point,
+            )));
+        }
         let result = self.sandbox.statfs(&mount_point);
         let s = self
             .observe(Root::Rootfs, &mount_point, result)

@@ -9,7 +9,7 @@ use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use sonde_sdk::{DirEntry, EntryKind, FsError, FsStats, Root};
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The default cap on the bytes one file read may return (8 MiB).
@@ -91,7 +91,7 @@ pub enum Access {
 #[derive(Debug)]
 pub struct Sandbox {
     paths: RootPaths,
-    dirs: [Option<Dir>; 3],
+    dirs: [Option<Arc<Dir>>; 3],
     read_cap: usize,
     statfs_timeout: Duration,
     recording: Option<Mutex<Vec<Access>>>,
@@ -105,7 +105,7 @@ impl Sandbox {
             if let Err(e) = &dir {
                 tracing::warn!(root = root.name(), path = %paths.path(root).display(), error = %e, "cannot open root; reads from it will fail");
             }
-            dir.ok()
+            dir.ok().map(Arc::new)
         });
         Sandbox {
             paths,
@@ -143,7 +143,36 @@ impl Sandbox {
     /// `statfs(2)` of an absolute mount point below the rootfs root, with the statfs timeout.
     pub fn statfs(&self, mount_point: &str) -> Result<FsStats, FsError> {
         self.note(|| Access::Statfs(mount_point.to_owned()));
-        crate::system::statfs(&self.paths.rootfs, mount_point, self.statfs_timeout)
+        let rootfs = self.dirs[Root::Rootfs as usize]
+            .as_ref()
+            .ok_or(FsError::NotFound)?;
+        crate::system::statfs(rootfs, &self.paths.rootfs, mount_point, self.statfs_timeout)
+    }
+
+    /// The mount points of the procfs root's mount table (init's, else the agent's own): the
+    /// only paths `statfs` answers for. Not recorded as a plugin's access.
+    pub fn mount_points(&self) -> std::collections::HashSet<String> {
+        let proc = match self.dir(Root::Proc) {
+            Ok(dir) => dir,
+            Err(_) => return Default::default(),
+        };
+        for path in ["1/mountinfo", "self/mountinfo"] {
+            let mut text = Vec::new();
+            let read = proc
+                .open_with(
+                    path,
+                    OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
+                )
+                .and_then(|f| f.take(self.read_cap as u64).read_to_end(&mut text));
+            if read.is_ok()
+                && let Ok(mounts) = sonde_sdk::procfs::mountinfo::parse(&text)
+            {
+                return mounts.into_iter().map(|m| m.mount_point).collect();
+            }
+        }
+        Default::default()
     }
 
     /// The directories the roots are served from.
@@ -152,7 +181,7 @@ impl Sandbox {
     }
 
     fn dir(&self, root: Root) -> Result<&Dir, FsError> {
-        self.dirs[root as usize].as_ref().ok_or(FsError::NotFound)
+        self.dirs[root as usize].as_deref().ok_or(FsError::NotFound)
     }
 
     /// Reads a whole regular file, up to the read cap.
@@ -242,7 +271,7 @@ fn relative(path: &str) -> Result<&Path, FsError> {
 }
 
 /// Maps an I/O error to the WIT error, recognizing cap-std's refusals to leave the root.
-fn fs_error(e: io::Error) -> FsError {
+pub(crate) fn fs_error(e: io::Error) -> FsError {
     if e.to_string()
         .contains("a path led outside of the filesystem")
     {

@@ -2,6 +2,7 @@
 //! `statfs` (with a timeout, as a dead NFS mount blocks forever), `uname`, `adjtimex` and the
 //! local time zone.
 
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use sonde_sdk::{Clock, FsError, FsStats, Timex, Uname};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,12 +18,41 @@ pub const STATFS_TIMEOUT: Duration = Duration::from_secs(5);
 /// The helper thread itself may stay blocked in the kernel. Such a mount is remembered as stuck,
 /// as node_exporter does: until its pending call returns, further calls answer `timed-out` at
 /// once instead of piling up blocked threads.
-pub fn statfs(rootfs: &Path, mount_point: &str, timeout: Duration) -> Result<FsStats, FsError> {
+///
+/// The mount point is opened (`O_PATH`) through `rootfs_dir` with cap-std's rules, so a symlink
+/// on the way cannot lead outside the rootfs (`escapes-root`), then `fstatfs`ed.
+pub fn statfs(
+    rootfs_dir: &Arc<Dir>,
+    rootfs: &Path,
+    mount_point: &str,
+    timeout: Duration,
+) -> Result<FsStats, FsError> {
     let path = below_rootfs(rootfs, mount_point)?;
-    statfs_with(path, timeout, |p| rustix::fs::statfs(p))
+    let relative: PathBuf = Path::new(mount_point)
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    let dir = rootfs_dir.clone();
+    statfs_with(path, timeout, move |_| {
+        let target = if relative.as_os_str().is_empty() {
+            dir.open_with(".", &path_only())
+        } else {
+            dir.open_with(&relative, &path_only())
+        }
+        .map_err(crate::sandbox::fs_error)?;
+        rustix::fs::fstatfs(&target).map_err(|e| crate::sandbox::fs_error(e.into()))
+    })
 }
 
-type StatFsResult = Result<rustix::fs::StatFs, rustix::io::Errno>;
+/// Open options for an `O_PATH` descriptor: enough for `fstatfs`, never reads or blocks on
+/// the file itself.
+fn path_only() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.read(true).custom_flags(libc::O_PATH);
+    options
+}
+
+type StatFsResult = Result<rustix::fs::StatFs, FsError>;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -90,11 +120,7 @@ fn statfs_with(
             files_free: s.f_ffree,
             read_only: s.f_flags as u64 & libc::ST_RDONLY != 0,
         }),
-        Ok(Err(errno)) => Err(match errno {
-            rustix::io::Errno::NOENT => FsError::NotFound,
-            rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => FsError::PermissionDenied,
-            e => FsError::Other(e.to_string()),
-        }),
+        Ok(Err(error)) => Err(error),
         Err(_) => {
             // The worker is blocked in the kernel: let it be, the next call starts a new one.
             STATFS_WORKER
@@ -200,18 +226,45 @@ pub fn clock() -> Clock {
 mod tests {
     use super::*;
 
+    fn open(path: &str) -> Arc<Dir> {
+        Arc::new(Dir::open_ambient_dir(path, cap_std::ambient_authority()).unwrap())
+    }
+
+    fn errno(e: rustix::io::Errno) -> FsError {
+        crate::sandbox::fs_error(e.into())
+    }
+
     #[test]
     fn statfs_of_root_and_refusals() {
-        let s = statfs(Path::new("/"), "/", STATFS_TIMEOUT).unwrap();
+        let root = open("/");
+        let s = statfs(&root, Path::new("/"), "/", STATFS_TIMEOUT).unwrap();
         assert!(s.blocks > 0 && s.block_size > 0);
         assert_eq!(
-            statfs(Path::new("/"), "/no/such/mount", STATFS_TIMEOUT),
+            statfs(&root, Path::new("/"), "/no/such/mount", STATFS_TIMEOUT),
             Err(FsError::NotFound)
         );
+        let tmp = open("/tmp");
         assert_eq!(
-            statfs(Path::new("/tmp"), "/../etc", STATFS_TIMEOUT),
+            statfs(&tmp, Path::new("/tmp"), "/../etc", STATFS_TIMEOUT),
             Err(FsError::EscapesRoot)
         );
+    }
+
+    #[test]
+    fn statfs_does_not_follow_symlinks_out_of_the_rootfs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/", dir.path().join("host-root")).unwrap();
+        std::os::unix::fs::symlink("../../../../..", dir.path().join("up")).unwrap();
+        std::fs::create_dir(dir.path().join("mnt")).unwrap();
+        let root = open(dir.path().to_str().unwrap());
+        for mount in ["/host-root", "/up"] {
+            assert_eq!(
+                statfs(&root, dir.path(), mount, STATFS_TIMEOUT),
+                Err(FsError::EscapesRoot),
+                "{mount}"
+            );
+        }
+        assert!(statfs(&root, dir.path(), "/mnt", STATFS_TIMEOUT).is_ok());
     }
 
     #[test]
@@ -221,7 +274,7 @@ mod tests {
         let started = std::time::Instant::now();
         let hung = statfs_with(path.clone(), Duration::from_millis(50), move |p| {
             let _ = release_rx.recv();
-            rustix::fs::statfs(p)
+            rustix::fs::statfs(p).map_err(errno)
         });
         assert_eq!(hung, Err(FsError::TimedOut));
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -233,7 +286,7 @@ mod tests {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
             match statfs_with(path.clone(), Duration::from_secs(5), |p| {
-                rustix::fs::statfs(p)
+                rustix::fs::statfs(p).map_err(errno)
             }) {
                 Err(FsError::TimedOut) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(10))
