@@ -299,12 +299,12 @@ async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
         let result =
             tokio::task::spawn_blocking(move || call.plugin.collect(&call.config_json)).await;
         let seconds = started.elapsed().as_secs_f64();
-        let memory = plugin.plugin.memory_bytes();
+        let counters = plugin.plugin.counters();
         let mut series: Vec<SeriesSample> = Vec::new();
         match result {
             Ok(Ok(families)) => {
                 let samples = families.iter().map(|f| f.samples.len()).sum();
-                sinks.stats.record(&name, seconds, Ok(samples), memory);
+                sinks.stats.record(&name, seconds, Ok(samples), counters);
                 // Relabeling and staleness only matter to remote write.
                 if !sinks.queues.is_empty() {
                     sinks
@@ -317,7 +317,7 @@ async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
             }
             Ok(Err(error)) => {
                 tracing::warn!(plugin = %name, %error, "collection failed");
-                sinks.stats.record(&name, seconds, Err(&error), memory);
+                sinks.stats.record(&name, seconds, Err(&error), counters);
                 sinks.store.update(&name, Vec::new());
                 series = staleness.fail(timestamp_ms);
             }

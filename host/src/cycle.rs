@@ -54,12 +54,12 @@ pub fn collect_once(plugins: &[ScheduledPlugin]) -> CycleOutput {
         match result {
             Ok(families) => {
                 let samples = families.iter().map(|f| f.samples.len()).sum();
-                stats.record(name, elapsed, Ok(samples), p.plugin.memory_bytes());
+                stats.record(name, elapsed, Ok(samples), p.plugin.counters());
                 out.plugins.push((name.to_owned(), families));
             }
             Err(e) => {
                 tracing::error!(plugin = name, error = %e, "collection failed");
-                stats.record(name, elapsed, Err(&e), p.plugin.memory_bytes());
+                stats.record(name, elapsed, Err(&e), p.plugin.counters());
                 out.plugins.push((name.to_owned(), Vec::new()));
                 out.failures.push((name.to_owned(), e));
             }

@@ -46,6 +46,17 @@ pub struct PluginInfo {
     pub default_config: String,
 }
 
+/// A plugin's running totals, as [`Plugin::counters`] reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Bytes of linear memory after the last call.
+    pub memory: usize,
+    /// Host calls refused since the plugin was loaded.
+    pub refused_host_calls: u64,
+    /// Log lines dropped by the per-call limit since the plugin was loaded.
+    pub dropped_log_lines: u64,
+}
+
 /// Why a plugin call failed. Each is the plugin's failure, never the host's.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -88,6 +99,8 @@ pub struct Plugin {
     pre: PluginPre<PluginState>,
     instance: Mutex<Option<Instance>>,
     memory: std::sync::atomic::AtomicUsize,
+    refused_host_calls: std::sync::atomic::AtomicU64,
+    dropped_log_lines: std::sync::atomic::AtomicU64,
     runtime: Arc<Runtime>,
     grants: Arc<Grants>,
     limits: Limits,
@@ -141,6 +154,8 @@ impl Plugin {
             pre,
             instance: Mutex::new(None),
             memory: Default::default(),
+            refused_host_calls: Default::default(),
+            dropped_log_lines: Default::default(),
             runtime: runtime.clone(),
             grants: Arc::new(grants),
             limits,
@@ -161,9 +176,15 @@ impl Plugin {
         &self.info
     }
 
-    /// Bytes of linear memory the plugin's instance had after its last call.
-    pub fn memory_bytes(&self) -> usize {
-        self.memory.load(std::sync::atomic::Ordering::Relaxed)
+    /// What the plugin has done so far that the host counts: its memory after the last call,
+    /// host calls refused (escape attempts, ungranted roots) and log lines dropped.
+    pub fn counters(&self) -> Counters {
+        use std::sync::atomic::Ordering::Relaxed;
+        Counters {
+            memory: self.memory.load(Relaxed),
+            refused_host_calls: self.refused_host_calls.load(Relaxed),
+            dropped_log_lines: self.dropped_log_lines.load(Relaxed),
+        }
     }
 
     /// Replaces what the plugin is granted (for the calls that follow).
@@ -231,6 +252,14 @@ impl Plugin {
         let state = instance.store.data();
         self.memory
             .store(state.limits.memory, std::sync::atomic::Ordering::Relaxed);
+        self.refused_host_calls.fetch_add(
+            state.refused_calls.into(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.dropped_log_lines.fetch_add(
+            state.dropped_log_lines.into(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if state.refused_calls > 0 {
             tracing::warn!(plugin = %self.name, refused = state.refused_calls, "plugin made host calls that were refused");
         }

@@ -1,7 +1,7 @@
 //! The agent's self-metrics: node_exporter's per-collector `node_scrape_collector_*` and sonde's
 //! own `sonde_*` (plugin failures by reason, memory, build info), exposed like any plugin.
 
-use crate::plugin::CallError;
+use crate::plugin::{CallError, Counters};
 use sonde_sdk::MetricFamily;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -25,7 +25,7 @@ struct PluginFigures {
     cycles: u64,
     failures: BTreeMap<&'static str, u64>,
     samples: usize,
-    memory: usize,
+    counters: Counters,
 }
 
 /// Figures of every plugin, updated after each of its cycles.
@@ -36,19 +36,19 @@ pub struct AgentStats {
 
 impl AgentStats {
     /// Records a cycle of `plugin`: how long it took, how many samples it returned or why it
-    /// failed, and its memory afterwards.
+    /// failed, and its counters afterwards.
     pub fn record(
         &self,
         plugin: &str,
         seconds: f64,
         result: Result<usize, &CallError>,
-        memory: usize,
+        counters: Counters,
     ) {
         let mut plugins = self.plugins.lock().unwrap_or_else(|e| e.into_inner());
         let figures = plugins.entry(plugin.to_owned()).or_default();
         figures.last_duration = seconds;
         figures.cycles += 1;
-        figures.memory = memory;
+        figures.counters = counters;
         match result {
             Ok(samples) => {
                 figures.last_success = true;
@@ -98,13 +98,23 @@ impl AgentStats {
             "sonde_plugin_memory_bytes",
             "Linear memory of a plugin's instance after its last collection.",
         );
+        let mut refused = MetricFamily::counter(
+            "sonde_plugin_refused_host_calls_total",
+            "Host calls of a plugin that were refused: paths leaving a root, ungranted roots or capabilities, statfs outside the mount table.",
+        );
+        let mut dropped_logs = MetricFamily::counter(
+            "sonde_plugin_dropped_log_lines_total",
+            "Log lines of a plugin dropped by the limit of 100 per collection.",
+        );
         for (name, f) in &plugins {
             let plugin = [("collector", name.as_str())];
             duration.sample(&plugin, f.last_duration);
             success.sample(&plugin, if f.last_success { 1.0 } else { 0.0 });
             cycles.sample(&[("plugin", name)], f.cycles as f64);
             samples.sample(&[("plugin", name)], f.samples as f64);
-            memory.sample(&[("plugin", name)], f.memory as f64);
+            memory.sample(&[("plugin", name)], f.counters.memory as f64);
+            refused.sample(&[("plugin", name)], f.counters.refused_host_calls as f64);
+            dropped_logs.sample(&[("plugin", name)], f.counters.dropped_log_lines as f64);
             for reason in [
                 "trap",
                 "timeout",
@@ -125,6 +135,16 @@ impl AgentStats {
             &[("version", env!("CARGO_PKG_VERSION")), ("wasmtime", "48")],
             1.0,
         );
-        vec![duration, success, cycles, failures, samples, memory, build]
+        vec![
+            duration,
+            success,
+            cycles,
+            failures,
+            samples,
+            memory,
+            refused,
+            dropped_logs,
+            build,
+        ]
     }
 }

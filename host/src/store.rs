@@ -101,7 +101,12 @@ mod tests {
     #[test]
     fn renders_plugins_and_self_metrics_sorted() {
         let stats = Arc::new(AgentStats::default());
-        stats.record("cpu", 0.001, Ok(1), 1 << 20);
+        let counters = crate::plugin::Counters {
+            memory: 1 << 20,
+            refused_host_calls: 2,
+            dropped_log_lines: 0,
+        };
+        stats.record("cpu", 0.001, Ok(1), counters);
         let store = LatestValues::new(stats);
         assert!(!store.is_ready());
         store.update(
@@ -121,6 +126,11 @@ mod tests {
             .unwrap();
         let build = text.find("sonde_build_info{").unwrap();
         assert!(first < load && load < scrape && scrape < build, "{text}");
+        assert!(text.contains("sonde_plugin_refused_host_calls_total{plugin=\"cpu\"} 2"));
+        assert!(
+            text.contains("sonde_plugin_memory_bytes{plugin=\"cpu\"} 1.048576e+06"),
+            "{text}"
+        );
         store.retain(&["cpu".to_owned()]);
         assert!(!store.render().contains("aaa_first"));
     }

@@ -12,4 +12,5 @@ mod live_node_exporter;
 mod node_exporter_fixtures;
 mod prometheus;
 mod remote_write;
+mod security;
 mod support;

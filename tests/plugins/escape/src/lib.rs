@@ -1,0 +1,235 @@
+//! A hostile plugin for sonde's security tests: it tries every way out of its sandbox it can
+//! think of — through each host call and through WASI — and reports one sample per attempt,
+//! `sonde_escape_attempt{attempt, call, outcome}`. `outcome` is `read` when the attempt got
+//! data (an escape, unless the attempt is listed as allowed by design), else the error.
+//!
+//! The attempts assume the test's layout: procfs and sysfs are the real `/proc` and `/sys`, the
+//! rootfs root is a fixture directory (see `tests/e2e/security.rs`), and the plugin is granted
+//! `proc`, `sys:class/net`, `rootfs:granted` and `statfs`.
+
+use serde::{Deserialize, Serialize};
+use sonde_sdk::{Capability, Collector, Description, Error, FsError, Host, MetricFamily, Root};
+
+/// The escape artist.
+#[derive(Default)]
+pub struct Escape;
+
+/// No options.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {}
+
+/// One attempt: a name, the host call it goes through, and what it tries.
+struct Attempt {
+    name: &'static str,
+    call: &'static str,
+    run: Box<dyn Fn(&Host) -> Outcome>,
+}
+
+/// What an attempt got.
+enum Outcome {
+    /// Data came back.
+    Read,
+    /// The call failed with this error.
+    Refused(String),
+}
+
+fn outcome<T>(result: Result<T, FsError>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Read,
+        Err(e) => Outcome::Refused(format!("{e:?}")),
+    }
+}
+
+fn read(name: &'static str, root: Root, path: &'static str) -> Attempt {
+    Attempt {
+        name,
+        call: "read-file",
+        run: Box::new(move |host| outcome(host.read(root, path))),
+    }
+}
+
+fn read_dir(name: &'static str, root: Root, path: &'static str) -> Attempt {
+    Attempt {
+        name,
+        call: "read-dir",
+        run: Box::new(move |host| outcome(host.read_dir(root, path))),
+    }
+}
+
+fn read_link(name: &'static str, root: Root, path: &'static str) -> Attempt {
+    Attempt {
+        name,
+        call: "read-link",
+        run: Box::new(move |host| outcome(host.read_link(root, path))),
+    }
+}
+
+fn statfs(name: &'static str, mount_point: &'static str) -> Attempt {
+    Attempt {
+        name,
+        call: "statfs",
+        run: Box::new(move |host| outcome(host.statfs(mount_point))),
+    }
+}
+
+fn wasi(name: &'static str, run: fn() -> Result<(), String>) -> Attempt {
+    Attempt {
+        name,
+        call: "wasi",
+        run: Box::new(move |_| match run() {
+            Ok(()) => Outcome::Read,
+            Err(e) => Outcome::Refused(e),
+        }),
+    }
+}
+
+/// Every attempt, in the order they are reported.
+fn attempts() -> Vec<Attempt> {
+    use Root::{Proc, Rootfs, Sys};
+    vec![
+        // `..` in every call and root.
+        read("dotdot", Proc, "../etc/shadow"),
+        read("dotdot_after_name", Proc, "self/../../etc/shadow"),
+        read("dotdot_only", Proc, ".."),
+        read("dotdot_sys", Sys, "class/net/../../../etc/shadow"),
+        read("dotdot_rootfs", Rootfs, "granted/../../etc/shadow"),
+        read_dir("dotdot_dir", Proc, ".."),
+        read_link("dotdot_link", Proc, "../proc/self"),
+        statfs("dotdot_statfs", "/../.."),
+        // Absolute paths.
+        read("absolute", Proc, "/etc/shadow"),
+        read("absolute_rootfs", Rootfs, "/etc/shadow"),
+        read_dir("absolute_dir", Proc, "/"),
+        read_link("absolute_link", Proc, "/proc/self/exe"),
+        // The kernel's magic links and symlinks out of the root.
+        read("self_root", Proc, "self/root/etc/shadow"),
+        read("thread_self_root", Proc, "thread-self/root/etc/shadow"),
+        read("pid1_root", Proc, "1/root/etc/shadow"),
+        read("pid1_cwd", Proc, "1/cwd/etc/passwd"),
+        read("self_cwd", Proc, "self/cwd/Cargo.toml"),
+        read("self_exe", Proc, "self/exe"),
+        read("self_fd", Proc, "self/fd/0"),
+        read("self_fd_3", Proc, "self/fd/3"),
+        read_dir("self_root_dir", Proc, "self/root"),
+        read_dir("pid1_root_dir", Proc, "1/root/etc"),
+        read("absolute_symlink", Rootfs, "granted/to-shadow"),
+        read("relative_symlink_out", Rootfs, "granted/up/etc/shadow"),
+        read_dir("symlink_dir_out", Rootfs, "granted/to-root"),
+        read("dev_stdin_symlink", Rootfs, "granted/stdin"),
+        // Roots and prefixes not granted.
+        read("ungranted_sys", Sys, "kernel/uevent_seqnum"),
+        read("ungranted_sys_dir", Sys, "kernel"),
+        read("beyond_rootfs_prefix", Rootfs, "secret"),
+        read_dir("beyond_rootfs_prefix_dir", Rootfs, ""),
+        read("prefix_lookalike", Rootfs, "granted-not/secret"),
+        // Files that never end or are huge, and files that block.
+        read("proc_kcore", Proc, "kcore"),
+        read("proc_pagemap", Proc, "self/pagemap"),
+        read("huge_file", Rootfs, "granted/huge"),
+        read("fifo", Rootfs, "granted/fifo"),
+        read("dev_zero_symlink", Rootfs, "granted/zero"),
+        read("symlink_loop", Rootfs, "granted/loop"),
+        // statfs outside the mount table, or through a symlink out of the rootfs.
+        statfs("statfs_not_a_mount", "/granted"),
+        statfs("statfs_etc", "/etc"),
+        statfs("statfs_mount_symlinked_out", "/proc"),
+        // WASI: no files, environment, arguments, sockets or processes.
+        wasi("wasi_read_file", || {
+            std::fs::read("/etc/passwd")
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        wasi("wasi_read_dir", || {
+            std::fs::read_dir("/").map(drop).map_err(|e| e.to_string())
+        }),
+        wasi("wasi_write_file", || {
+            std::fs::write("/tmp/sonde-escape", b"x").map_err(|e| e.to_string())
+        }),
+        wasi("wasi_read_cwd", || {
+            std::fs::read_dir(".").map(drop).map_err(|e| e.to_string())
+        }),
+        wasi("wasi_env", || match std::env::vars().count() {
+            0 => Err("empty".into()),
+            _ => Ok(()),
+        }),
+        wasi("wasi_args", || match std::env::args().count() {
+            0 => Err("empty".into()),
+            _ => Ok(()),
+        }),
+        wasi("wasi_tcp_connect", || {
+            std::net::TcpStream::connect("127.0.0.1:22")
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        wasi("wasi_tcp_listen", || {
+            std::net::TcpListener::bind("0.0.0.0:0")
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        wasi("wasi_udp_send", || {
+            let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+            socket
+                .send_to(b"x", "127.0.0.1:53")
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        wasi("wasi_dns", || {
+            use std::net::ToSocketAddrs;
+            ("localhost", 80)
+                .to_socket_addrs()
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        wasi("wasi_spawn", || {
+            std::process::Command::new("/bin/sh")
+                .spawn()
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+        // Allowed by design: clocks (the time collector needs them).
+        wasi("wasi_clock", || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }),
+    ]
+}
+
+impl Collector for Escape {
+    type Config = Config;
+
+    fn describe() -> Description {
+        Description::new("escape", "0.0.0", "tries to leave its sandbox, for tests").needs(&[
+            Capability::Proc,
+            Capability::Sys,
+            Capability::Rootfs,
+            Capability::Statfs,
+        ])
+    }
+
+    fn collect(&self, host: &Host, _config: &Config) -> Result<Vec<MetricFamily>, Error> {
+        let mut family = MetricFamily::gauge(
+            "sonde_escape_attempt",
+            "One sample per escape attempt; outcome is `read` when it got data.",
+        );
+        for attempt in attempts() {
+            let outcome = match (attempt.run)(host) {
+                Outcome::Read => "read".to_owned(),
+                Outcome::Refused(e) => e,
+            };
+            family.sample(
+                &[
+                    ("attempt", attempt.name),
+                    ("call", attempt.call),
+                    ("outcome", &outcome),
+                ],
+                1.0,
+            );
+        }
+        Ok(vec![family])
+    }
+}
+
+sonde_sdk::export!(Escape);
