@@ -26,8 +26,18 @@ impl fmt::Display for InvalidOutput {
 
 impl std::error::Error for InvalidOutput {}
 
+/// The longest label value accepted, in bytes: a megabyte label value is a plugin flooding the
+/// agent (and every receiver), not information.
+pub const MAX_LABEL_VALUE_BYTES: usize = 16 << 10;
+/// The most labels one sample may have.
+pub const MAX_LABELS_PER_SAMPLE: usize = 128;
+/// The longest HELP text accepted, in bytes.
+pub const MAX_HELP_BYTES: usize = 16 << 10;
+
 /// Validates families as Prometheus would accept them: metric and label names, no reserved
-/// (`__`) labels, no label twice in a sample, no family twice, no series twice.
+/// (`__`) labels, no label twice in a sample, no family twice, no series twice; and within
+/// sonde's size limits ([`MAX_LABEL_VALUE_BYTES`], [`MAX_LABELS_PER_SAMPLE`],
+/// [`MAX_HELP_BYTES`]).
 ///
 /// Runs on every plugin output, so it allocates little: a series is keyed by an
 /// order-independent hash of its labels, and only equal hashes are compared label by label.
@@ -43,11 +53,30 @@ pub fn validate(families: &[MetricFamily]) -> Result<(), InvalidOutput> {
         if !names.insert(family.name.as_str()) {
             return Err(invalid("the family is returned twice".into()));
         }
+        if family.help.len() > MAX_HELP_BYTES {
+            return Err(invalid(format!(
+                "HELP of {} bytes, more than {MAX_HELP_BYTES}",
+                family.help.len()
+            )));
+        }
         keys.clear();
         for (i, sample) in family.samples.iter().enumerate() {
+            if sample.labels.len() > MAX_LABELS_PER_SAMPLE {
+                return Err(invalid(format!(
+                    "a sample has {} labels, more than {MAX_LABELS_PER_SAMPLE}",
+                    sample.labels.len()
+                )));
+            }
             let mut key = 0u64;
             for (j, label) in sample.labels.iter().enumerate() {
                 check_label_name(&label.name).map_err(|e| invalid(e.to_string()))?;
+                if label.value.len() > MAX_LABEL_VALUE_BYTES {
+                    return Err(invalid(format!(
+                        "the value of label {:?} has {} bytes, more than {MAX_LABEL_VALUE_BYTES}",
+                        label.name,
+                        label.value.len()
+                    )));
+                }
                 if sample.labels[..j].iter().any(|l| l.name == label.name) {
                     return Err(invalid(format!(
                         "a sample has the label {:?} twice",
@@ -129,6 +158,8 @@ mod tests {
             vec![vec![("x", "1"), ("y", "2")], vec![("y", "2"), ("x", "2")]],
         );
         assert_eq!(validate(&[f, fam("b", vec![vec![]])]), Ok(()));
+        let at_limit = "v".repeat(MAX_LABEL_VALUE_BYTES);
+        assert_eq!(validate(&[fam("c", vec![vec![("x", &at_limit)]])]), Ok(()));
     }
 
     #[test]
@@ -157,6 +188,26 @@ mod tests {
             ),
             (vec![fam("a", vec![vec![], vec![]])], "duplicate series"),
         ];
+        let long_value = "v".repeat(MAX_LABEL_VALUE_BYTES + 1);
+        let many_labels: Vec<String> = (0..=MAX_LABELS_PER_SAMPLE)
+            .map(|i| format!("l{i}"))
+            .collect();
+        let mut long_help = fam("a", vec![]);
+        long_help.help = "h".repeat(MAX_HELP_BYTES + 1);
+        let cases = cases.into_iter().chain([
+            (
+                vec![fam("a", vec![vec![("x", long_value.as_str())]])],
+                "has 16385 bytes, more than 16384",
+            ),
+            (
+                vec![fam(
+                    "a",
+                    vec![many_labels.iter().map(|l| (l.as_str(), "1")).collect()],
+                )],
+                "129 labels, more than 128",
+            ),
+            (vec![long_help], "HELP of 16385 bytes"),
+        ]);
         for (families, expected) in cases {
             let err = validate(&families).unwrap_err().to_string();
             assert!(err.contains(expected), "{err} should contain {expected}");

@@ -52,6 +52,11 @@ impl Daemon {
         self.wait_for(Duration::from_secs(60), |_| true);
     }
 
+    /// The process id of sonde.
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+
     /// The directory with the config, the log and the state.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -144,11 +149,14 @@ fn misbehaving_plugins_are_contained_while_cpu_keeps_its_interval() {
         )
     };
     let body = format!(
-        "interval = \"1s\"\n{ONLY_CPU}{}{}{}{}",
+        "interval = \"1s\"\n{ONLY_CPU}{}{}{}{}{}{}{}",
         plugin("looping", "loop", "timeout = \"300ms\""),
         plugin("hog", "oom", "memory_limit = \"16MiB\""),
         plugin("crasher", "trap", ""),
         plugin("flood", "flood", ""),
+        plugin("deep", "recurse", ""),
+        plugin("huge", "huge-labels", ""),
+        plugin("chatty", "log-flood", ""),
     );
     let daemon = Daemon::start(&body);
     let started = Instant::now();
@@ -175,6 +183,18 @@ fn misbehaving_plugins_are_contained_while_cpu_keeps_its_interval() {
                     m,
                     r#"sonde_plugin_failures_total{plugin="flood",reason="sample_limit"}"#,
                 ) >= 1.0)
+            && value(
+                m,
+                r#"sonde_plugin_failures_total{plugin="deep",reason="trap"}"#,
+            ) >= 2.0
+            && value(
+                m,
+                r#"sonde_plugin_failures_total{plugin="huge",reason="invalid_output"}"#,
+            ) >= 2.0
+            && value(
+                m,
+                r#"sonde_plugin_dropped_log_lines_total{plugin="chatty"}"#,
+            ) >= 2.0 * 262_044.0
     });
     let elapsed = started.elapsed().as_secs_f64() + 1.0;
     assert_eq!(
@@ -184,7 +204,7 @@ fn misbehaving_plugins_are_contained_while_cpu_keeps_its_interval() {
         ),
         1.0
     );
-    for failing in ["looping", "hog", "crasher", "flood"] {
+    for failing in ["looping", "hog", "crasher", "flood", "deep", "huge"] {
         assert_eq!(
             value(
                 &metrics,
@@ -214,9 +234,32 @@ fn misbehaving_plugins_are_contained_while_cpu_keeps_its_interval() {
             t.elapsed()
         );
     }
+    // The chatty plugin's collections succeed; only its log lines beyond 100 are dropped.
+    assert_eq!(
+        value(
+            &metrics,
+            r#"node_scrape_collector_success{collector="chatty"}"#
+        ),
+        1.0
+    );
+    // All of it together stays within a bounded footprint: the plugins' caps, not the abuse,
+    // decide the agent's memory.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap();
+    println!("peak RSS with every abuse running: {} MB", peak_kb / 1024);
+    assert!(peak_kb < 400 << 10, "peak RSS {peak_kb} kB");
     let log = daemon.log();
     assert!(log.contains("timed out"), "{log}");
     assert!(log.contains("misbehave: deliberate panic"), "{log}");
+    assert!(log.contains("more than 16384"), "{log}");
+    assert!(
+        log.contains("plugin logged too much; lines dropped"),
+        "{log}"
+    );
 }
 
 #[test]

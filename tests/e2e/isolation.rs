@@ -155,3 +155,97 @@ mod loading {
         assert!(err.contains("not WebAssembly at all"), "{err}");
     }
 }
+
+mod abuse {
+    //! Resource abuse: each case is held by a limit and reported; the instance (or a fresh one)
+    //! keeps working.
+    use super::misbehave;
+    use crate::support::{fixtures, runtime, test_plugin};
+    use sonde::plugin::{CallError, Limits};
+    use sonde_sdk::Capability;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_stack_overflow_is_a_trap() {
+        let rt = runtime(&fixtures().join("live-debian12/proc"));
+        let plugin = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+        let err = plugin.collect(r#"{"mode": "recurse"}"#).unwrap_err();
+        assert!(matches!(err, CallError::Trap(_)), "{err:?}");
+        // Rust's shadow stack lives in linear memory and runs out below address 0 before the
+        // native wasm stack (max_wasm_stack, 1 MiB) does; either way it is a trap.
+        let message = err.to_string();
+        assert!(
+            message.contains("out of bounds memory access")
+                || message.contains("call stack exhausted"),
+            "{message}"
+        );
+        assert_eq!(
+            plugin.collect(r#"{"mode": "ok"}"#).unwrap()[0].name,
+            "misbehave_ok"
+        );
+    }
+
+    #[test]
+    fn megabyte_label_values_are_refused() {
+        let err = misbehave("huge-labels", Limits::default()).unwrap_err();
+        assert!(matches!(err, CallError::InvalidOutput(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("the value of label \"blob\" has 1048576 bytes, more than 16384"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_label_names_and_invalid_utf8_are_refused() {
+        let err = misbehave("invalid-label", Limits::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("invalid label name \"0bad\""),
+            "{err}"
+        );
+        let err = misbehave("invalid-utf8", Limits::default()).unwrap_err();
+        assert!(err.to_string().contains("utf-8"), "{err}");
+    }
+
+    #[test]
+    fn nan_and_infinities_are_valid_values() {
+        let families = misbehave("special-values", Limits::default()).unwrap();
+        let values: Vec<f64> = families[0].samples.iter().map(|s| s.value).collect();
+        assert!(values[0].is_nan());
+        assert_eq!(values[1..], [f64::INFINITY, f64::NEG_INFINITY]);
+    }
+
+    #[test]
+    fn a_gigabyte_of_log_lines_is_cut_to_the_limit_and_counted() {
+        let rt = runtime(&fixtures().join("live-debian12/proc"));
+        let plugin = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+        let started = Instant::now();
+        let families = plugin.collect(r#"{"mode": "log-flood"}"#).unwrap();
+        assert_eq!(families[0].name, "misbehave_ok");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        // 2^30 / 4096 lines, 100 let through.
+        assert_eq!(plugin.counters().dropped_log_lines, (1 << 18) - 100);
+    }
+
+    #[test]
+    fn a_gigabyte_on_stderr_is_contained() {
+        let rt = runtime(&fixtures().join("live-debian12/proc"));
+        let plugin = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+        let started = Instant::now();
+        let result = plugin.collect(r#"{"mode": "stderr-flood"}"#);
+        // Writes past the 64 KiB stderr buffer fail inside the plugin; the host keeps no more.
+        assert!(result.is_ok(), "{result:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        // The instance is replaced (its stderr buffer is full) and the next call works.
+        let ok = plugin.collect(r#"{"mode": "ok"}"#).unwrap();
+        assert_eq!(ok[0].name, "misbehave_ok");
+    }
+}

@@ -1,12 +1,18 @@
 //! A deliberately broken plugin for sonde's tests. Its config picks the misbehaviour:
-//! `{"mode": "trap"}`, `"invalid-name"`, `"duplicate-series"`, `"loop"`, `"oom"`, `"fail"`,
-//! `"flood"` (returns `series` series, a million by default), `"escape"` (tries to leave its
-//! roots and reports each attempt), or `"ok"`.
+//! `{"mode": "trap"}`, `"invalid-name"`, `"invalid-label"`, `"duplicate-series"`, `"loop"`,
+//! `"oom"`, `"recurse"` (overflows its stack), `"fail"`, `"flood"` (returns `series` series, a
+//! million by default), `"huge-labels"` (megabyte label values), `"invalid-utf8"`,
+//! `"special-values"` (NaN and infinities, which are valid), `"log-flood"` and `"stderr-flood"`
+//! (a gigabyte each), `"escape"` (tries to leave its roots and reports each attempt), or `"ok"`.
 
 use serde::{Deserialize, Serialize};
 use sonde_sdk::{
-    Capability, Collector, Description, Error, Host, Label, MetricFamily, MetricKind, Root, Sample,
+    Capability, Collector, Description, Error, Host, Label, Level, MetricFamily, MetricKind, Root,
+    Sample,
 };
+
+/// A gigabyte, what the flooding modes write.
+const GIGABYTE: usize = 1 << 30;
 
 /// The misbehaving collector.
 #[derive(Default)]
@@ -56,6 +62,61 @@ impl Collector for Misbehave {
                 }
             }
             "escape" => Ok(vec![escape_attempts(host)]),
+            "invalid-label" => Ok(vec![raw_family(
+                "misbehave_label",
+                vec![vec![("0bad", "x")]],
+            )]),
+            "recurse" => Ok(vec![
+                MetricFamily::gauge("misbehave_depth", "Never returned.")
+                    .with_value(recurse(std::hint::black_box(1)) as f64),
+            ]),
+            "huge-labels" => {
+                let value = "x".repeat(1 << 20);
+                let mut family = MetricFamily::gauge("misbehave_huge", "Megabyte label values.");
+                for i in 0..8 {
+                    family.sample(&[("i", &i.to_string()), ("blob", &value)], 1.0);
+                }
+                Ok(vec![family])
+            }
+            "invalid-utf8" => {
+                let mut family = raw_family("misbehave_utf8", vec![vec![("a", "")]]);
+                // SAFETY: deliberately not UTF-8; the host must refuse it, not trust it.
+                family.samples[0].labels[0].value =
+                    unsafe { String::from_utf8_unchecked(vec![0xff, 0xfe, b'x']) };
+                Ok(vec![family])
+            }
+            "special-values" => {
+                let mut family = MetricFamily::gauge("misbehave_special", "NaN and infinities.");
+                for (kind, value) in [
+                    ("nan", f64::NAN),
+                    ("inf", f64::INFINITY),
+                    ("minus_inf", f64::NEG_INFINITY),
+                ] {
+                    family.sample(&[("value", kind)], value);
+                }
+                Ok(vec![family])
+            }
+            "log-flood" => {
+                let line = "y".repeat(4096);
+                for _ in 0..GIGABYTE / line.len() {
+                    host.log(Level::Info, &line);
+                }
+                Ok(vec![
+                    MetricFamily::gauge("misbehave_ok", "Fine.").with_value(1.0),
+                ])
+            }
+            "stderr-flood" => {
+                use std::io::Write;
+                let chunk = vec![b'z'; 1 << 16];
+                let mut stderr = std::io::stderr();
+                for _ in 0..GIGABYTE / chunk.len() {
+                    // Errors (a full buffer) are what the host answers; keep writing regardless.
+                    let _ = stderr.write_all(&chunk);
+                }
+                Ok(vec![
+                    MetricFamily::gauge("misbehave_ok", "Fine.").with_value(1.0),
+                ])
+            }
             "flood" => {
                 let n = if config.series == 0 {
                     1_000_000
@@ -71,6 +132,13 @@ impl Collector for Misbehave {
             other => Err(Error::msg(format!("unknown mode {other:?}"))),
         }
     }
+}
+
+/// Recursion without end (the depth keeps the frames from being optimized away).
+#[allow(unconditional_recursion)] // the point: it overflows the stack
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 16]);
+    recurse(frame[depth as usize % 16] + 1) + frame[0]
 }
 
 /// A family built without the SDK's name checks.
