@@ -6,6 +6,7 @@ mod cli;
 mod config_corpus;
 mod cpu;
 mod durability;
+mod hostile_network;
 mod hwmon;
 mod isolation;
 mod live_node_exporter;

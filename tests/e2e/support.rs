@@ -172,6 +172,21 @@ pub struct Scripted {
     pub headers: Vec<(&'static str, String)>,
     /// Wait this long before answering (to provoke client timeouts).
     pub delay: std::time::Duration,
+    /// What is sent after the request is read.
+    pub action: Action,
+}
+
+/// How [`Receiver`] answers one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A response with the status, headers and a two-byte body.
+    Answer,
+    /// A response whose body is this many bytes (sent until the client hangs up).
+    Body(usize),
+    /// The connection is reset (RST), nothing is answered.
+    Reset,
+    /// Bytes that are not HTTP.
+    Garbage,
 }
 
 impl Scripted {
@@ -181,6 +196,38 @@ impl Scripted {
             status,
             headers: Vec::new(),
             delay: std::time::Duration::ZERO,
+            action: Action::Answer,
+        }
+    }
+
+    /// `status` with a body of `bytes` bytes.
+    pub fn with_body(status: u16, bytes: usize) -> Self {
+        Scripted {
+            action: Action::Body(bytes),
+            ..Scripted::status(status)
+        }
+    }
+
+    /// A redirect with `status` to `location`.
+    pub fn redirect(status: u16, location: String) -> Self {
+        let mut scripted = Scripted::status(status);
+        scripted.headers.push(("Location", location));
+        scripted
+    }
+
+    /// A connection reset instead of an answer.
+    pub fn reset() -> Self {
+        Scripted {
+            action: Action::Reset,
+            ..Scripted::status(0)
+        }
+    }
+
+    /// Garbage instead of an answer.
+    pub fn garbage() -> Self {
+        Scripted {
+            action: Action::Garbage,
+            ..Scripted::status(0)
         }
     }
 }
@@ -188,6 +235,8 @@ impl Scripted {
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request line, e.g. `POST /api/v1/write HTTP/1.1`.
+    pub request_line: String,
     /// Header lines, lowercased names: `("content-encoding", "snappy")`.
     pub headers: Vec<(String, String)>,
     /// The raw body.
@@ -196,72 +245,54 @@ pub struct Received {
     pub at: std::time::Instant,
 }
 
+type Script = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Scripted>>>;
+type Log = std::sync::Arc<std::sync::Mutex<Vec<Received>>>;
+
 /// A local HTTP server that answers requests with a script (then 200s), recording each request:
 /// a remote-write receiver that misbehaves on demand.
 pub struct Receiver {
     /// Its port on 127.0.0.1.
     pub port: u16,
     /// The requests so far.
-    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    pub received: Log,
 }
 
 impl Receiver {
     /// Starts the server; it runs until the test process ends.
     pub fn start(script: Vec<Scripted>) -> Receiver {
-        use std::io::{BufRead, BufReader, Read, Write};
+        Self::serve(script, None)
+    }
+
+    /// Starts the server behind TLS with `config` (its certificate).
+    pub fn start_tls(
+        script: Vec<Scripted>,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> Receiver {
+        Self::serve(script, Some(config))
+    }
+
+    fn serve(script: Vec<Scripted>, tls: Option<std::sync::Arc<rustls::ServerConfig>>) -> Receiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let received: Log = Default::default();
         let log = received.clone();
-        let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(
-            script,
-        )));
+        let script: Script = std::sync::Arc::new(std::sync::Mutex::new(script.into()));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let log = log.clone();
-                let script = script.clone();
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut headers = Vec::new();
-                    let mut line = String::new();
-                    reader.read_line(&mut line).unwrap_or(0);
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                            break;
-                        }
-                        if let Some((n, v)) = line.trim_end().split_once(':') {
-                            headers.push((n.trim().to_lowercase(), v.trim().to_owned()));
-                        }
+                let (log, script, tls) = (log.clone(), script.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    Some(config) => {
+                        let Ok(connection) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        let tcp = stream.try_clone().unwrap();
+                        let stream = rustls::StreamOwned::new(connection, stream);
+                        answer(stream, &tcp, &log, &script);
                     }
-                    let length: usize = headers
-                        .iter()
-                        .find(|(n, _)| n == "content-length")
-                        .and_then(|(_, v)| v.parse().ok())
-                        .unwrap_or(0);
-                    let mut body = vec![0; length];
-                    let _ = reader.read_exact(&mut body);
-                    log.lock().unwrap().push(Received {
-                        headers,
-                        body,
-                        at: std::time::Instant::now(),
-                    });
-                    let answer = script
-                        .lock()
-                        .unwrap()
-                        .pop_front()
-                        .unwrap_or(Scripted::status(200));
-                    std::thread::sleep(answer.delay);
-                    let mut stream = stream;
-                    let mut response = format!(
-                        "HTTP/1.1 {} X\r\nContent-Length: 2\r\nConnection: close\r\n",
-                        answer.status
-                    );
-                    for (n, v) in &answer.headers {
-                        response.push_str(&format!("{n}: {v}\r\n"));
+                    None => {
+                        let tcp = stream.try_clone().unwrap();
+                        answer(stream, &tcp, &log, &script);
                     }
-                    response.push_str("\r\nok");
-                    let _ = stream.write_all(response.as_bytes());
                 });
             }
         });
@@ -272,4 +303,98 @@ impl Receiver {
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+}
+
+/// Reads one request from `stream`, records it and answers with the next scripted action.
+fn answer(
+    mut stream: impl std::io::Read + std::io::Write,
+    tcp: &std::net::TcpStream,
+    log: &Log,
+    script: &Script,
+) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut reader = BufReader::new(&mut stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return; // e.g. a TLS handshake the client gave up on
+    }
+    let mut headers = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((n, v)) = line.trim_end().split_once(':') {
+            headers.push((n.trim().to_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    drop(reader);
+    log.lock().unwrap().push(Received {
+        request_line: request_line.trim_end().to_owned(),
+        headers,
+        body,
+        at: std::time::Instant::now(),
+    });
+    let scripted = script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(Scripted::status(200));
+    std::thread::sleep(scripted.delay);
+    let head = |length: usize| {
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\nContent-Length: {length}\r\nConnection: close\r\n",
+            scripted.status
+        );
+        for (n, v) in &scripted.headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        head
+    };
+    match scripted.action {
+        Action::Answer => {
+            let _ = stream.write_all(format!("{}ok", head(2)).as_bytes());
+        }
+        Action::Body(bytes) => {
+            let _ = stream.write_all(head(bytes).as_bytes());
+            let chunk = vec![b'x'; 64 << 10];
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if stream.write_all(&chunk[..n]).is_err() {
+                    break; // the client hung up, as it should
+                }
+                left -= n;
+            }
+        }
+        Action::Reset => {
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: sets SO_LINGER on a socket we own; closing it then sends a RST.
+            unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(tcp),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&linger as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+        }
+        Action::Garbage => {
+            let _ = stream.write_all(b"\x00\xffSSH-2.0-not-http\r\n\x16\x03garbage\r\n\r\n");
+        }
+    }
+    let _ = stream.flush();
 }

@@ -118,7 +118,7 @@ impl Endpoint {
             .user_agent(USER_AGENT)
             .timeout(config.remote_timeout.0)
             .connect_timeout(config.remote_timeout.0.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(redirect_policy())
             .use_preconfigured_tls(tls_config(&config.tls)?)
             .build()
             .context("building the HTTP client")?;
@@ -158,20 +158,41 @@ impl Endpoint {
         };
         let status = response.status();
         if status.is_success() {
+            // The body of a 2xx is not read: a receiver answering with an endless body costs
+            // nothing.
             return Attempt::Accepted;
+        }
+        if status.is_redirection() {
+            // Only 307/308 are followed (they keep the method and body); a 301/302/303 would
+            // turn the POST into a GET and lose the batch, so it is retried instead.
+            let location = response
+                .headers()
+                .get("Location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            return Attempt::Retry {
+                reason: format!("HTTP {status} redirect to {location:?} not followed"),
+                retry_after: None,
+            };
         }
         let retry_after = response
             .headers()
             .get("Retry-After")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        // Read (a bounded part of) the body: receivers explain rejections there.
-        let text = match response.bytes().await {
-            Ok(bytes) => String::from_utf8_lossy(&bytes[..bytes.len().min(512)])
-                .trim()
-                .to_owned(),
-            Err(_) => String::new(),
-        };
+        // Read the start of the body: receivers explain rejections there. Never more than
+        // ERROR_BODY_BYTES, however much the receiver sends.
+        let mut response = response;
+        let mut start = Vec::new();
+        while start.len() < ERROR_BODY_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => start.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        start.truncate(ERROR_BODY_BYTES);
+        let text = String::from_utf8_lossy(&start).trim().to_owned();
         let reason = format!("HTTP {status}: {text}");
         if status.is_server_error() || (status.as_u16() == 429 && self.retry_on_429) {
             Attempt::Retry {
@@ -222,6 +243,23 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// How much of an error response's body is read and logged.
+const ERROR_BODY_BYTES: usize = 512;
+
+/// Follows up to 3 redirects that keep the method and body (307, 308); any other redirect is
+/// returned as it is (and retried by [`Endpoint::attempt`]).
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > 3 {
+            attempt.error("more than 3 redirects")
+        } else if matches!(attempt.status().as_u16(), 307 | 308) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// The TLS client config: ring as the crypto provider, system roots plus `ca_file`, optional
