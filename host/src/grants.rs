@@ -5,6 +5,20 @@ use sonde_sdk::{Capability, Root};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
+/// Files of the proc root that no grant opens: other processes' environments (where secrets
+/// live) and memory, physical page maps, and kernel memory. No node_exporter collector reads
+/// them; a plugin that asks is refused and the attempt counted.
+pub const NEVER_READABLE_PROC_FILES: &[&str] = &[
+    "environ",
+    "mem",
+    "pagemap",
+    "kcore",
+    "kmem",
+    "kpagecount",
+    "kpageflags",
+    "kpagecgroup",
+];
+
 /// The capabilities granted to one plugin.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
@@ -37,8 +51,17 @@ impl Grants {
     /// True if the plugin may read `path` under `root`: the root is granted and, when narrowed,
     /// the path lies below one of its prefixes (component-wise, so `class/hw` does not allow
     /// `class/hwmon`). A directory above a prefix may be listed, so the plugin can find it.
+    /// Files in [`NEVER_READABLE_PROC_FILES`] are refused whatever is granted.
     pub fn allows_path(&self, root: Root, path: &str) -> bool {
         if !self.has(root.capability()) {
+            return false;
+        }
+        if root == Root::Proc
+            && Path::new(path)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| NEVER_READABLE_PROC_FILES.contains(&n))
+        {
             return false;
         }
         let Some(prefixes) = self.prefixes.get(&root) else {
@@ -71,6 +94,23 @@ mod tests {
         assert!(g.allows_path(Root::Proc, "stat"));
         assert!(!g.allows_path(Root::Sys, "class"));
         assert!(!g.has(Capability::Statfs));
+    }
+
+    #[test]
+    fn secrets_in_proc_are_never_readable() {
+        let g = Grants::new([Capability::Proc, Capability::Rootfs]);
+        for path in [
+            "1/environ",
+            "self/task/7/environ",
+            "self/mem",
+            "kcore",
+            "self/pagemap",
+        ] {
+            assert!(!g.allows_path(Root::Proc, path), "{path}");
+        }
+        assert!(g.allows_path(Root::Proc, "1/stat"));
+        assert!(g.allows_path(Root::Proc, "meminfo"));
+        assert!(g.allows_path(Root::Rootfs, "etc/environ"));
     }
 
     #[test]

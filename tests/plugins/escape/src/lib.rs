@@ -126,6 +126,11 @@ fn attempts() -> Vec<Attempt> {
         // Files that never end or are huge, and files that block.
         read("proc_kcore", Proc, "kcore"),
         read("proc_pagemap", Proc, "self/pagemap"),
+        // Secrets of other processes and memory: never readable, whatever is granted.
+        read("pid1_environ", Proc, "1/environ"),
+        read("self_environ", Proc, "self/environ"),
+        read("self_mem", Proc, "self/mem"),
+        read("thread_environ", Proc, "self/task/1/environ"),
         read("huge_file", Rootfs, "granted/huge"),
         read("fifo", Rootfs, "granted/fifo"),
         read("dev_zero_symlink", Rootfs, "granted/zero"),
