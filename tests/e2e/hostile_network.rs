@@ -3,48 +3,25 @@
 //! certificates that are untrusted, expired or for another name. Each is retried (or refused)
 //! as it should be, memory stays bounded, and the batch arrives once the receiver behaves.
 
+use crate::remote_write::{body, config_for_url, far, sample};
 use crate::support::{Receiver, Scripted};
 use sonde::remote_write::client::Delivery;
-use sonde::remote_write::encode::{SeriesSample, encode_batch};
 use sonde::remote_write::{Endpoint, RemoteWriteConfig, RemoteWriteQueue};
-use sonde_sdk::Label;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A `[[remote_write]]` to `url` that retries fast unless `extra` sets its own queue.
 fn config(url: &str, extra: &str) -> RemoteWriteConfig {
     let queue = if extra.contains("queue") {
         ""
     } else {
         "queue = { min_backoff = \"10ms\", max_backoff = \"50ms\" }"
     };
-    let text =
-        format!("[[remote_write]]\nurl = \"{url}\"\nremote_timeout = \"2s\"\n{queue}\n{extra}");
-    let config = sonde::config::Config::parse(&text, Path::new("test.toml")).unwrap();
-    config.remote_write[0].get_ref().clone()
+    config_for_url(url, &format!("remote_timeout = \"2s\"\n{queue}\n{extra}"))
 }
 
 fn http(rx: &Receiver) -> String {
     format!("http://127.0.0.1:{}/api/v1/write", rx.port)
-}
-
-fn series(i: usize, ts: i64) -> SeriesSample {
-    SeriesSample {
-        labels: vec![Label {
-            name: "__name__".into(),
-            value: format!("m{i}"),
-        }],
-        value: 1.0,
-        timestamp_ms: ts,
-    }
-}
-
-fn body() -> Vec<u8> {
-    encode_batch(&[series(0, 1000)], &[], &mut Vec::new())
-}
-
-fn far() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(30)
 }
 
 #[tokio::test]
@@ -226,7 +203,12 @@ async fn the_wal_queue_delivers_everything_through_a_hostile_receiver() {
     )
     .unwrap();
     for cycle in 0..4 {
-        queue.push((0..100).map(|i| series(i, 1000 * cycle + 1)).collect(), &[]);
+        queue.push(
+            (0..100)
+                .map(|i| sample(&format!("m{i}"), 1.0, 1000 * cycle + 1))
+                .collect(),
+            &[],
+        );
     }
     let endpoint = queue.endpoint().clone();
     let undelivered = queue

@@ -10,13 +10,19 @@ use sonde_sdk::Label;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn config(port: u16, extra: &str) -> RemoteWriteConfig {
-    let text = format!("[[remote_write]]\nurl = \"http://127.0.0.1:{port}/api/v1/write\"\n{extra}");
+/// A `[[remote_write]]` to `url` with `extra` TOML lines.
+pub fn config_for_url(url: &str, extra: &str) -> RemoteWriteConfig {
+    let text = format!("[[remote_write]]\nurl = \"{url}\"\n{extra}");
     let config = sonde::config::Config::parse(&text, Path::new("test.toml")).unwrap();
     config.remote_write[0].get_ref().clone()
 }
 
-fn sample(name: &str, value: f64, ts: i64) -> SeriesSample {
+fn config(port: u16, extra: &str) -> RemoteWriteConfig {
+    config_for_url(&format!("http://127.0.0.1:{port}/api/v1/write"), extra)
+}
+
+/// A series `name` with an `instance` label and one sample.
+pub fn sample(name: &str, value: f64, ts: i64) -> SeriesSample {
     SeriesSample {
         labels: vec![
             Label {
@@ -33,11 +39,13 @@ fn sample(name: &str, value: f64, ts: i64) -> SeriesSample {
     }
 }
 
-fn body() -> Vec<u8> {
+/// A body with one sample.
+pub fn body() -> Vec<u8> {
     encode_batch(&[sample("up", 1.0, 1000)], &[], &mut Vec::new())
 }
 
-fn far() -> tokio::time::Instant {
+/// A deadline no test reaches.
+pub fn far() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(60)
 }
 
