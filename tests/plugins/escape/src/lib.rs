@@ -34,43 +34,36 @@ enum Outcome {
     Refused(String),
 }
 
-fn outcome<T>(result: Result<T, FsError>) -> Outcome {
-    match result {
-        Ok(_) => Outcome::Read,
-        Err(e) => Outcome::Refused(format!("{e:?}")),
+/// An attempt through a host call: `run` returns the call's result.
+fn attempt<T: 'static>(
+    name: &'static str,
+    call: &'static str,
+    run: impl Fn(&Host) -> Result<T, FsError> + 'static,
+) -> Attempt {
+    Attempt {
+        name,
+        call,
+        run: Box::new(move |host| match run(host) {
+            Ok(_) => Outcome::Read,
+            Err(e) => Outcome::Refused(format!("{e:?}")),
+        }),
     }
 }
 
 fn read(name: &'static str, root: Root, path: &'static str) -> Attempt {
-    Attempt {
-        name,
-        call: "read-file",
-        run: Box::new(move |host| outcome(host.read(root, path))),
-    }
+    attempt(name, "read-file", move |host| host.read(root, path))
 }
 
 fn read_dir(name: &'static str, root: Root, path: &'static str) -> Attempt {
-    Attempt {
-        name,
-        call: "read-dir",
-        run: Box::new(move |host| outcome(host.read_dir(root, path))),
-    }
+    attempt(name, "read-dir", move |host| host.read_dir(root, path))
 }
 
 fn read_link(name: &'static str, root: Root, path: &'static str) -> Attempt {
-    Attempt {
-        name,
-        call: "read-link",
-        run: Box::new(move |host| outcome(host.read_link(root, path))),
-    }
+    attempt(name, "read-link", move |host| host.read_link(root, path))
 }
 
 fn statfs(name: &'static str, mount_point: &'static str) -> Attempt {
-    Attempt {
-        name,
-        call: "statfs",
-        run: Box::new(move |host| outcome(host.statfs(mount_point))),
-    }
+    attempt(name, "statfs", move |host| host.statfs(mount_point))
 }
 
 fn wasi(name: &'static str, run: fn() -> Result<(), String>) -> Attempt {
