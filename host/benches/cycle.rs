@@ -20,7 +20,7 @@ use sonde::runtime::Runtime;
 use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
 mod common;
 
-use common::{Killed, NODE_EXPORTER_COLLECTORS, cpu_ms, get, process_cpu_ms, replay};
+use common::{Killed, cpu_ms, get, process_cpu_ms, replay};
 use sonde::{builtin, loader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -161,14 +161,11 @@ fn node_exporter(scrapes: u32) -> anyhow::Result<(Duration, usize)> {
         .local_addr()?
         .port();
     let mut cmd = Command::new(binary);
-    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--collector.disable-defaults")
-        .arg("--web.disable-exporter-metrics")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for c in NODE_EXPORTER_COLLECTORS {
-        cmd.arg(format!("--collector.{c}"));
-    }
+    cmd.args(sonde::builtin::node_exporter_args(&format!(
+        "127.0.0.1:{port}"
+    )))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     let child = Killed(cmd.spawn()?);
     let deadline = Instant::now() + Duration::from_secs(10);
     while get(port, false).is_err() {

@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{Killed, NODE_EXPORTER_COLLECTORS, cpu_ms, get, process_cpu_ms, replay};
+use common::{Killed, cpu_ms, get, process_cpu_ms, replay};
 use sonde::config::Config;
 use sonde::cycle::collect_once;
 use sonde::loader;
@@ -263,14 +263,11 @@ fn main() {
         let ne = Path::new(NODE_EXPORTER).exists().then(|| {
             let ne_port = free_port();
             let mut cmd = Command::new(NODE_EXPORTER);
-            cmd.arg(format!("--web.listen-address=127.0.0.1:{ne_port}"))
-                .arg("--collector.disable-defaults")
-                .arg("--web.disable-exporter-metrics")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            for c in NODE_EXPORTER_COLLECTORS {
-                cmd.arg(format!("--collector.{c}"));
-            }
+            cmd.args(sonde::builtin::node_exporter_args(&format!(
+                "127.0.0.1:{ne_port}"
+            )))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
             (Killed(cmd.spawn().unwrap()), ne_port)
         });
         wait_http(port, Duration::from_secs(60)).expect("sonde answers");

@@ -16,7 +16,7 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
 }
 
 /// The node_exporter collectors whose series sonde's built-in plugins reproduce; benchmarks and
-/// the live comparison run node_exporter with exactly these.
+/// the live comparison run node_exporter with exactly these ([`node_exporter_args`]).
 pub const NODE_EXPORTER_COLLECTORS: &[&str] = &[
     "cpu",
     "cpufreq",
@@ -43,3 +43,19 @@ pub const NODE_EXPORTER_COLLECTORS: &[&str] = &[
     "filefd",
     "entropy",
 ];
+
+/// node_exporter's command-line flags to run exactly [`NODE_EXPORTER_COLLECTORS`], without its
+/// own `go_`/`promhttp_` metrics, listening on `listen` (e.g. `127.0.0.1:9100`).
+pub fn node_exporter_args(listen: &str) -> Vec<String> {
+    let mut args = vec![
+        format!("--web.listen-address={listen}"),
+        "--collector.disable-defaults".to_owned(),
+        "--web.disable-exporter-metrics".to_owned(),
+    ];
+    args.extend(
+        NODE_EXPORTER_COLLECTORS
+            .iter()
+            .map(|c| format!("--collector.{c}")),
+    );
+    args
+}

@@ -3,7 +3,6 @@
 //! gauges that do not move have the same values.
 
 use crate::support::{KillOnDrop, free_port, http_get, metric_name, parse_exposition};
-use sonde::builtin::NODE_EXPORTER_COLLECTORS;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -106,14 +105,11 @@ fn every_node_exporter_series_is_in_sondes_output() {
     }
     let port = free_port();
     let mut cmd = Command::new(NODE_EXPORTER);
-    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--collector.disable-defaults")
-        .arg("--web.disable-exporter-metrics")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for c in NODE_EXPORTER_COLLECTORS {
-        cmd.arg(format!("--collector.{c}"));
-    }
+    cmd.args(sonde::builtin::node_exporter_args(&format!(
+        "127.0.0.1:{port}"
+    )))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     let _exporter = KillOnDrop(cmd.spawn().unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);
     let theirs = loop {

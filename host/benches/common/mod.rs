@@ -1,7 +1,6 @@
-//! What the benchmarks share: the node_exporter collectors matching sonde's built-ins, the
-//! native floor's replay of recorded accesses, and process measurements.
+//! What the benchmarks share: the native floor's replay of recorded accesses, process
+//! measurements and HTTP scrapes.
 
-pub use sonde::builtin::NODE_EXPORTER_COLLECTORS;
 use sonde::sandbox::{Access, RootPaths};
 use std::io::{Read, Write};
 use std::net::TcpStream;
