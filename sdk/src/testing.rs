@@ -211,6 +211,15 @@ pub fn sample_lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The names of the families in exposition `text`, from its `# TYPE` lines, in order: e.g. to
+/// check that a collector produces the same families as node_exporter's output.
+pub fn family_names(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect()
+}
+
 /// The sample lines of the family `name` in exposition `text` (lines whose metric name is
 /// exactly `name`), e.g. to compare a collector's output with node_exporter's.
 pub fn family_lines<'a>(text: &'a str, name: &str) -> Vec<&'a str> {

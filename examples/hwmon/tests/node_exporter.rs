@@ -4,7 +4,9 @@
 
 use sonde_plugin_hwmon::Hwmon;
 use sonde_sdk::Root;
-use sonde_sdk::testing::{Fixture, collect_text, diff_families, family_lines, restore_empty_dirs};
+use sonde_sdk::testing::{
+    Fixture, collect_text, diff_families, family_lines, family_names, restore_empty_dirs,
+};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -32,9 +34,8 @@ fn collect(config: &str) -> String {
 
 /// The names of the families in exposition `text` that these collectors produce.
 fn families(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split(' ').next())
+    family_names(text)
+        .into_iter()
         .filter(|name| PREFIXES.iter().any(|p| name.starts_with(p)))
         .map(str::to_owned)
         .collect()

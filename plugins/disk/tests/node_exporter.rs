@@ -5,7 +5,7 @@
 
 use sonde_plugin_disk::Disk;
 use sonde_sdk::Root;
-use sonde_sdk::testing::{Fixture, collect_text, family_lines, restore_empty_dirs};
+use sonde_sdk::testing::{Fixture, collect_text, family_lines, family_names, restore_empty_dirs};
 use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
@@ -27,9 +27,8 @@ const E2E_CONFIG: &str = r#"{"filesystem": false, "udev_data_path": "/udev/data"
 
 /// The names of the families in `text` (from its `# TYPE` lines) that start with `prefix`.
 fn families<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split(' ').next())
+    family_names(text)
+        .into_iter()
         .filter(|name| name.starts_with(prefix))
         .collect()
 }

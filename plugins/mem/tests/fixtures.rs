@@ -3,21 +3,14 @@
 
 use sonde_plugin_mem::Mem;
 use sonde_sdk::testing::{
-    Fixture, collect_text, diff_families, family_lines, restore_empty_dirs, sample_lines,
+    Fixture, collect_text, diff_families, family_lines, family_names, restore_empty_dirs,
+    sample_lines,
 };
 use sonde_sdk::{Level, Root};
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
-
-/// The names of the families in exposition `text` (from its `# TYPE` lines).
-fn type_names(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split(' ').next())
-        .collect()
 }
 
 #[test]
@@ -29,7 +22,7 @@ fn matches_node_exporter_on_its_own_fixture() {
     let theirs = std::fs::read_to_string(dir.join("e2e-output.txt")).unwrap();
     assert_eq!(diff_families(&ours, &theirs), Vec::<String>::new());
     // Every family node_exporter's meminfo, vmstat and memory pressure report is there.
-    let expected: Vec<&str> = type_names(&theirs)
+    let expected: Vec<&str> = family_names(&theirs)
         .into_iter()
         .filter(|n| {
             (n.starts_with("node_memory_") && !n.starts_with("node_memory_numa_"))
@@ -38,7 +31,7 @@ fn matches_node_exporter_on_its_own_fixture() {
         })
         .collect();
     assert_eq!(expected.len(), 42 + 7 + 2);
-    assert_eq!(type_names(&ours), expected);
+    assert_eq!(family_names(&ours), expected);
     assert_eq!(
         family_lines(&ours, "node_memory_VmallocTotal_bytes"),
         ["node_memory_VmallocTotal_bytes 3.5184372087808e+13"]

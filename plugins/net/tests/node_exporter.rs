@@ -3,7 +3,7 @@
 
 use sonde_plugin_net::Net;
 use sonde_sdk::Root;
-use sonde_sdk::testing::{Fixture, collect_text, family_lines, restore_empty_dirs};
+use sonde_sdk::testing::{Fixture, collect_text, family_lines, family_names, restore_empty_dirs};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -37,9 +37,8 @@ fn is_netdev(family: &str) -> bool {
 
 /// The names of the families in exposition `text` (from their `# TYPE` lines) with our prefixes.
 fn families(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split(' ').next())
+    family_names(text)
+        .into_iter()
         .filter(|name| PREFIXES.iter().any(|p| name.starts_with(p)))
         .map(str::to_owned)
         .collect()
