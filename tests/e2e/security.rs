@@ -116,7 +116,7 @@ fn every_escape_attempt_fails_and_is_counted() {
         }
     }
     println!("{table}");
-    assert_eq!(families[0].samples.len(), 56, "{table}");
+    assert_eq!(families[0].samples.len(), 58, "{table}");
     assert!(escapes.is_empty(), "unexpected outcomes: {escapes:#?}");
     // Every refusal by the sandbox or the grants was counted (and logged) by the host.
     assert_eq!(
@@ -125,5 +125,5 @@ fn every_escape_attempt_fails_and_is_counted() {
         "refused calls counted"
     );
     // The instance survived all of it.
-    assert_eq!(plugin.collect("").unwrap()[0].samples.len(), 56);
+    assert_eq!(plugin.collect("").unwrap()[0].samples.len(), 58);
 }

@@ -54,6 +54,15 @@ fn read(name: &'static str, root: Root, path: &'static str) -> Attempt {
     attempt(name, "read-file", move |host| host.read(root, path))
 }
 
+/// A `read-files` batch of a harmless file and `path`; the outcome is `path`'s.
+fn read_batch(name: &'static str, root: Root, path: &'static str) -> Attempt {
+    attempt(name, "read-files", move |host| {
+        host.read_many(root, &["stat", path])
+            .pop()
+            .unwrap_or(Err(FsError::NotFound))
+    })
+}
+
 fn read_dir(name: &'static str, root: Root, path: &'static str) -> Attempt {
     attempt(name, "read-dir", move |host| host.read_dir(root, path))
 }
@@ -87,12 +96,14 @@ fn attempts() -> Vec<Attempt> {
         read("dotdot_only", Proc, ".."),
         read("dotdot_sys", Sys, "class/net/../../../etc/shadow"),
         read("dotdot_rootfs", Rootfs, "granted/../../etc/shadow"),
+        read_batch("dotdot_batch", Proc, "../etc/shadow"),
         read_dir("dotdot_dir", Proc, ".."),
         read_link("dotdot_link", Proc, "../proc/self"),
         statfs("dotdot_statfs", "/../.."),
         // Absolute paths.
         read("absolute", Proc, "/etc/shadow"),
         read("absolute_rootfs", Rootfs, "/etc/shadow"),
+        read_batch("absolute_batch", Proc, "/etc/shadow"),
         read_dir("absolute_dir", Proc, "/"),
         read_link("absolute_link", Proc, "/proc/self/exe"),
         // The kernel's magic links and symlinks out of the root.
