@@ -39,9 +39,8 @@ pub struct PluginState {
     pub(crate) refused_calls: u32,
     /// Log lines dropped by the rate limit this call.
     pub(crate) dropped_log_lines: u32,
-    /// The mount table, read at the first `statfs` of a call: only its mount points are
-    /// answered.
-    mount_points: Option<std::collections::HashSet<String>>,
+    /// Whether a `statfs` of this call may still have the mount table read again.
+    may_reread_mount_table: bool,
 }
 
 impl PluginState {
@@ -65,7 +64,7 @@ impl PluginState {
             log_lines_left: LOG_LINES_PER_CALL,
             refused_calls: 0,
             dropped_log_lines: 0,
-            mount_points: None,
+            may_reread_mount_table: true,
         }
     }
 
@@ -74,7 +73,7 @@ impl PluginState {
         self.log_lines_left = LOG_LINES_PER_CALL;
         self.refused_calls = 0;
         self.dropped_log_lines = 0;
-        self.mount_points = None;
+        self.may_reread_mount_table = true;
     }
 
     /// True when the stderr buffer is more than half full.
@@ -277,11 +276,9 @@ impl self::sonde::collector::host::Host for PluginState {
     fn statfs(&mut self, mount_point: String) -> Result<wit::FsStats, wit::FsError> {
         self.check_capability(Capability::Statfs)
             .map_err(fs_error)?;
-        let sandbox = &self.sandbox;
         let mounted = self
-            .mount_points
-            .get_or_insert_with(|| sandbox.mount_points())
-            .contains(&mount_point);
+            .sandbox
+            .is_mount_point(&mount_point, &mut self.may_reread_mount_table);
         if !mounted {
             return Err(fs_error(self.refuse(
                 FsError::NotGranted,

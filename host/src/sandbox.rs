@@ -7,6 +7,7 @@
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use sonde_sdk::{DirEntry, EntryKind, FsError, FsStats, Root};
+use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -95,6 +96,8 @@ pub struct Sandbox {
     read_cap: usize,
     statfs_timeout: Duration,
     recording: Option<Mutex<Vec<Access>>>,
+    /// The mount points `statfs` answers for, as last read from the mount table.
+    mount_table: Mutex<HashSet<String>>,
 }
 
 impl Sandbox {
@@ -113,6 +116,7 @@ impl Sandbox {
             read_cap,
             statfs_timeout: crate::system::STATFS_TIMEOUT,
             recording: None,
+            mount_table: Mutex::default(),
         }
     }
 
@@ -149,12 +153,29 @@ impl Sandbox {
         crate::system::statfs(rootfs, &self.paths.rootfs, mount_point, self.statfs_timeout)
     }
 
-    /// The mount points of the procfs root's mount table (init's, else the agent's own): the
-    /// only paths `statfs` answers for. Not recorded as a plugin's access.
-    pub fn mount_points(&self) -> std::collections::HashSet<String> {
+    /// Whether `mount_point` is in the mount table: the only paths `statfs` answers for. The
+    /// table is kept between calls and read again (procfs root's `1/mountinfo`, else
+    /// `self/mountinfo`) only when `mount_point` is not in it and `may_reread` is set, which a
+    /// re-read clears: the host allows one re-read per plugin call, so a plugin asking for
+    /// non-mounts cannot make it read the table again and again. A stale entry only lets a plugin `statfs` a directory that was a mount
+    /// point moments ago. Not recorded as a plugin's access.
+    pub fn is_mount_point(&self, mount_point: &str, may_reread: &mut bool) -> bool {
+        let mut table = self.mount_table.lock().unwrap_or_else(|e| e.into_inner());
+        if table.contains(mount_point) {
+            return true;
+        }
+        if !*may_reread {
+            return false;
+        }
+        *may_reread = false;
+        *table = self.read_mount_table();
+        table.contains(mount_point)
+    }
+
+    fn read_mount_table(&self) -> HashSet<String> {
         let proc = match self.dir(Root::Proc) {
             Ok(dir) => dir,
-            Err(_) => return Default::default(),
+            Err(_) => return HashSet::new(),
         };
         for path in ["1/mountinfo", "self/mountinfo"] {
             let mut text = Vec::new();
@@ -165,14 +186,14 @@ impl Sandbox {
                         .read(true)
                         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
                 )
-                .and_then(|f| f.take(self.read_cap as u64).read_to_end(&mut text));
+                .and_then(|f| read_bounded(f, self.read_cap as u64, &mut text));
             if read.is_ok()
                 && let Ok(mounts) = sonde_sdk::procfs::mountinfo::parse(&text)
             {
                 return mounts.into_iter().map(|m| m.mount_point).collect();
             }
         }
-        Default::default()
+        HashSet::new()
     }
 
     /// The directories the roots are served from.
@@ -204,9 +225,7 @@ impl Sandbox {
         let mut bytes =
             Vec::with_capacity((metadata.len() as usize).max(4096).min(self.read_cap + 1));
         // procfs reports size 0 for most files, so read to the end, one byte past the cap.
-        file.take(self.read_cap as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(fs_error)?;
+        read_bounded(file, self.read_cap as u64 + 1, &mut bytes).map_err(fs_error)?;
         if bytes.len() > self.read_cap {
             return Err(FsError::TooLarge);
         }
@@ -254,6 +273,13 @@ impl Sandbox {
 }
 
 /// Checks a plugin-supplied path: relative, no `..`, no NUL. Empty means the root itself.
+/// Appends at most `limit` bytes of `file` to `bytes`. Reads through `std::fs::File`, whose
+/// `read_buf` fills the vector's spare capacity as is: cap-std's `File` only has `read`, so
+/// `read_to_end` on it zeroes the spare capacity before every read.
+fn read_bounded(file: cap_std::fs::File, limit: u64, bytes: &mut Vec<u8>) -> std::io::Result<usize> {
+    file.into_std().take(limit).read_to_end(bytes)
+}
+
 fn relative(path: &str) -> Result<&Path, FsError> {
     if path.contains('\0') {
         return Err(FsError::Other("path contains NUL".into()));
@@ -423,6 +449,30 @@ mod tests {
             t.sandbox.read_link(Root::Proc, "abs").unwrap(),
             "/etc/passwd"
         );
+    }
+
+    #[test]
+    fn mount_table_is_kept_and_read_again_once_per_call_on_a_miss() {
+        let t = tree(1024);
+        let mountinfo = t.sandbox.paths().procfs.join("1/mountinfo");
+        let line = |id: u32, mount_point: &str| {
+            format!("{id} 1 8:1 / {mount_point} rw,relatime shared:1 - ext4 /dev/sda1 rw\n")
+        };
+        std::fs::write(&mountinfo, line(22, "/")).unwrap();
+        let mut may_reread = true;
+        assert!(t.sandbox.is_mount_point("/", &mut may_reread));
+        assert!(!may_reread, "the empty table was read");
+
+        // A new mount is seen after a miss, with the one re-read of the next call.
+        std::fs::write(&mountinfo, line(22, "/") + &line(23, "/data")).unwrap();
+        assert!(!t.sandbox.is_mount_point("/data", &mut may_reread));
+        let mut may_reread = true;
+        assert!(t.sandbox.is_mount_point("/data", &mut may_reread));
+        // Hits need no read; a miss after the re-read is refused without reading again.
+        std::fs::remove_file(&mountinfo).unwrap();
+        assert!(t.sandbox.is_mount_point("/", &mut may_reread));
+        assert!(!t.sandbox.is_mount_point("/etc", &mut may_reread));
+        assert!(!may_reread);
     }
 
     #[test]
