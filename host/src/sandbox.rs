@@ -276,7 +276,11 @@ impl Sandbox {
 /// Appends at most `limit` bytes of `file` to `bytes`. Reads through `std::fs::File`, whose
 /// `read_buf` fills the vector's spare capacity as is: cap-std's `File` only has `read`, so
 /// `read_to_end` on it zeroes the spare capacity before every read.
-fn read_bounded(file: cap_std::fs::File, limit: u64, bytes: &mut Vec<u8>) -> std::io::Result<usize> {
+fn read_bounded(
+    file: cap_std::fs::File,
+    limit: u64,
+    bytes: &mut Vec<u8>,
+) -> std::io::Result<usize> {
     file.into_std().take(limit).read_to_end(bytes)
 }
 

@@ -73,6 +73,7 @@ pub mod exposition;
 pub mod filter;
 pub mod host;
 pub mod metrics;
+pub mod names;
 pub mod net_class;
 pub mod numbers;
 pub mod procfs;

@@ -3,11 +3,17 @@
 //! node_exporter 1.5.0 reported every line; since 1.9 it reports a fixed list, which is a subset
 //! of those. Reporting every line gives the series of both (and of kernels newer than either).
 
+use rustc_hash::FxHashMap;
 use sonde_sdk::bundle::read_optional;
-use sonde_sdk::metrics::is_valid_metric_name;
+use sonde_sdk::names::{DerivedNames, FamilyName};
 use sonde_sdk::procfs::meminfo::{self, MeminfoLine};
 use sonde_sdk::{Error, Host, Level, MetricFamily, Root};
-use std::collections::BTreeMap;
+
+thread_local! {
+    /// Names by line key; a `kB` line's key is marked with a trailing space (a key never has
+    /// one), since its name gets `_bytes`.
+    static NAMES: DerivedNames = DerivedNames::default();
+}
 
 /// Appends `node_memory_<field>` for every line of `/proc/meminfo`.
 pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
@@ -15,30 +21,46 @@ pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         return Ok(());
     };
     // A field printed twice is reported once, with its last value (node_exporter keeps a map).
-    let mut fields = BTreeMap::new();
+    let mut index: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut key = String::new();
     for line in meminfo::parse(&text)? {
-        fields.insert(field_name(&line), line.scaled());
-    }
-    for (field, value) in fields {
-        let name = format!("node_memory_{field}");
-        if !is_valid_metric_name(&name) {
-            host.log(Level::Warn, &format!("meminfo: skipping field {field:?}"));
+        key.clear();
+        key.push_str(line.key);
+        if line.kb {
+            key.push(' ');
+        }
+        let name = NAMES.with(|names| {
+            names.get(&key, |_| {
+                let field = field_name(&line);
+                let name = FamilyName::checked(
+                    format!("node_memory_{field}"),
+                    format!("Memory information field {field}."),
+                );
+                if name.is_none() {
+                    host.log(Level::Warn, &format!("meminfo: skipping field {field:?}"));
+                }
+                name
+            })
+        });
+        let Some(name) = name else { continue };
+        if let Some(&at) = index.get(line.key) {
+            out[at].samples[0].value = line.scaled();
             continue;
         }
-        let help = format!("Memory information field {field}.");
-        let family = if field.ends_with("_total") {
-            MetricFamily::counter(name, help)
+        let family = if name.name.ends_with("_total") {
+            MetricFamily::counter(name.name.clone(), name.help.clone())
         } else {
-            MetricFamily::gauge(name, help)
+            MetricFamily::gauge(name.name.clone(), name.help.clone())
         };
-        out.push(family.with_value(value));
+        index.insert(line.key, out.len());
+        out.push(family.with_value(line.scaled()));
     }
     Ok(())
 }
 
 /// node_exporter's name for a line: `Active(anon)` → `Active_anon`, plus `_bytes` for `kB` lines.
 fn field_name(line: &MeminfoLine) -> String {
-    let key = &line.key;
+    let key = line.key;
     // Go's regexp `\((.*)\)` replaced by `_${1}`: from the first `(` to the last `)`.
     let mut name = match (key.find('('), key.rfind(')')) {
         (Some(open), Some(close)) if open < close => {
@@ -49,7 +71,7 @@ fn field_name(line: &MeminfoLine) -> String {
                 &key[close + 1..]
             )
         }
-        _ => key.clone(),
+        _ => key.to_owned(),
     };
     if line.kb {
         name.push_str("_bytes");
@@ -62,11 +84,7 @@ mod tests {
     use super::*;
 
     fn name(key: &str, kb: bool) -> String {
-        field_name(&MeminfoLine {
-            key: key.to_owned(),
-            value: 0,
-            kb,
-        })
+        field_name(&MeminfoLine { key, value: 0, kb })
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! node_exporter's `vmstat` collector: the selected `/proc/vmstat` fields, untyped.
 
+use rustc_hash::FxHashSet;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::metrics::is_valid_metric_name;
+use sonde_sdk::names::{DerivedNames, FamilyName};
 use sonde_sdk::procfs::vmstat;
 use sonde_sdk::{Error, Host, Level, MetricFamily, Root};
-use std::collections::HashSet;
+
+thread_local! {
+    static NAMES: DerivedNames = DerivedNames::default();
+}
 
 /// Appends `node_vmstat_<field>` for each `/proc/vmstat` field `fields` keeps.
 pub fn collect(host: &Host, fields: &NameFilter, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
@@ -13,21 +17,28 @@ pub fn collect(host: &Host, fields: &NameFilter, out: &mut Vec<MetricFamily>) ->
         return Ok(());
     };
     // A field printed twice is reported once: client_golang drops the repeated series.
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     for field in vmstat::parse(&text)? {
-        if fields.ignored(&field.name) || !seen.insert(field.name.clone()) {
+        if fields.ignored(field.name) || !seen.insert(field.name) {
             continue;
         }
-        let name = format!("node_vmstat_{}", field.name);
-        if !is_valid_metric_name(&name) {
-            host.log(
-                Level::Warn,
-                &format!("vmstat: skipping field {:?}", field.name),
+        let name = NAMES.with(|names| {
+            names.get(field.name, |field| {
+                let name = FamilyName::checked(
+                    format!("node_vmstat_{field}"),
+                    format!("/proc/vmstat information field {field}."),
+                );
+                if name.is_none() {
+                    host.log(Level::Warn, &format!("vmstat: skipping field {field:?}"));
+                }
+                name
+            })
+        });
+        if let Some(name) = name {
+            out.push(
+                MetricFamily::untyped(name.name.clone(), name.help.clone()).with_value(field.value),
             );
-            continue;
         }
-        let help = format!("/proc/vmstat information field {}.", field.name);
-        out.push(MetricFamily::untyped(name, help).with_value(field.value));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use crate::{Part, valid_name};
 use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::procfs::netstat::{self, ProtocolStats};
+use sonde_sdk::procfs::netstat::{self, Counter};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// node_exporter's default for `--collector.netstat.fields`.
@@ -49,31 +49,50 @@ impl Part for Netstat {
     fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
         // netstat and snmp are required by node_exporter; a kernel without them has no IPv4
         // stack, so missing files yield nothing here rather than an error.
-        let mut stats = ProtocolStats::new();
-        for file in ["net/netstat", "net/snmp"] {
+        let mut texts = Vec::with_capacity(3);
+        for file in ["net/netstat", "net/snmp", "net/snmp6"] {
             if let Some(text) = read_optional(host, Root::Proc, file)? {
-                stats.extend(netstat::parse_pairs(&text, &format!("/proc/{file}"))?);
+                texts.push((file, text));
             }
         }
-        if let Some(text) = read_optional(host, Root::Proc, "net/snmp6")? {
-            stats.extend(netstat::parse_snmp6(&text)?);
+        let mut counters = Vec::new();
+        for (file, text) in &texts {
+            counters.extend(if *file == "net/snmp6" {
+                netstat::parse_snmp6(text)?
+            } else {
+                netstat::parse_pairs(text, &format!("/proc/{file}"))?
+            });
         }
-        let mut out = Vec::new();
-        for (protocol, fields) in &stats {
-            for (field, value) in fields {
-                let key = format!("{protocol}_{field}");
-                if self.fields.ignored(&key) {
-                    continue;
-                }
-                let name = format!("node_netstat_{key}");
-                if !valid_name(host, "netstat", &name) {
-                    continue;
-                }
-                out.push(
-                    MetricFamily::untyped(name, format!("Statistic {protocol}{field}."))
-                        .with_value(*value),
-                );
+        let mut out: Vec<MetricFamily> = Vec::new();
+        // The filter remembers its answer for each key; the key is built in one buffer, so
+        // the hundreds of fields a cycle skips cost no allocation.
+        let mut key = String::new();
+        for Counter {
+            protocol,
+            field,
+            value,
+        } in counters
+        {
+            key.clear();
+            key.push_str(protocol);
+            key.push('_');
+            key.push_str(field);
+            if self.fields.ignored(&key) {
+                continue;
             }
+            let name = format!("node_netstat_{key}");
+            // A field printed twice keeps its last value, as node_exporter's map does.
+            if let Some(family) = out.iter_mut().find(|f| f.name == name) {
+                family.samples[0].value = value;
+                continue;
+            }
+            if !valid_name(host, "netstat", &name) {
+                continue;
+            }
+            out.push(
+                MetricFamily::untyped(name, format!("Statistic {protocol}{field}."))
+                    .with_value(value),
+            );
         }
         Ok(out)
     }

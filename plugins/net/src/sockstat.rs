@@ -44,10 +44,9 @@ impl Part for Sockstat {
                     ),
                 ];
                 for (state, value) in states {
+                    let Some(value) = value else { continue };
                     let name = format!("node_sockstat_{}_{state}", p.protocol);
-                    if let Some(value) = value
-                        && valid_name(host, "sockstat", &name)
-                    {
+                    if valid_name(host, "sockstat", &name) {
                         out.push(
                             MetricFamily::gauge(
                                 name,

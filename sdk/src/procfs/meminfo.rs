@@ -6,18 +6,19 @@
 
 use crate::Error;
 
-/// One line of `/proc/meminfo`, e.g. `Active(anon):    2020004 kB`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MeminfoLine {
+/// One line of `/proc/meminfo`, e.g. `Active(anon):    2020004 kB`, borrowed from the file's
+/// text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeminfoLine<'a> {
     /// The field name without the colon, e.g. `Active(anon)` or `HugePages_Total`.
-    pub key: String,
+    pub key: &'a str,
     /// The number as printed (kibibytes when `kb` is true, else a count).
     pub value: u64,
     /// The line has the `kB` unit; lines without a unit (`HugePages_*`) are counts.
     pub kb: bool,
 }
 
-impl MeminfoLine {
+impl MeminfoLine<'_> {
     /// The value in bytes for `kB` lines, else the plain count.
     pub fn scaled(&self) -> f64 {
         if self.kb {
@@ -30,20 +31,20 @@ impl MeminfoLine {
 
 /// Parses `/proc/meminfo`. Blank lines are skipped; a line that is not `Key: value [kB]` is an
 /// error, as in node_exporter.
-pub fn parse(text: &str) -> Result<Vec<MeminfoLine>, Error> {
-    let mut lines = Vec::new();
+pub fn parse(text: &str) -> Result<Vec<MeminfoLine<'_>>, Error> {
+    let mut lines = Vec::with_capacity(64);
     for line in text.lines() {
-        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+        let mut fields = line.split_ascii_whitespace();
         let bad = |why: &str| Error::msg(format!("/proc/meminfo: {why} in line {line:?}"));
-        let (key, value, kb) = match fields[..] {
-            [] => continue,
-            [key, value] => (key, value, false),
-            [key, value, "kB"] => (key, value, true),
-            [_, _, _] => return Err(bad("unit other than kB")),
+        let (key, value, kb) = match (fields.next(), fields.next(), fields.next(), fields.next()) {
+            (None, ..) => continue,
+            (Some(key), Some(value), None, None) => (key, value, false),
+            (Some(key), Some(value), Some("kB"), None) => (key, value, true),
+            (Some(_), Some(_), Some(_), None) => return Err(bad("unit other than kB")),
             _ => return Err(bad("unexpected number of fields")),
         };
         lines.push(MeminfoLine {
-            key: key.strip_suffix(':').unwrap_or(key).to_owned(),
+            key: key.strip_suffix(':').unwrap_or(key),
             value: value.parse().map_err(|e| bad(&format!("{e}")))?,
             kb,
         });

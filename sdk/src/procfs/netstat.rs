@@ -5,33 +5,46 @@
 //! kernel prints, so these parsers keep every field.
 
 use crate::Error;
-use std::collections::BTreeMap;
 
-/// Counters by protocol (`TcpExt`, `Ip6`) and field (`ListenDrops`, `InOctets`).
-pub type ProtocolStats = BTreeMap<String, BTreeMap<String, f64>>;
+/// One counter: protocol (`TcpExt`, `Ip6`), field (`ListenDrops`, `InOctets`) and value,
+/// borrowed from the file's text — these files have hundreds of fields and a collector keeps a
+/// few dozen, so parsing allocates nothing per field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counter<'a> {
+    /// The protocol, e.g. `TcpExt`.
+    pub protocol: &'a str,
+    /// The field, e.g. `ListenDrops`.
+    pub field: &'a str,
+    /// The value.
+    pub value: f64,
+}
 
 /// Parses `/proc/net/netstat` or `/proc/net/snmp`: pairs of lines, a header
 /// `Proto: Field1 Field2 …` then the values `Proto: 1 2 …`, split on single spaces. `file` names
-/// the file in errors. A protocol seen twice keeps its last pair of lines.
-pub fn parse_pairs(text: &str, file: &str) -> Result<ProtocolStats, Error> {
-    let mut stats = ProtocolStats::new();
+/// the file in errors. Counters come in the file's order.
+pub fn parse_pairs<'a>(text: &'a str, file: &str) -> Result<Vec<Counter<'a>>, Error> {
+    let mut stats = Vec::with_capacity(text.len() / 16);
     let mut lines = text.lines();
     while let Some(header) = lines.next() {
-        let names: Vec<&str> = header.split(' ').collect();
-        let values: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
-        let protocol = names[0]
-            .strip_suffix(':')
+        let mut names = header.split(' ');
+        let mut values = lines.next().unwrap_or("").split(' ');
+        let protocol = names
+            .next()
+            .and_then(|p| p.strip_suffix(':'))
             .ok_or_else(|| Error::msg(format!("{file}: invalid header line {header:?}")))?;
-        if names.len() != values.len() {
-            return Err(Error::msg(format!(
-                "{file}: field count mismatch for {protocol}"
-            )));
+        let mismatch = || Error::msg(format!("{file}: field count mismatch for {protocol}"));
+        values.next().ok_or_else(mismatch)?;
+        for name in names {
+            let value = values.next().ok_or_else(mismatch)?;
+            stats.push(Counter {
+                protocol,
+                field: name,
+                value: parse_value(value, file)?,
+            });
         }
-        let mut fields = BTreeMap::new();
-        for (name, value) in names.iter().zip(&values).skip(1) {
-            fields.insert((*name).to_owned(), parse_value(value, file)?);
+        if values.next().is_some() {
+            return Err(mismatch());
         }
-        stats.insert(protocol.to_owned(), fields);
     }
     Ok(stats)
 }
@@ -39,8 +52,8 @@ pub fn parse_pairs(text: &str, file: &str) -> Result<ProtocolStats, Error> {
 /// Parses `/proc/net/snmp6`: one `Ip6InReceives  7` per line. The protocol is the name up to and
 /// including its first `6` (`Ip6`, `Icmp6`, `UdpLite6`), the field the rest; lines with fewer
 /// than two columns or no `6` in the name are skipped.
-pub fn parse_snmp6(text: &str) -> Result<ProtocolStats, Error> {
-    let mut stats = ProtocolStats::new();
+pub fn parse_snmp6(text: &str) -> Result<Vec<Counter<'_>>, Error> {
+    let mut stats = Vec::with_capacity(text.len() / 32);
     for line in text.lines() {
         let mut columns = line.split_whitespace();
         let (Some(key), Some(value)) = (columns.next(), columns.next()) else {
@@ -48,10 +61,11 @@ pub fn parse_snmp6(text: &str) -> Result<ProtocolStats, Error> {
         };
         if let Some(six) = key.find('6') {
             let (protocol, field) = key.split_at(six + 1);
-            stats
-                .entry(protocol.to_owned())
-                .or_default()
-                .insert(field.to_owned(), parse_value(value, "/proc/net/snmp6")?);
+            stats.push(Counter {
+                protocol,
+                field,
+                value: parse_value(value, "/proc/net/snmp6")?,
+            });
         }
     }
     Ok(stats)
@@ -76,9 +90,14 @@ Tcp: RtoAlgorithm MaxConn CurrEstab
 Tcp: 1 -1 5
 ";
         let stats = parse_pairs(text, "/proc/net/netstat").unwrap();
-        assert_eq!(stats["TcpExt"]["ListenDrops"], 12.0);
-        assert_eq!(stats["Tcp"]["MaxConn"], -1.0);
-        assert_eq!(stats["Tcp"].len(), 3);
+        let value = |p, f| {
+            let c = stats.iter().find(|c| c.protocol == p && c.field == f);
+            c.map(|c| c.value)
+        };
+        assert_eq!(value("TcpExt", "ListenDrops"), Some(12.0));
+        assert_eq!(value("Tcp", "MaxConn"), Some(-1.0));
+        assert_eq!(stats.len(), 5);
+        assert_eq!(stats[0].field, "SyncookiesSent", "in the file's order");
     }
 
     #[test]
@@ -97,10 +116,18 @@ Tcp: 1 -1 5
     fn parses_snmp6() {
         let text = "Ip6InReceives                   \t7\nIcmp6OutType134 \t3\nUdpLite6InErrors 2\nbogus\nNoSix 1\n";
         let stats = parse_snmp6(text).unwrap();
-        assert_eq!(stats["Ip6"]["InReceives"], 7.0);
-        assert_eq!(stats["Icmp6"]["OutType134"], 3.0);
-        assert_eq!(stats["UdpLite6"]["InErrors"], 2.0);
-        assert_eq!(stats.len(), 3);
+        let pairs: Vec<_> = stats
+            .iter()
+            .map(|c| (c.protocol, c.field, c.value))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("Ip6", "InReceives", 7.0),
+                ("Icmp6", "OutType134", 3.0),
+                ("UdpLite6", "InErrors", 2.0)
+            ]
+        );
         assert!(parse_snmp6("Ip6InReceives x\n").is_err());
     }
 }

@@ -2,19 +2,19 @@
 
 use crate::Error;
 
-/// One `/proc/vmstat` line, e.g. `pgfault 2320168809`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VmstatField {
+/// One `/proc/vmstat` line, e.g. `pgfault 2320168809`, borrowed from the file's text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VmstatField<'a> {
     /// The counter name, e.g. `pgfault`.
-    pub name: String,
+    pub name: &'a str,
     /// Its value, parsed as node_exporter does (`strconv.ParseFloat`).
     pub value: f64,
 }
 
 /// Parses `/proc/vmstat`, in file order. Blank lines are skipped; a line without a numeric value
 /// is an error.
-pub fn parse(text: &str) -> Result<Vec<VmstatField>, Error> {
-    let mut fields = Vec::new();
+pub fn parse(text: &str) -> Result<Vec<VmstatField<'_>>, Error> {
+    let mut fields = Vec::with_capacity(text.len() / 24);
     for line in text.lines() {
         let mut parts = line.split_ascii_whitespace();
         let Some(name) = parts.next() else { continue };
@@ -22,7 +22,7 @@ pub fn parse(text: &str) -> Result<Vec<VmstatField>, Error> {
             .next()
             .ok_or_else(|| Error::msg(format!("/proc/vmstat: no value in line {line:?}")))?;
         fields.push(VmstatField {
-            name: name.to_owned(),
+            name,
             value: value
                 .parse()
                 .map_err(|e| Error::msg(format!("/proc/vmstat: {name} {value:?}: {e}")))?,

@@ -1,0 +1,96 @@
+//! Family names and HELP texts derived from the field names a kernel file prints
+//! (`pgfault` → `node_vmstat_pgfault`), built once per field and reused every cycle.
+//!
+//! The host keeps a plugin's instance between cycles, and the fields of `/proc/vmstat`,
+//! `/proc/meminfo` or `/proc/net/snmp` are the same every time: formatting and checking a few
+//! hundred names per cycle was a large share of a collector's work.
+//!
+//! ```
+//! use sonde_sdk::names::{DerivedNames, FamilyName};
+//! thread_local! {
+//!     static NAMES: DerivedNames = DerivedNames::default();
+//! }
+//! let name = NAMES.with(|names| {
+//!     names.get("pgfault", |field| {
+//!         FamilyName::checked(
+//!             format!("node_vmstat_{field}"),
+//!             format!("/proc/vmstat information field {field}."),
+//!         )
+//!     })
+//! });
+//! assert_eq!(name.unwrap().name, "node_vmstat_pgfault");
+//! ```
+
+use crate::metrics::is_valid_metric_name;
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// How many fields a [`DerivedNames`] remembers before it starts over.
+const FIELDS_KEPT: usize = 16_384;
+
+/// A family's name and HELP text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyName {
+    /// The metric name, e.g. `node_vmstat_pgfault`.
+    pub name: String,
+    /// The HELP text.
+    pub help: String,
+}
+
+impl FamilyName {
+    /// The pair, or `None` when `name` is not a valid Prometheus metric name (a field with
+    /// characters a metric name cannot have).
+    pub fn checked(name: String, help: String) -> Option<FamilyName> {
+        is_valid_metric_name(&name).then_some(FamilyName { name, help })
+    }
+}
+
+/// Remembers, per field, the [`FamilyName`] derived from it (or that none could be).
+#[derive(Debug, Default)]
+pub struct DerivedNames {
+    fields: RefCell<FxHashMap<String, Option<Rc<FamilyName>>>>,
+}
+
+impl DerivedNames {
+    /// The name derived from `field`: `derive(field)` the first time, the remembered answer
+    /// after that.
+    pub fn get(
+        &self,
+        field: &str,
+        derive: impl FnOnce(&str) -> Option<FamilyName>,
+    ) -> Option<Rc<FamilyName>> {
+        if let Some(known) = self.fields.borrow().get(field) {
+            return known.clone();
+        }
+        let derived = derive(field).map(Rc::new);
+        let mut fields = self.fields.borrow_mut();
+        if fields.len() >= FIELDS_KEPT {
+            fields.clear();
+        }
+        fields.insert(field.to_owned(), derived.clone());
+        derived
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derives_once_per_field_and_remembers_invalid_names() {
+        let names = DerivedNames::default();
+        let calls = std::cell::Cell::new(0);
+        let get = |field: &str| {
+            names.get(field, |f| {
+                calls.set(calls.get() + 1);
+                FamilyName::checked(format!("node_x_{f}"), format!("Field {f}."))
+            })
+        };
+        assert_eq!(get("a").unwrap().help, "Field a.");
+        assert_eq!(get("a").unwrap().name, "node_x_a");
+        assert_eq!(get("b-c"), None);
+        assert_eq!(get("b-c"), None);
+        assert_eq!(calls.get(), 2);
+    }
+}
