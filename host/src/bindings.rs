@@ -276,17 +276,17 @@ impl self::sonde::collector::host::Host for PluginState {
     fn statfs(&mut self, mount_point: String) -> Result<wit::FsStats, wit::FsError> {
         self.check_capability(Capability::Statfs)
             .map_err(fs_error)?;
-        let mounted = self
+        let Some(kind) = self
             .sandbox
-            .is_mount_point(&mount_point, &mut self.may_reread_mount_table);
-        if !mounted {
+            .mount_point(&mount_point, &mut self.may_reread_mount_table)
+        else {
             return Err(fs_error(self.refuse(
                 FsError::NotGranted,
                 "statfs (not in the mount table)",
                 &mount_point,
             )));
-        }
-        let result = self.sandbox.statfs(&mount_point);
+        };
+        let result = self.sandbox.statfs(&mount_point, kind);
         let s = self
             .observe(Root::Rootfs, &mount_point, result)
             .map_err(fs_error)?;

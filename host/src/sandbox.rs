@@ -7,7 +7,7 @@
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use sonde_sdk::{DirEntry, EntryKind, FsError, FsStats, Root};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -97,7 +97,7 @@ pub struct Sandbox {
     statfs_timeout: Duration,
     recording: Option<Mutex<Vec<Access>>>,
     /// The mount points `statfs` answers for, as last read from the mount table.
-    mount_table: Mutex<HashSet<String>>,
+    mount_table: Mutex<HashMap<String, MountKind>>,
 }
 
 impl Sandbox {
@@ -144,38 +144,45 @@ impl Sandbox {
         }
     }
 
-    /// `statfs(2)` of an absolute mount point below the rootfs root, with the statfs timeout.
-    pub fn statfs(&self, mount_point: &str) -> Result<FsStats, FsError> {
+    /// `statfs(2)` of an absolute mount point below the rootfs root. A mount that
+    /// [`MountKind::MayBlock`] is asked on the statfs thread, under the statfs timeout; one that
+    /// never blocks is asked on the caller's thread, which spares two thread switches.
+    pub fn statfs(&self, mount_point: &str, kind: MountKind) -> Result<FsStats, FsError> {
         self.note(|| Access::Statfs(mount_point.to_owned()));
         let rootfs = self.dirs[Root::Rootfs as usize]
             .as_ref()
             .ok_or(FsError::NotFound)?;
-        crate::system::statfs(rootfs, &self.paths.rootfs, mount_point, self.statfs_timeout)
+        let timeout = match kind {
+            MountKind::NeverBlocks => None,
+            MountKind::MayBlock => Some(self.statfs_timeout),
+        };
+        crate::system::statfs(rootfs, &self.paths.rootfs, mount_point, timeout)
     }
 
-    /// Whether `mount_point` is in the mount table: the only paths `statfs` answers for. The
-    /// table is kept between calls and read again (procfs root's `1/mountinfo`, else
-    /// `self/mountinfo`) only when `mount_point` is not in it and `may_reread` is set, which a
-    /// re-read clears: the host allows one re-read per plugin call, so a plugin asking for
-    /// non-mounts cannot make it read the table again and again. A stale entry only lets a plugin `statfs` a directory that was a mount
-    /// point moments ago. Not recorded as a plugin's access.
-    pub fn is_mount_point(&self, mount_point: &str, may_reread: &mut bool) -> bool {
+    /// What the mount table says of `mount_point`: `None` when it is not a mount point (the
+    /// only paths `statfs` answers for). The table is kept between calls and read again
+    /// (procfs root's `1/mountinfo`, else `self/mountinfo`) only when `mount_point` is not in
+    /// it and `may_reread` is set, which a re-read clears: the host allows one re-read per
+    /// plugin call, so a plugin asking for non-mounts cannot make it read the table again and
+    /// again. A stale entry only lets a plugin `statfs` a directory that was a mount point
+    /// moments ago. Not recorded as a plugin's access.
+    pub fn mount_point(&self, mount_point: &str, may_reread: &mut bool) -> Option<MountKind> {
         let mut table = self.mount_table.lock().unwrap_or_else(|e| e.into_inner());
-        if table.contains(mount_point) {
-            return true;
+        if let Some(kind) = table.get(mount_point) {
+            return Some(*kind);
         }
         if !*may_reread {
-            return false;
+            return None;
         }
         *may_reread = false;
         *table = self.read_mount_table();
-        table.contains(mount_point)
+        table.get(mount_point).copied()
     }
 
-    fn read_mount_table(&self) -> HashSet<String> {
+    fn read_mount_table(&self) -> HashMap<String, MountKind> {
         let proc = match self.dir(Root::Proc) {
             Ok(dir) => dir,
-            Err(_) => return HashSet::new(),
+            Err(_) => return HashMap::new(),
         };
         for path in ["1/mountinfo", "self/mountinfo"] {
             let mut text = Vec::new();
@@ -190,10 +197,10 @@ impl Sandbox {
             if read.is_ok()
                 && let Ok(mounts) = sonde_sdk::procfs::mountinfo::parse(&text)
             {
-                return mounts.into_iter().map(|m| m.mount_point).collect();
+                return mount_kinds(&mounts);
             }
         }
-        HashSet::new()
+        HashMap::new()
     }
 
     /// The directories the roots are served from.
@@ -273,6 +280,79 @@ impl Sandbox {
 }
 
 /// Checks a plugin-supplied path: relative, no `..`, no NUL. Empty means the root itself.
+/// Whether a `statfs` of a mount point can block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountKind {
+    /// The mount and every mount on the way to it are of a filesystem type whose `statfs`
+    /// answers from memory ([`NEVER_BLOCKING_FS_TYPES`]).
+    NeverBlocks,
+    /// Anything else: a network or FUSE filesystem (a dead server blocks `statfs` forever), an
+    /// automount point, an overlay over something unknown.
+    MayBlock,
+}
+
+/// Filesystem types whose `statfs` answers from in-memory counters and cannot wait on a
+/// device, a server or a user-space daemon: local disk filesystems and the kernel's own.
+/// Deliberately absent: `nfs*`, `cifs`, `smb3`, `fuse*`, `ceph`, `9p` and other network
+/// filesystems, `autofs` (a `statfs` mounts), `overlay` (asks its upper layer, which may be
+/// anything), `zfs` (blocks while a pool is suspended) and `efivarfs` (asks the firmware).
+pub const NEVER_BLOCKING_FS_TYPES: &[&str] = &[
+    "ext2",
+    "ext3",
+    "ext4",
+    "xfs",
+    "btrfs",
+    "vfat",
+    "exfat",
+    "f2fs",
+    "squashfs",
+    "iso9660",
+    "tmpfs",
+    "ramfs",
+    "devtmpfs",
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "devpts",
+    "mqueue",
+    "debugfs",
+    "tracefs",
+    "securityfs",
+    "pstore",
+    "bpf",
+    "configfs",
+    "hugetlbfs",
+    "binfmt_misc",
+    "nsfs",
+    "rpc_pipefs",
+];
+
+/// The kind of every mount point of a mount table. A path walk to a mount point crosses the
+/// mounts above it, so a mount is [`MountKind::NeverBlocks`] only when it and every mount on
+/// its path are of [`NEVER_BLOCKING_FS_TYPES`] (mounts stacked on one point all count).
+fn mount_kinds(mounts: &[sonde_sdk::procfs::mountinfo::MountInfo]) -> HashMap<String, MountKind> {
+    let mut own: HashMap<&str, bool> = HashMap::new();
+    for m in mounts {
+        let never_blocks = NEVER_BLOCKING_FS_TYPES.contains(&m.fs_type.as_str());
+        *own.entry(m.mount_point.as_str()).or_insert(true) &= never_blocks;
+    }
+    own.keys()
+        .map(|&mount_point| {
+            let on_the_way = Path::new(mount_point)
+                .ancestors()
+                .filter_map(|a| a.to_str())
+                .filter_map(|a| own.get(a));
+            let kind = if on_the_way.clone().all(|&ok| ok) {
+                MountKind::NeverBlocks
+            } else {
+                MountKind::MayBlock
+            };
+            (mount_point.to_owned(), kind)
+        })
+        .collect()
+}
+
 /// Appends at most `limit` bytes of `file` to `bytes`. Reads through `std::fs::File`, whose
 /// `read_buf` fills the vector's spare capacity as is: cap-std's `File` only has `read`, so
 /// `read_to_end` on it zeroes the spare capacity before every read.
@@ -459,24 +539,63 @@ mod tests {
     fn mount_table_is_kept_and_read_again_once_per_call_on_a_miss() {
         let t = tree(1024);
         let mountinfo = t.sandbox.paths().procfs.join("1/mountinfo");
-        let line = |id: u32, mount_point: &str| {
-            format!("{id} 1 8:1 / {mount_point} rw,relatime shared:1 - ext4 /dev/sda1 rw\n")
+        let line = |id: u32, mount_point: &str, fs_type: &str| {
+            format!("{id} 1 8:1 / {mount_point} rw,relatime shared:1 - {fs_type} /dev/sda1 rw\n")
         };
-        std::fs::write(&mountinfo, line(22, "/")).unwrap();
+        std::fs::write(&mountinfo, line(22, "/", "ext4")).unwrap();
         let mut may_reread = true;
-        assert!(t.sandbox.is_mount_point("/", &mut may_reread));
+        let local = Some(MountKind::NeverBlocks);
+        assert_eq!(t.sandbox.mount_point("/", &mut may_reread), local);
         assert!(!may_reread, "the empty table was read");
 
         // A new mount is seen after a miss, with the one re-read of the next call.
-        std::fs::write(&mountinfo, line(22, "/") + &line(23, "/data")).unwrap();
-        assert!(!t.sandbox.is_mount_point("/data", &mut may_reread));
+        std::fs::write(
+            &mountinfo,
+            line(22, "/", "ext4") + &line(23, "/data", "nfs4"),
+        )
+        .unwrap();
+        assert_eq!(t.sandbox.mount_point("/data", &mut may_reread), None);
         let mut may_reread = true;
-        assert!(t.sandbox.is_mount_point("/data", &mut may_reread));
+        let remote = Some(MountKind::MayBlock);
+        assert_eq!(t.sandbox.mount_point("/data", &mut may_reread), remote);
         // Hits need no read; a miss after the re-read is refused without reading again.
         std::fs::remove_file(&mountinfo).unwrap();
-        assert!(t.sandbox.is_mount_point("/", &mut may_reread));
-        assert!(!t.sandbox.is_mount_point("/etc", &mut may_reread));
+        assert_eq!(t.sandbox.mount_point("/", &mut may_reread), local);
+        assert_eq!(t.sandbox.mount_point("/etc", &mut may_reread), None);
         assert!(!may_reread);
+    }
+
+    #[test]
+    fn a_mount_never_blocks_only_when_it_and_the_mounts_above_it_cannot() {
+        let mount = |mount_point: &str, fs_type: &str| sonde_sdk::procfs::mountinfo::MountInfo {
+            mount_point: mount_point.into(),
+            fs_type: fs_type.into(),
+            ..Default::default()
+        };
+        let kinds = mount_kinds(&[
+            mount("/", "ext4"),
+            mount("/dev/shm", "tmpfs"),
+            mount("/mnt/nfs", "nfs4"),
+            mount("/mnt/nfs/scratch", "tmpfs"),
+            mount("/home", "ext4"),
+            mount("/home", "fuse.sshfs"),
+            mount("/srv", "autofs"),
+        ]);
+        let kind = |p: &str| kinds[p];
+        assert_eq!(kind("/"), MountKind::NeverBlocks);
+        assert_eq!(kind("/dev/shm"), MountKind::NeverBlocks);
+        assert_eq!(kind("/mnt/nfs"), MountKind::MayBlock);
+        assert_eq!(
+            kind("/mnt/nfs/scratch"),
+            MountKind::MayBlock,
+            "below a network mount"
+        );
+        assert_eq!(
+            kind("/home"),
+            MountKind::MayBlock,
+            "a FUSE mount stacked on it"
+        );
+        assert_eq!(kind("/srv"), MountKind::MayBlock);
     }
 
     #[test]

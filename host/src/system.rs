@@ -12,8 +12,9 @@ use std::time::Duration;
 /// How long one `statfs` may take before the host answers `timed-out`.
 pub const STATFS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `statfs(2)` of `mount_point` (absolute, as in the mount table) below `rootfs`, on a helper
-/// thread so a hung mount (a dead NFS server) cannot block the caller past `timeout`.
+/// `statfs(2)` of `mount_point` (absolute, as in the mount table) below `rootfs`. With a
+/// `timeout`, on a helper thread so a hung mount (a dead NFS server) cannot block the caller
+/// past it; without one (a mount that cannot block), on the caller's thread.
 ///
 /// The helper thread itself may stay blocked in the kernel. Such a mount is remembered as stuck,
 /// as node_exporter does: until its pending call returns, further calls answer `timed-out` at
@@ -25,7 +26,7 @@ pub fn statfs(
     rootfs_dir: &Arc<Dir>,
     rootfs: &Path,
     mount_point: &str,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> Result<FsStats, FsError> {
     let path = below_rootfs(rootfs, mount_point)?;
     let relative: PathBuf = Path::new(mount_point)
@@ -33,7 +34,7 @@ pub fn statfs(
         .filter(|c| matches!(c, Component::Normal(_)))
         .collect();
     let dir = rootfs_dir.clone();
-    statfs_with(path, timeout, move |_| {
+    let call = move |_: &Path| {
         let target = if relative.as_os_str().is_empty() {
             dir.open_with(".", &path_only())
         } else {
@@ -41,7 +42,24 @@ pub fn statfs(
         }
         .map_err(crate::sandbox::fs_error)?;
         rustix::fs::fstatfs(&target).map_err(|e| crate::sandbox::fs_error(e.into()))
-    })
+    };
+    match timeout {
+        Some(timeout) => statfs_with(path, timeout, call),
+        None => call(&path).map(fs_stats),
+    }
+}
+
+/// statfs(2)'s figures, not statvfs's: node_exporter multiplies the block counts by `f_bsize`.
+fn fs_stats(s: rustix::fs::StatFs) -> FsStats {
+    FsStats {
+        block_size: s.f_bsize as u64,
+        blocks: s.f_blocks,
+        blocks_free: s.f_bfree,
+        blocks_available: s.f_bavail,
+        files: s.f_files,
+        files_free: s.f_ffree,
+        read_only: s.f_flags as u64 & libc::ST_RDONLY != 0,
+    }
 }
 
 /// Open options for an `O_PATH` descriptor: enough for `fstatfs`, never reads or blocks on
@@ -110,16 +128,7 @@ fn statfs_with(
         let _ = tx.send(result);
     }))?;
     match rx.recv_timeout(timeout) {
-        // statfs(2), not statvfs: node_exporter multiplies the block counts by f_bsize.
-        Ok(Ok(s)) => Ok(FsStats {
-            block_size: s.f_bsize as u64,
-            blocks: s.f_blocks,
-            blocks_free: s.f_bfree,
-            blocks_available: s.f_bavail,
-            files: s.f_files,
-            files_free: s.f_ffree,
-            read_only: s.f_flags as u64 & libc::ST_RDONLY != 0,
-        }),
+        Ok(Ok(s)) => Ok(fs_stats(s)),
         Ok(Err(error)) => Err(error),
         Err(_) => {
             // The worker is blocked in the kernel: let it be, the next call starts a new one.
@@ -236,18 +245,21 @@ mod tests {
 
     #[test]
     fn statfs_of_root_and_refusals() {
-        let root = open("/");
-        let s = statfs(&root, Path::new("/"), "/", STATFS_TIMEOUT).unwrap();
-        assert!(s.blocks > 0 && s.block_size > 0);
-        assert_eq!(
-            statfs(&root, Path::new("/"), "/no/such/mount", STATFS_TIMEOUT),
-            Err(FsError::NotFound)
-        );
-        let tmp = open("/tmp");
-        assert_eq!(
-            statfs(&tmp, Path::new("/tmp"), "/../etc", STATFS_TIMEOUT),
-            Err(FsError::EscapesRoot)
-        );
+        // The same answers on the statfs thread (with a timeout) and on the caller's.
+        for timeout in [Some(STATFS_TIMEOUT), None] {
+            let root = open("/");
+            let s = statfs(&root, Path::new("/"), "/", timeout).unwrap();
+            assert!(s.blocks > 0 && s.block_size > 0);
+            assert_eq!(
+                statfs(&root, Path::new("/"), "/no/such/mount", timeout),
+                Err(FsError::NotFound)
+            );
+            let tmp = open("/tmp");
+            assert_eq!(
+                statfs(&tmp, Path::new("/tmp"), "/../etc", timeout),
+                Err(FsError::EscapesRoot)
+            );
+        }
     }
 
     #[test]
@@ -257,14 +269,16 @@ mod tests {
         std::os::unix::fs::symlink("../../../../..", dir.path().join("up")).unwrap();
         std::fs::create_dir(dir.path().join("mnt")).unwrap();
         let root = open(dir.path().to_str().unwrap());
-        for mount in ["/host-root", "/up"] {
-            assert_eq!(
-                statfs(&root, dir.path(), mount, STATFS_TIMEOUT),
-                Err(FsError::EscapesRoot),
-                "{mount}"
-            );
+        for timeout in [Some(STATFS_TIMEOUT), None] {
+            for mount in ["/host-root", "/up"] {
+                assert_eq!(
+                    statfs(&root, dir.path(), mount, timeout),
+                    Err(FsError::EscapesRoot),
+                    "{mount}"
+                );
+            }
+            assert!(statfs(&root, dir.path(), "/mnt", timeout).is_ok());
         }
-        assert!(statfs(&root, dir.path(), "/mnt", STATFS_TIMEOUT).is_ok());
     }
 
     #[test]
