@@ -1,5 +1,5 @@
 //! `sonde run`: the daemon. Each enabled plugin collects on its own interval (start times
-//! spread over the interval so plugins do not fire together), on a blocking thread, under its
+//! spread over the interval so plugins do not fire together), on its own thread, under its
 //! time, memory and sample limits; results go through relabeling into the remote-write queues and
 //! into the latest values served on `/metrics`. SIGHUP reloads the config (a bad one keeps the
 //! running one), SIGTERM and SIGINT stop collection and flush the queues within a deadline.
@@ -49,7 +49,18 @@ struct Generation {
     roots: RootPaths,
     runtime: Arc<Runtime>,
     queues: Vec<Arc<RemoteWriteQueue>>,
-    loops: Vec<JoinHandle<()>>,
+    /// One per plugin; dropping them stops the plugins' collection.
+    plugin_threads: Vec<PluginThread>,
+    self_metrics: JoinHandle<()>,
+}
+
+impl Generation {
+    /// Stops collecting: plugin threads end at their next wait (a collection under way finishes
+    /// and is discarded), the self-metrics loop at once.
+    fn stop_collection(&mut self) {
+        self.plugin_threads.clear();
+        self.self_metrics.abort();
+    }
 }
 
 /// The daemon, from `sonde run`.
@@ -83,7 +94,7 @@ impl Agent {
         let mut current = self.start(config, None).await?;
         // The compiled plugins are mapped now.
         crate::memory::map_files_on_demand();
-        tracing::info!(plugins = current.loops.len() - 1, "sonde is running");
+        tracing::info!(plugins = current.plugin_threads.len(), "sonde is running");
         loop {
             tokio::select! {
                 _ = hangup.recv() => {
@@ -93,7 +104,7 @@ impl Agent {
                             match self.start(config, Some(&mut current)).await {
                                 Ok(next) => {
                                     current = next;
-                                    tracing::info!(path = %self.config_path.display(), plugins = current.loops.len() - 1, "config reloaded");
+                                    tracing::info!(path = %self.config_path.display(), plugins = current.plugin_threads.len(), "config reloaded");
                                     if listen_changed {
                                         let _ = http_stop.send(true);
                                         if let Some(task) = http.take() { let _ = task.await; }
@@ -115,9 +126,7 @@ impl Agent {
             }
         }
         tracing::info!("stopping: collection ends, queues are flushed");
-        for task in current.loops.drain(..) {
-            task.abort();
-        }
+        current.stop_collection();
         let deadline = Instant::now() + SHUTDOWN_FLUSH_DEADLINE;
         for queue in &current.queues {
             let undelivered = queue.shutdown(deadline).await;
@@ -219,9 +228,7 @@ impl Agent {
             .collect();
 
         if let Some(p) = previous {
-            for task in p.loops.drain(..) {
-                task.abort();
-            }
+            p.stop_collection();
             for queue in retired {
                 tokio::spawn(async move {
                     queue
@@ -243,20 +250,18 @@ impl Agent {
             stats: self.stats.clone(),
             first_cycles_left: plugins.len().into(),
         });
-        let mut loops: Vec<JoinHandle<()>> = plugins
+        let plugin_threads = plugins
             .into_iter()
-            .map(|plugin| tokio::spawn(plugin_loop(Arc::new(plugin), sinks.clone())))
-            .collect();
-        loops.push(tokio::spawn(self_metrics_loop(
-            config.global.interval.0,
-            sinks,
-        )));
+            .map(|plugin| PluginThread::start(plugin, sinks.clone()))
+            .collect::<std::io::Result<_>>()?;
+        let self_metrics = tokio::spawn(self_metrics_loop(config.global.interval.0, sinks));
         Ok(Generation {
             config,
             roots,
             runtime,
             queues,
-            loops,
+            plugin_threads,
+            self_metrics,
         })
     }
 }
@@ -270,35 +275,97 @@ fn start_offset(name: &str, interval: Duration) -> Duration {
     Duration::from_millis(hasher.finish() % millis)
 }
 
+/// A plugin's collection thread. A thread of its own rather than a task that hands each
+/// collection to tokio's blocking pool: a cycle then costs one wake-up instead of three thread
+/// switches (timer, blocking thread, back to the task), which at a few dozen switches per second
+/// was a fifth of the agent's CPU. Dropping it stops the thread at its next wait.
+struct PluginThread {
+    stop: Arc<StopSignal>,
+}
+
+impl PluginThread {
+    fn start(plugin: ScheduledPlugin, sinks: Arc<Sinks>) -> std::io::Result<PluginThread> {
+        let stop = Arc::new(StopSignal::default());
+        let signal = stop.clone();
+        std::thread::Builder::new()
+            .name(format!("sonde-{}", plugin.plugin.name()))
+            .spawn(move || plugin_loop(plugin, &sinks, &signal))?;
+        Ok(PluginThread { stop })
+    }
+}
+
+impl Drop for PluginThread {
+    fn drop(&mut self) {
+        self.stop.stop();
+    }
+}
+
+/// Tells a plugin thread to stop, waking it if it sleeps.
+#[derive(Default)]
+struct StopSignal {
+    stopped: std::sync::Mutex<bool>,
+    wake: std::sync::Condvar,
+}
+
+impl StopSignal {
+    fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+    }
+
+    fn is_stopped(&self) -> bool {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sleeps until `deadline` or a stop; true when stopped.
+    fn sleep_until(&self, deadline: std::time::Instant) -> bool {
+        let stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        let timeout = deadline.saturating_duration_since(std::time::Instant::now());
+        let (stopped, _) = self
+            .wake
+            .wait_timeout_while(stopped, timeout, |stopped| {
+                !*stopped && std::time::Instant::now() < deadline
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        *stopped
+    }
+}
+
 /// One plugin's schedule: a first collection at once (so the first sample is there as soon as
 /// possible), then every interval at the plugin's own offset (a late cycle is skipped, never
-/// queued up); each result is recorded, exposed and sent.
-async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
+/// queued up); each result is recorded, exposed and sent, unless collection was stopped
+/// meanwhile.
+fn plugin_loop(plugin: ScheduledPlugin, sinks: &Sinks, stop: &StopSignal) {
     let name = plugin.plugin.name().to_owned();
     let interval = plugin.interval;
-    let mut next = Instant::now();
+    let mut next = std::time::Instant::now();
     let mut staleness = StalenessTracker::new();
     let mut first = true;
     let mut first_cycle = true;
-    let mut last_metadata: Option<Instant> = None;
+    let mut last_metadata: Option<std::time::Instant> = None;
     loop {
-        tokio::time::sleep_until(next).await;
+        if stop.sleep_until(next) {
+            return;
+        }
         next += if first {
             interval + start_offset(&name, interval)
         } else {
             interval
         };
         first = false;
-        let now = Instant::now();
+        let now = std::time::Instant::now();
         if next < now {
             next = now + interval;
         }
         let timestamp_ms = now_ms();
-        let started = std::time::Instant::now();
-        let call = plugin.clone();
-        let result =
-            tokio::task::spawn_blocking(move || call.plugin.collect(&call.config_json)).await;
-        let seconds = started.elapsed().as_secs_f64();
+        // A panic in the host's own code fails this cycle, not the plugin's thread.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            plugin.plugin.collect(&plugin.config_json)
+        }));
+        let seconds = now.elapsed().as_secs_f64();
+        if stop.is_stopped() {
+            return;
+        }
         let counters = plugin.plugin.counters();
         let mut series: Vec<SeriesSample> = Vec::new();
         match result {
@@ -321,27 +388,27 @@ async fn plugin_loop(plugin: Arc<ScheduledPlugin>, sinks: Arc<Sinks>) {
                 sinks.store.update(&name, Vec::new());
                 series = staleness.fail(timestamp_ms);
             }
-            Err(join) => {
-                tracing::error!(plugin = %name, error = %join, "collection thread failed");
+            Err(_) => {
+                tracing::error!(plugin = %name, "collection panicked");
                 series = staleness.fail(timestamp_ms);
             }
         }
         if std::mem::take(&mut first_cycle)
             && sinks.first_cycles_left.fetch_sub(1, Ordering::AcqRel) == 1
         {
-            tokio::task::spawn_blocking(crate::memory::release_startup_pages);
+            crate::memory::release_startup_pages();
         }
         if sinks.queues.is_empty() {
             continue;
         }
         // HELP and TYPE once a minute, as Prometheus sends metadata (for endpoints that want it).
         let metadata = if last_metadata.is_none_or(|t| t.elapsed() >= METADATA_INTERVAL) {
-            last_metadata = Some(Instant::now());
+            last_metadata = Some(std::time::Instant::now());
             sinks.store.metadata(&name)
         } else {
             Vec::new()
         };
-        send(&sinks, series, &metadata);
+        send(sinks, series, &metadata);
     }
 }
 
