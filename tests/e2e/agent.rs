@@ -244,6 +244,12 @@ fn misbehaving_plugins_are_contained_while_cpu_keeps_its_interval() {
     assert!(peak_kb < 400 << 10, "peak RSS {peak_kb} kB");
     let log = daemon.log();
     assert!(log.contains("timed out"), "{log}");
+    // The looping plugin left the 1s group, so its timeouts no longer hold cpu back.
+    assert!(
+        log.contains("plugin=looping")
+            && log.contains("it collects on a thread of its own from now on"),
+        "{log}"
+    );
     assert!(log.contains("misbehave: deliberate panic"), "{log}");
     assert!(log.contains("more than 16384"), "{log}");
     assert!(
