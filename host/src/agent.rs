@@ -398,8 +398,8 @@ fn collection_loop(
             index += 1;
         }
         if members.is_empty() {
-            // Everything moved out: this thread keeps their threads alive until stopped.
-            let _ = stop.sleep_until(std::time::Instant::now() + Duration::from_secs(86400 * 365));
+            // Everything moved out: this thread keeps their threads until it is stopped.
+            while !stop.sleep_until(std::time::Instant::now() + Duration::from_secs(3600)) {}
             return;
         }
     }

@@ -8,7 +8,8 @@ mod vmstat;
 use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::Bundle;
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
+use sonde_sdk::names::FamilyName;
+use sonde_sdk::{Capability, Collector, Description, Error, Host, Level, MetricFamily};
 
 /// The `mem` collector.
 #[derive(Default)]
@@ -70,3 +71,19 @@ impl Collector for Mem {
 }
 
 sonde_sdk::export!(Mem);
+
+/// The family name and HELP derived from kernel field `field` of `part`, or `None` when the
+/// field makes no valid metric name — logged, once per field, as names are derived once.
+fn field_family(
+    host: &Host,
+    part: &str,
+    field: &str,
+    name: String,
+    help: String,
+) -> Option<FamilyName> {
+    let family = FamilyName::checked(name, help);
+    if family.is_none() {
+        host.log(Level::Warn, &format!("{part}: skipping field {field:?}"));
+    }
+    family
+}

@@ -5,9 +5,9 @@
 
 use rustc_hash::FxHashMap;
 use sonde_sdk::bundle::read_optional;
-use sonde_sdk::names::{DerivedNames, FamilyName};
+use sonde_sdk::names::DerivedNames;
 use sonde_sdk::procfs::meminfo::{self, MeminfoLine};
-use sonde_sdk::{Error, Host, Level, MetricFamily, Root};
+use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 thread_local! {
     /// Names by line key; a `kB` line's key is marked with a trailing space (a key never has
@@ -32,14 +32,13 @@ pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         let name = NAMES.with(|names| {
             names.get(&key, |_| {
                 let field = field_name(&line);
-                let name = FamilyName::checked(
+                crate::field_family(
+                    host,
+                    "meminfo",
+                    &field,
                     format!("node_memory_{field}"),
                     format!("Memory information field {field}."),
-                );
-                if name.is_none() {
-                    host.log(Level::Warn, &format!("meminfo: skipping field {field:?}"));
-                }
-                name
+                )
             })
         });
         let Some(name) = name else { continue };

@@ -3,9 +3,9 @@
 use rustc_hash::FxHashSet;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::names::{DerivedNames, FamilyName};
+use sonde_sdk::names::DerivedNames;
 use sonde_sdk::procfs::vmstat;
-use sonde_sdk::{Error, Host, Level, MetricFamily, Root};
+use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 thread_local! {
     static NAMES: DerivedNames = DerivedNames::default();
@@ -24,14 +24,13 @@ pub fn collect(host: &Host, fields: &NameFilter, out: &mut Vec<MetricFamily>) ->
         }
         let name = NAMES.with(|names| {
             names.get(field.name, |field| {
-                let name = FamilyName::checked(
+                crate::field_family(
+                    host,
+                    "vmstat",
+                    field,
                     format!("node_vmstat_{field}"),
                     format!("/proc/vmstat information field {field}."),
-                );
-                if name.is_none() {
-                    host.log(Level::Warn, &format!("vmstat: skipping field {field:?}"));
-                }
-                name
+                )
             })
         });
         if let Some(name) = name {
