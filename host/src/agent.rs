@@ -381,9 +381,12 @@ fn collection_loop(
             next = now + interval;
         }
         let shared = members.len() > 1;
+        // What the tick's plugins send goes to the queues in one push: one write-ahead-log
+        // record and one wake-up of each sender per tick, not one per plugin.
+        let mut outgoing = Outgoing::default();
         let mut index = 0;
         while index < members.len() {
-            let Some(slow) = members[index].collect(sinks, stop) else {
+            let Some(slow) = members[index].collect(sinks, stop, &mut outgoing) else {
                 return;
             };
             if shared && (slow.timed_out || slow.took > interval.mul_f64(SLOW_SHARE)) {
@@ -397,6 +400,7 @@ fn collection_loop(
             }
             index += 1;
         }
+        send(sinks, outgoing);
         if members.is_empty() {
             // Everything moved out: this thread keeps their threads until it is stopped.
             while !stop.sleep_until(std::time::Instant::now() + Duration::from_secs(3600)) {}
@@ -407,6 +411,13 @@ fn collection_loop(
 
 /// The share of its interval a plugin may take before it leaves its group.
 const SLOW_SHARE: f64 = 0.25;
+
+/// The samples and metadata a tick sends to the remote-write queues.
+#[derive(Default)]
+struct Outgoing {
+    series: Vec<SeriesSample>,
+    metadata: Vec<MetricMetadata>,
+}
 
 /// How long one collection took, and whether it timed out.
 struct CollectionTime {
@@ -434,9 +445,14 @@ impl Member {
         }
     }
 
-    /// Collects once and records, exposes and sends the result, unless collection was stopped
-    /// meanwhile (then `None`).
-    fn collect(&mut self, sinks: &Sinks, stop: &StopSignal) -> Option<CollectionTime> {
+    /// Collects once, records and exposes the result and adds what remote write needs to
+    /// `outgoing`, unless collection was stopped meanwhile (then `None`).
+    fn collect(
+        &mut self,
+        sinks: &Sinks,
+        stop: &StopSignal,
+        outgoing: &mut Outgoing,
+    ) -> Option<CollectionTime> {
         let name = &self.name;
         let timestamp_ms = now_ms();
         let started = std::time::Instant::now();
@@ -485,16 +501,14 @@ impl Member {
         if !sinks.queues.is_empty() {
             // HELP and TYPE once a minute, as Prometheus sends metadata (for endpoints that
             // want it).
-            let metadata = if self
+            if self
                 .last_metadata
                 .is_none_or(|t| t.elapsed() >= METADATA_INTERVAL)
             {
                 self.last_metadata = Some(std::time::Instant::now());
-                sinks.store.metadata(name)
-            } else {
-                Vec::new()
-            };
-            send(sinks, series, &metadata);
+                outgoing.metadata.extend(sinks.store.metadata(name));
+            }
+            outgoing.series.append(&mut series);
         }
         Some(CollectionTime { took, timed_out })
     }
@@ -513,15 +527,22 @@ async fn self_metrics_loop(interval: Duration, sinks: Arc<Sinks>) {
         sinks
             .pipeline
             .process("sonde", &sinks.store.self_metrics(), now_ms(), &mut series);
-        send(&sinks, series, &[]);
+        send(
+            &sinks,
+            Outgoing {
+                series,
+                metadata: Vec::new(),
+            },
+        );
     }
 }
 
-fn send(sinks: &Sinks, series: Vec<SeriesSample>, metadata: &[MetricMetadata]) {
+fn send(sinks: &Sinks, outgoing: Outgoing) {
+    let Outgoing { series, metadata } = outgoing;
     if let Some((last, rest)) = sinks.queues.split_last() {
         for queue in rest {
-            queue.push(series.clone(), metadata);
+            queue.push(series.clone(), &metadata);
         }
-        last.push(series, metadata);
+        last.push(series, &metadata);
     }
 }
