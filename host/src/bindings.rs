@@ -2,7 +2,7 @@
 //! implementation of the `host` interface a plugin imports, on each plugin's store state.
 
 use crate::grants::Grants;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{MountKind, Sandbox};
 use crate::system;
 use sonde_sdk::{Capability, FsError, Root};
 use std::sync::Arc;
@@ -39,8 +39,9 @@ pub struct PluginState {
     pub(crate) refused_calls: u32,
     /// Log lines dropped by the rate limit this call.
     pub(crate) dropped_log_lines: u32,
-    /// Whether a `statfs` of this call may still have the mount table read again.
-    may_reread_mount_table: bool,
+    /// The mount table, read at the first `statfs` of a call: only its mount points are
+    /// answered, each on the thread its kind allows.
+    mount_table: Option<std::collections::HashMap<String, MountKind>>,
 }
 
 impl PluginState {
@@ -64,7 +65,7 @@ impl PluginState {
             log_lines_left: LOG_LINES_PER_CALL,
             refused_calls: 0,
             dropped_log_lines: 0,
-            may_reread_mount_table: true,
+            mount_table: None,
         }
     }
 
@@ -73,7 +74,7 @@ impl PluginState {
         self.log_lines_left = LOG_LINES_PER_CALL;
         self.refused_calls = 0;
         self.dropped_log_lines = 0;
-        self.may_reread_mount_table = true;
+        self.mount_table = None;
     }
 
     /// True when the stderr buffer is more than half full.
@@ -276,9 +277,12 @@ impl self::sonde::collector::host::Host for PluginState {
     fn statfs(&mut self, mount_point: String) -> Result<wit::FsStats, wit::FsError> {
         self.check_capability(Capability::Statfs)
             .map_err(fs_error)?;
+        let sandbox = &self.sandbox;
         let Some(kind) = self
-            .sandbox
-            .mount_point(&mount_point, &mut self.may_reread_mount_table)
+            .mount_table
+            .get_or_insert_with(|| sandbox.mount_table())
+            .get(&mount_point)
+            .copied()
         else {
             return Err(fs_error(self.refuse(
                 FsError::NotGranted,

@@ -96,8 +96,6 @@ pub struct Sandbox {
     read_cap: usize,
     statfs_timeout: Duration,
     recording: Option<Mutex<Vec<Access>>>,
-    /// The mount points `statfs` answers for, as last read from the mount table.
-    mount_table: Mutex<HashMap<String, MountKind>>,
 }
 
 impl Sandbox {
@@ -116,7 +114,6 @@ impl Sandbox {
             read_cap,
             statfs_timeout: crate::system::STATFS_TIMEOUT,
             recording: None,
-            mount_table: Mutex::default(),
         }
     }
 
@@ -159,27 +156,11 @@ impl Sandbox {
         crate::system::statfs(rootfs, &self.paths.rootfs, mount_point, timeout)
     }
 
-    /// What the mount table says of `mount_point`: `None` when it is not a mount point (the
-    /// only paths `statfs` answers for). The table is kept between calls and read again
-    /// (procfs root's `1/mountinfo`, else `self/mountinfo`) only when `mount_point` is not in
-    /// it and `may_reread` is set, which a re-read clears: the host allows one re-read per
-    /// plugin call, so a plugin asking for non-mounts cannot make it read the table again and
-    /// again. A stale entry only lets a plugin `statfs` a directory that was a mount point
-    /// moments ago. Not recorded as a plugin's access.
-    pub fn mount_point(&self, mount_point: &str, may_reread: &mut bool) -> Option<MountKind> {
-        let mut table = self.mount_table.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(kind) = table.get(mount_point) {
-            return Some(*kind);
-        }
-        if !*may_reread {
-            return None;
-        }
-        *may_reread = false;
-        *table = self.read_mount_table();
-        table.get(mount_point).copied()
-    }
-
-    fn read_mount_table(&self) -> HashMap<String, MountKind> {
+    /// The mount table: every mount point `statfs` answers for, with its [`MountKind`], read
+    /// from the procfs root's `1/mountinfo` (else `self/mountinfo`). Read afresh for each
+    /// plugin call that uses `statfs`, so a network filesystem mounted over a local one since
+    /// the last call is never asked on the caller's thread. Not recorded as a plugin's access.
+    pub fn mount_table(&self) -> HashMap<String, MountKind> {
         let proc = match self.dir(Root::Proc) {
             Ok(dir) => dir,
             Err(_) => return HashMap::new(),
@@ -339,11 +320,11 @@ fn mount_kinds(mounts: &[sonde_sdk::procfs::mountinfo::MountInfo]) -> HashMap<St
     }
     own.keys()
         .map(|&mount_point| {
-            let on_the_way = Path::new(mount_point)
+            let mut on_the_way = Path::new(mount_point)
                 .ancestors()
                 .filter_map(|a| a.to_str())
                 .filter_map(|a| own.get(a));
-            let kind = if on_the_way.clone().all(|&ok| ok) {
+            let kind = if on_the_way.all(|&ok| ok) {
                 MountKind::NeverBlocks
             } else {
                 MountKind::MayBlock
@@ -536,33 +517,32 @@ mod tests {
     }
 
     #[test]
-    fn mount_table_is_kept_and_read_again_once_per_call_on_a_miss() {
+    fn mount_table_is_read_from_the_procfs_root_with_each_mounts_kind() {
         let t = tree(1024);
         let mountinfo = t.sandbox.paths().procfs.join("1/mountinfo");
         let line = |id: u32, mount_point: &str, fs_type: &str| {
             format!("{id} 1 8:1 / {mount_point} rw,relatime shared:1 - {fs_type} /dev/sda1 rw\n")
         };
-        std::fs::write(&mountinfo, line(22, "/", "ext4")).unwrap();
-        let mut may_reread = true;
-        let local = Some(MountKind::NeverBlocks);
-        assert_eq!(t.sandbox.mount_point("/", &mut may_reread), local);
-        assert!(!may_reread, "the empty table was read");
-
-        // A new mount is seen after a miss, with the one re-read of the next call.
         std::fs::write(
             &mountinfo,
-            line(22, "/", "ext4") + &line(23, "/data", "nfs4"),
+            line(22, "/", "ext4") + &line(23, "/data", "ext4"),
         )
         .unwrap();
-        assert_eq!(t.sandbox.mount_point("/data", &mut may_reread), None);
-        let mut may_reread = true;
-        let remote = Some(MountKind::MayBlock);
-        assert_eq!(t.sandbox.mount_point("/data", &mut may_reread), remote);
-        // Hits need no read; a miss after the re-read is refused without reading again.
+        let table = t.sandbox.mount_table();
+        assert_eq!(table.len(), 2);
+        assert_eq!(table["/data"], MountKind::NeverBlocks);
+        // Read afresh: an NFS mount stacked on /data since makes it one that may block.
+        std::fs::write(
+            &mountinfo,
+            line(22, "/", "ext4") + &line(23, "/data", "ext4") + &line(24, "/data", "nfs4"),
+        )
+        .unwrap();
+        assert_eq!(t.sandbox.mount_table()["/data"], MountKind::MayBlock);
         std::fs::remove_file(&mountinfo).unwrap();
-        assert_eq!(t.sandbox.mount_point("/", &mut may_reread), local);
-        assert_eq!(t.sandbox.mount_point("/etc", &mut may_reread), None);
-        assert!(!may_reread);
+        assert!(
+            t.sandbox.mount_table().is_empty(),
+            "no table, no mount points"
+        );
     }
 
     #[test]
