@@ -243,6 +243,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// When it arrived.
     pub at: std::time::Instant,
+    /// The status it was answered with.
+    pub status: u16,
 }
 
 type Script = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Scripted>>>;
@@ -337,17 +339,21 @@ fn answer(
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
     drop(reader);
-    log.lock().unwrap().push(Received {
-        request_line: request_line.trim_end().to_owned(),
-        headers,
-        body,
-        at: std::time::Instant::now(),
-    });
+    let at = std::time::Instant::now();
+    // Requests on parallel connections may be logged in another order than they take their
+    // scripted answers, so each logged request carries the status it gets.
     let scripted = script
         .lock()
         .unwrap()
         .pop_front()
         .unwrap_or(Scripted::status(200));
+    log.lock().unwrap().push(Received {
+        request_line: request_line.trim_end().to_owned(),
+        headers,
+        body,
+        at,
+        status: scripted.status,
+    });
     std::thread::sleep(scripted.delay);
     let head = |length: usize| {
         let mut head = format!(
