@@ -22,6 +22,7 @@
 //! ```
 
 use crate::metrics::is_valid_metric_name;
+use crate::{Host, Level};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -44,6 +45,19 @@ impl FamilyName {
     pub fn checked(name: String, help: String) -> Option<FamilyName> {
         is_valid_metric_name(&name).then_some(FamilyName { name, help })
     }
+}
+
+/// True when `name` is a valid metric name; otherwise logs `part: skipping invalid metric name
+/// "name"` through `host`, so a kernel field that makes no valid name is skipped, not fatal.
+pub fn valid_or_logged(host: &Host, part: &str, name: &str) -> bool {
+    let valid = is_valid_metric_name(name);
+    if !valid {
+        host.log(
+            Level::Warn,
+            &format!("{part}: skipping invalid metric name {name:?}"),
+        );
+    }
+    valid
 }
 
 /// Remembers, per field, the [`FamilyName`] derived from it (or that none could be).

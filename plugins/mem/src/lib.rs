@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::Bundle;
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::names::FamilyName;
-use sonde_sdk::{Capability, Collector, Description, Error, Host, Level, MetricFamily};
+use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
 /// The `mem` collector.
 #[derive(Default)]
@@ -72,18 +72,8 @@ impl Collector for Mem {
 
 sonde_sdk::export!(Mem);
 
-/// The family name and HELP derived from kernel field `field` of `part`, or `None` when the
-/// field makes no valid metric name — logged, once per field, as names are derived once.
-fn field_family(
-    host: &Host,
-    part: &str,
-    field: &str,
-    name: String,
-    help: String,
-) -> Option<FamilyName> {
-    let family = FamilyName::checked(name, help);
-    if family.is_none() {
-        host.log(Level::Warn, &format!("{part}: skipping field {field:?}"));
-    }
-    family
+/// The family name and HELP derived from a kernel field of `part`, or `None` when they make no
+/// valid metric name — logged, once per field, as names are derived once.
+fn field_family(host: &Host, part: &str, name: String, help: String) -> Option<FamilyName> {
+    sonde_sdk::names::valid_or_logged(host, part, &name).then_some(FamilyName { name, help })
 }

@@ -35,7 +35,6 @@ pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
                 crate::field_family(
                     host,
                     "meminfo",
-                    &field,
                     format!("node_memory_{field}"),
                     format!("Memory information field {field}."),
                 )

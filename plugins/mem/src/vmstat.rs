@@ -27,7 +27,6 @@ pub fn collect(host: &Host, fields: &NameFilter, out: &mut Vec<MetricFamily>) ->
                 crate::field_family(
                     host,
                     "vmstat",
-                    field,
                     format!("node_vmstat_{field}"),
                     format!("/proc/vmstat information field {field}."),
                 )

@@ -17,7 +17,7 @@ pub mod udp_queues;
 
 use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::Bundle;
-use sonde_sdk::{Capability, Collector, Description, Error, Host, Level, MetricFamily};
+use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
 /// The `net` collector.
 #[derive(Default)]
@@ -126,19 +126,6 @@ fn parts(config: &Config) -> Result<Vec<Named>, Error> {
         parts.push(("udp_queues", Box::new(udp_queues::UdpQueues)));
     }
     Ok(parts)
-}
-
-/// True when `name`, built from a kernel file's text, is a valid metric name; else logs that the
-/// series is skipped (building a family with it would panic).
-pub(crate) fn valid_name(host: &Host, part: &str, name: &str) -> bool {
-    let valid = sonde_sdk::metrics::is_valid_metric_name(name);
-    if !valid {
-        host.log(
-            Level::Warn,
-            &format!("{part}: skipping invalid metric name {name:?}"),
-        );
-    }
-    valid
 }
 
 sonde_sdk::export!(Net);

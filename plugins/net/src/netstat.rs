@@ -1,10 +1,11 @@
 //! node_exporter's `netstat` collector: untyped `node_netstat_<Protocol>_<Field>` from
 //! `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6`, for the fields matching a pattern.
 
-use crate::{Part, valid_name};
+use crate::Part;
 use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
+use sonde_sdk::names::valid_or_logged;
 use sonde_sdk::procfs::netstat::{self, Counter};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
@@ -86,7 +87,7 @@ impl Part for Netstat {
                 family.samples[0].value = value;
                 continue;
             }
-            if !valid_name(host, "netstat", &name) {
+            if !valid_or_logged(host, "netstat", &name) {
                 continue;
             }
             out.push(

@@ -1,8 +1,9 @@
 //! node_exporter's `sockstat` collector: `node_sockstat_<PROTO>_<state>` gauges from
 //! `/proc/net/sockstat` and `/proc/net/sockstat6`.
 
-use crate::{Part, valid_name};
+use crate::Part;
 use sonde_sdk::bundle::read_optional;
+use sonde_sdk::names::valid_or_logged;
 use sonde_sdk::procfs::{auxv, sockstat};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 use std::cell::OnceCell;
@@ -46,7 +47,7 @@ impl Part for Sockstat {
                 for (state, value) in states {
                     let Some(value) = value else { continue };
                     let name = format!("node_sockstat_{}_{state}", p.protocol);
-                    if valid_name(host, "sockstat", &name) {
+                    if valid_or_logged(host, "sockstat", &name) {
                         out.push(
                             MetricFamily::gauge(
                                 name,
