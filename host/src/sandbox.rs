@@ -3,6 +3,9 @@
 //!
 //! Every call is bounded: files are opened non-blocking and only regular files are read (a FIFO
 //! or a device such as `/dev/zero` is refused, never waited on), and a read stops at the size cap.
+//! Below a root that is a real procfs or sysfs mount, where every file is a kernel attribute and
+//! magic links are refused, the regular-file check is left to the kernel: such trees hold no
+//! devices or FIFOs, and it spares one `statx` per read (a fifth of a cycle's syscalls).
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
@@ -93,6 +96,8 @@ pub enum Access {
 pub struct Sandbox {
     paths: RootPaths,
     dirs: [Option<Arc<Dir>>; 3],
+    /// Per root: true when it is a procfs or sysfs mount (see the module doc).
+    kernel_trees: [bool; 3],
     read_cap: usize,
     statfs_timeout: Duration,
     recording: Option<Mutex<Vec<Access>>>,
@@ -108,9 +113,15 @@ impl Sandbox {
             }
             dir.ok().map(Arc::new)
         });
+        let kernel_trees = Root::ALL.map(|root| {
+            dirs[root as usize]
+                .as_deref()
+                .is_some_and(|dir| is_kernel_tree(root, dir))
+        });
         Sandbox {
             paths,
             dirs,
+            kernel_trees,
             read_cap,
             statfs_timeout: crate::system::STATFS_TIMEOUT,
             recording: None,
@@ -206,12 +217,16 @@ impl Sandbox {
                     .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
             )
             .map_err(fs_error)?;
-        let metadata = file.metadata().map_err(fs_error)?;
-        if !metadata.is_file() {
-            return Err(FsError::Other("not a regular file".into()));
+        // procfs and sysfs report a size of 0 or 4096 whatever a file holds: one page to start.
+        let mut size_hint = 4096;
+        if !self.kernel_trees[root as usize] {
+            let metadata = file.metadata().map_err(fs_error)?;
+            if !metadata.is_file() {
+                return Err(FsError::Other("not a regular file".into()));
+            }
+            size_hint = (metadata.len() as usize).max(size_hint);
         }
-        let mut bytes =
-            Vec::with_capacity((metadata.len() as usize).max(4096).min(self.read_cap + 1));
+        let mut bytes = Vec::with_capacity(size_hint.min(self.read_cap + 1));
         // procfs reports size 0 for most files, so read to the end, one byte past the cap.
         read_bounded(file, self.read_cap as u64 + 1, &mut bytes).map_err(fs_error)?;
         if bytes.len() > self.read_cap {
@@ -332,6 +347,19 @@ fn mount_kinds(mounts: &[sonde_sdk::procfs::mountinfo::MountInfo]) -> HashMap<St
             (mount_point.to_owned(), kind)
         })
         .collect()
+}
+
+/// True when `dir`, opened as `root`, is a procfs (`proc`) or sysfs (`sys`) mount.
+fn is_kernel_tree(root: Root, dir: &Dir) -> bool {
+    let Ok(stats) = rustix::fs::fstatfs(dir) else {
+        return false;
+    };
+    let magic = stats.f_type;
+    match root {
+        Root::Proc => magic == libc::PROC_SUPER_MAGIC,
+        Root::Sys => magic == libc::SYSFS_MAGIC,
+        Root::Rootfs => false,
+    }
 }
 
 /// Appends at most `limit` bytes of `file` to `bytes`. Reads through `std::fs::File`, whose
@@ -493,6 +521,28 @@ mod tests {
         assert_eq!(err, FsError::Other("not a regular file".into()));
         let err = t.sandbox.read_file(Root::Proc, "1").unwrap_err();
         assert_eq!(err, FsError::Other("not a regular file".into()));
+    }
+
+    #[test]
+    fn real_procfs_and_sysfs_are_read_without_the_file_type_check() {
+        let fixture = tree(1024);
+        assert_eq!(fixture.sandbox.kernel_trees, [false; 3]);
+        let host = Sandbox::open(RootPaths::default(), 1 << 20);
+        assert_eq!(host.kernel_trees, [true, true, false]);
+        assert!(host.read_file(Root::Proc, "self/stat").unwrap().len() > 20);
+        // A directory is still refused (by the kernel), and no magic link leads out.
+        assert!(matches!(
+            host.read_file(Root::Proc, "self"),
+            Err(FsError::Other(_))
+        ));
+        assert_eq!(
+            host.read_file(Root::Proc, "self/root/etc/hostname"),
+            Err(FsError::EscapesRoot)
+        );
+        assert_eq!(
+            host.read_file(Root::Proc, "self/fd/0"),
+            Err(FsError::EscapesRoot)
+        );
     }
 
     #[test]
