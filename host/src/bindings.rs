@@ -41,7 +41,7 @@ pub struct PluginState {
     pub(crate) dropped_log_lines: u32,
     /// The mount table, read at the first `statfs` of a call: only its mount points are
     /// answered, each on the thread its kind allows.
-    mount_table: Option<std::collections::HashMap<String, MountKind>>,
+    mount_table: Option<Arc<std::collections::HashMap<String, MountKind>>>,
 }
 
 impl PluginState {

@@ -101,6 +101,15 @@ pub struct Sandbox {
     read_cap: usize,
     statfs_timeout: Duration,
     recording: Option<Mutex<Vec<Access>>>,
+    /// The mount table as last read from a real procfs, with its open `mountinfo`.
+    mounts: Mutex<Option<WatchedMounts>>,
+}
+
+/// A mount table and the open `mountinfo` it was read from, which signals when it changes.
+#[derive(Debug)]
+struct WatchedMounts {
+    file: std::fs::File,
+    table: Arc<HashMap<String, MountKind>>,
 }
 
 impl Sandbox {
@@ -125,6 +134,7 @@ impl Sandbox {
             read_cap,
             statfs_timeout: crate::system::STATFS_TIMEOUT,
             recording: None,
+            mounts: Mutex::new(None),
         }
     }
 
@@ -168,31 +178,44 @@ impl Sandbox {
     }
 
     /// The mount table: every mount point `statfs` answers for, with its [`MountKind`], read
-    /// from the procfs root's `1/mountinfo` (else `self/mountinfo`). Read afresh for each
-    /// plugin call that uses `statfs`, so a network filesystem mounted over a local one since
-    /// the last call is never asked on the caller's thread. Not recorded as a plugin's access.
-    pub fn mount_table(&self) -> HashMap<String, MountKind> {
-        let proc = match self.dir(Root::Proc) {
-            Ok(dir) => dir,
-            Err(_) => return HashMap::new(),
+    /// from the procfs root's `1/mountinfo` (else `self/mountinfo`). Never stale, so a network
+    /// filesystem mounted over a local one is never asked on the caller's thread: below a real
+    /// procfs the table is kept with its `mountinfo` open, and read again only when the kernel
+    /// signals a change of the mount namespace on it (`POLLPRI`, as libmount and systemd watch
+    /// mounts); below a fixture tree it is read afresh for each call. Not recorded as a
+    /// plugin's access.
+    pub fn mount_table(&self) -> Arc<HashMap<String, MountKind>> {
+        let Ok(proc) = self.dir(Root::Proc) else {
+            return Arc::default();
         };
-        for path in ["1/mountinfo", "self/mountinfo"] {
-            let mut text = Vec::new();
-            let read = proc
-                .open_with(
-                    path,
-                    OpenOptions::new()
-                        .read(true)
-                        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
-                )
-                .and_then(|f| read_bounded(f, self.read_cap as u64, &mut text));
-            if read.is_ok()
-                && let Ok(mounts) = sonde_sdk::procfs::mountinfo::parse(&text)
-            {
-                return mount_kinds(&mounts);
+        if !self.kernel_trees[Root::Proc as usize] {
+            return ["1/mountinfo", "self/mountinfo"]
+                .into_iter()
+                .find_map(|path| open_mountinfo(proc, path, self.read_cap))
+                .map(|(_, table)| Arc::new(table))
+                .unwrap_or_default();
+        }
+        let mut watched = self.mounts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = watched.as_mut() {
+            if !mounts_changed(&w.file) {
+                return w.table.clone();
+            }
+            if let Some(table) = read_mountinfo(&mut w.file, self.read_cap) {
+                w.table = Arc::new(table);
+                return w.table.clone();
             }
         }
-        HashMap::new()
+        *watched = ["1/mountinfo", "self/mountinfo"]
+            .into_iter()
+            .find_map(|path| open_mountinfo(proc, path, self.read_cap))
+            .map(|(file, table)| WatchedMounts {
+                file,
+                table: Arc::new(table),
+            });
+        watched
+            .as_ref()
+            .map(|w| w.table.clone())
+            .unwrap_or_default()
     }
 
     /// The directories the roots are served from.
@@ -347,6 +370,49 @@ fn mount_kinds(mounts: &[sonde_sdk::procfs::mountinfo::MountInfo]) -> HashMap<St
             (mount_point.to_owned(), kind)
         })
         .collect()
+}
+
+/// Opens the `mountinfo` at `path` below the procfs root and reads its mount table.
+fn open_mountinfo(
+    proc: &Dir,
+    path: &str,
+    read_cap: usize,
+) -> Option<(std::fs::File, HashMap<String, MountKind>)> {
+    let mut file = proc
+        .open_with(
+            path,
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
+        )
+        .ok()?
+        .into_std();
+    let table = read_mountinfo(&mut file, read_cap)?;
+    Some((file, table))
+}
+
+/// Reads an open `mountinfo` from its start and classifies its mounts.
+fn read_mountinfo(file: &mut std::fs::File, read_cap: usize) -> Option<HashMap<String, MountKind>> {
+    use std::io::Seek;
+    file.seek(io::SeekFrom::Start(0)).ok()?;
+    let mut text = Vec::new();
+    file.take(read_cap as u64).read_to_end(&mut text).ok()?;
+    let mounts = sonde_sdk::procfs::mountinfo::parse(&text).ok()?;
+    Some(mount_kinds(&mounts))
+}
+
+/// True when the mount namespace of an open procfs `mountinfo` changed since it was last
+/// asked (or opened); an error counts as a change, so the table is read again.
+fn mounts_changed(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, a zero timeout.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready < 0 || fd.revents & (libc::POLLPRI | libc::POLLERR | libc::POLLNVAL) != 0
 }
 
 /// True when `dir`, opened as `root`, is a procfs (`proc`) or sysfs (`sys`) mount.
@@ -593,6 +659,41 @@ mod tests {
             t.sandbox.mount_table().is_empty(),
             "no table, no mount points"
         );
+    }
+
+    #[test]
+    fn the_real_mount_table_is_kept_until_the_kernel_signals_a_change() {
+        let host = Sandbox::open(RootPaths::default(), 1 << 20);
+        let first = host.mount_table();
+        assert!(first.contains_key("/"));
+        assert!(
+            Arc::ptr_eq(&first, &host.mount_table()),
+            "read again unchanged"
+        );
+        // Mounting needs CAP_SYS_ADMIN; where the test runs without it, only the above is checked.
+        let dir = tempfile::tempdir().unwrap();
+        let target = std::ffi::CString::new(dir.path().to_str().unwrap()).unwrap();
+        let tmpfs = c"tmpfs";
+        // SAFETY: valid C strings, no data argument.
+        let mounted = unsafe {
+            libc::mount(
+                tmpfs.as_ptr(),
+                target.as_ptr(),
+                tmpfs.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        } == 0;
+        if !mounted {
+            eprintln!("cannot mount a tmpfs here: {}", io::Error::last_os_error());
+            return;
+        }
+        let mount_point = dir.path().to_str().unwrap();
+        let after_mount = host.mount_table();
+        // SAFETY: a valid C string.
+        unsafe { libc::umount(target.as_ptr()) };
+        assert_eq!(after_mount.get(mount_point), Some(&MountKind::NeverBlocks));
+        assert!(!host.mount_table().contains_key(mount_point));
     }
 
     #[test]
