@@ -28,9 +28,20 @@ pub struct Runtime {
 /// an idle agent does not wake up 200 times a second for nothing.
 #[derive(Default)]
 struct Ticker {
-    /// Number of plugin calls in progress, and whether the runtime is shutting down.
-    state: Mutex<(usize, bool)>,
+    state: Mutex<TickerState>,
     wake: Condvar,
+}
+
+/// What the ticker and the calls share, under the ticker's lock.
+#[derive(Default)]
+struct TickerState {
+    /// Plugin calls in progress.
+    active: usize,
+    /// The runtime is shutting down.
+    stop: bool,
+    /// The ticker waits for a call (rather than sleeping out a tick): only then does a call
+    /// have to wake it, so back-to-back calls cost no futex wake each.
+    waiting: bool,
 }
 
 /// Keeps the epoch ticking while alive; see [`Runtime::enter_call`].
@@ -41,7 +52,7 @@ pub struct ActiveCall<'a> {
 impl Drop for ActiveCall<'_> {
     fn drop(&mut self) {
         let mut state = self.ticker.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.0 -= 1;
+        state.active -= 1;
     }
 }
 
@@ -78,11 +89,15 @@ impl Runtime {
                             .state
                             .lock()
                             .unwrap_or_else(|e| e.into_inner());
-                        let state = thread_ticker
+                        let mut state = thread_ticker
                             .wake
-                            .wait_while(state, |(active, stop)| *active == 0 && !*stop)
+                            .wait_while(state, |state| {
+                                state.waiting = state.active == 0 && !state.stop;
+                                state.waiting
+                            })
                             .unwrap_or_else(|e| e.into_inner());
-                        if state.1 {
+                        state.waiting = false;
+                        if state.stop {
                             break;
                         }
                     }
@@ -115,8 +130,10 @@ impl Runtime {
     /// Marks a plugin call as running, so the epoch advances and its deadline can fire.
     pub fn enter_call(&self) -> ActiveCall<'_> {
         let mut state = self.ticker.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.0 += 1;
-        self.ticker.wake.notify_one();
+        state.active += 1;
+        if state.waiting {
+            self.ticker.wake.notify_one();
+        }
         ActiveCall {
             ticker: &self.ticker,
         }
@@ -134,7 +151,7 @@ impl Drop for Runtime {
             .state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .1 = true;
+            .stop = true;
         self.ticker.wake.notify_one();
         if let Some(handle) = self.ticker_thread.take() {
             let _ = handle.join();
