@@ -54,6 +54,13 @@ impl Sample {
     }
 }
 
+/// Whether [`MetricFamily`]'s builders check metric and label names (and panic on a bad one):
+/// in native builds (a plugin's tests) and debug builds, where a typo should fail at once. A
+/// release component leaves it to the host, which validates every output anyway and refuses an
+/// invalid one with the family's name; checking every name of every cycle twice cost ~1% of a
+/// cycle. Names built from kernel text are checked with [`crate::names`], in every build.
+pub const CHECK_NAMES: bool = cfg!(any(debug_assertions, not(target_arch = "wasm32")));
+
 /// All series of one metric name, with its HELP text and TYPE.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricFamily {
@@ -69,10 +76,10 @@ pub struct MetricFamily {
 
 impl MetricFamily {
     /// Starts a family. Panics if `name` is not a valid Prometheus metric name, so a typo fails
-    /// the collector's first test rather than a scrape in production.
+    /// the collector's first test rather than a scrape in production (see [`CHECK_NAMES`]).
     pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricKind) -> Self {
         let name = name.into();
-        if let Err(e) = check_metric_name(&name) {
+        if CHECK_NAMES && let Err(e) = check_metric_name(&name) {
             panic!("{e}");
         }
         MetricFamily {
@@ -103,12 +110,13 @@ impl MetricFamily {
         Self::new(name, help, MetricKind::Info)
     }
 
-    /// Adds a sample with the given `(name, value)` labels. Panics on an invalid label name.
+    /// Adds a sample with the given `(name, value)` labels. Panics on an invalid label name
+    /// (see [`CHECK_NAMES`]).
     pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
         let labels = labels
             .iter()
             .map(|(name, value)| {
-                if let Err(e) = check_label_name(name) {
+                if CHECK_NAMES && let Err(e) = check_label_name(name) {
                     panic!("{}: {e}", self.name);
                 }
                 Label {
@@ -121,9 +129,10 @@ impl MetricFamily {
         self
     }
 
-    /// Adds a sample whose labels are already owned strings (no copy).
+    /// Adds a sample whose labels are already owned strings (no copy). Panics on an invalid
+    /// label name (see [`CHECK_NAMES`]).
     pub fn sample_owned(&mut self, labels: Vec<Label>, value: f64) -> &mut Self {
-        for label in &labels {
+        for label in labels.iter().filter(|_| CHECK_NAMES) {
             if let Err(e) = check_label_name(&label.name) {
                 panic!("{}: {e}", self.name);
             }
