@@ -13,7 +13,7 @@ pub type MetricsSource = Arc<dyn Fn() -> Vec<MetricFamily> + Send + Sync>;
 
 /// The families of the last cycle of every plugin.
 pub struct LatestValues {
-    plugins: RwLock<BTreeMap<String, Vec<MetricFamily>>>,
+    plugins: RwLock<BTreeMap<String, Latest>>,
     stats: Arc<AgentStats>,
     /// Extra self-metrics sources (remote-write queues), rendered on demand.
     extra: RwLock<Vec<MetricsSource>>,
@@ -29,14 +29,21 @@ impl LatestValues {
         }
     }
 
-    /// Replaces `plugin`'s families (sorted as exposed).
+    /// Replaces `plugin`'s families. They are sorted as exposed when first rendered, not here:
+    /// an agent that only remote-writes is never scraped.
     pub fn update(&self, plugin: &str, mut families: Vec<MetricFamily>) {
         families.retain(|f| !f.is_empty());
-        normalize(&mut families);
-        self.plugins
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(plugin.to_owned(), families);
+        let latest = Latest {
+            families,
+            sorted: false,
+        };
+        let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
+        match plugins.get_mut(plugin) {
+            Some(slot) => *slot = latest,
+            None => {
+                plugins.insert(plugin.to_owned(), latest);
+            }
+        }
     }
 
     /// Keeps only the plugins named (after a reload).
@@ -57,7 +64,7 @@ impl LatestValues {
         let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
         plugins
             .get(plugin)
-            .map(|families| crate::pipeline::metadata(families))
+            .map(|latest| crate::pipeline::metadata(&latest.families))
             .unwrap_or_default()
     }
 
@@ -81,10 +88,18 @@ impl LatestValues {
 
     /// Everything, in the Prometheus text format, families sorted by name.
     pub fn render(&self) -> String {
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
+        for latest in plugins.values_mut().filter(|l| !l.sorted) {
+            normalize(&mut latest.families);
+            latest.sorted = true;
+        }
         let mut own = self.self_metrics();
         normalize(&mut own);
-        let mut all: Vec<&MetricFamily> = plugins.values().flatten().chain(own.iter()).collect();
+        let mut all: Vec<&MetricFamily> = plugins
+            .values()
+            .flat_map(|l| &l.families)
+            .chain(own.iter())
+            .collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         let mut out = String::with_capacity(all.iter().map(|f| 64 + 64 * f.samples.len()).sum());
         for family in all {
@@ -92,6 +107,13 @@ impl LatestValues {
         }
         out
     }
+}
+
+/// A plugin's families from its last cycle.
+struct Latest {
+    families: Vec<MetricFamily>,
+    /// Whether they are sorted as exposed (done at the first render after an update).
+    sorted: bool,
 }
 
 #[cfg(test)]
@@ -131,6 +153,29 @@ mod tests {
             text.contains("sonde_plugin_memory_bytes{plugin=\"cpu\"} 1.048576e+06"),
             "{text}"
         );
+        // Families and samples are sorted when rendered, however the plugin returned them.
+        let mut cpu = MetricFamily::counter("node_cpu_seconds_total", "CPU.");
+        cpu.sample(&[("mode", "user"), ("cpu", "1")], 2.0)
+            .sample(&[("cpu", "0"), ("mode", "user")], 1.0);
+        store.update(
+            "cpu",
+            vec![
+                MetricFamily::gauge("node_load1", "1m load average.").with_value(0.5),
+                cpu,
+            ],
+        );
+        let text = store.render();
+        let zero = text
+            .find("node_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 1\n")
+            .unwrap();
+        let one = text
+            .find("node_cpu_seconds_total{cpu=\"1\",mode=\"user\"} 2\n")
+            .unwrap();
+        assert!(
+            zero < one && one < text.find("node_load1").unwrap(),
+            "{text}"
+        );
+        assert_eq!(store.render(), text);
         store.retain(&["cpu".to_owned()]);
         assert!(!store.render().contains("aaa_first"));
     }
