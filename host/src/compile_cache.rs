@@ -95,11 +95,17 @@ impl CompileCache {
             }
         }
         let compiled = engine.precompile_component(wasm)?;
-        if let Err(e) = write_atomically(&path, &compiled) {
-            tracing::warn!(artifact = %path.display(), error = %e, "cannot write to the compile cache; compiling every start");
-        }
-        // SAFETY: `compiled` was produced by this engine a moment ago.
-        let component = unsafe { Component::deserialize(engine, &compiled)? };
+        // Loaded from the file just written, the code is a file mapping, as after a warm start:
+        // pages the kernel can drop and re-read, not ~10 MB of anonymous memory kept for good.
+        let component = match write_atomically(&path, &compiled) {
+            // SAFETY: the artifact was written by this engine a moment ago, as above.
+            Ok(()) => unsafe { Component::deserialize_file(engine, &path)? },
+            Err(e) => {
+                tracing::warn!(artifact = %path.display(), error = %e, "cannot write to the compile cache; compiling every start");
+                // SAFETY: `compiled` was produced by this engine a moment ago.
+                unsafe { Component::deserialize(engine, &compiled)? }
+            }
+        };
         Ok((component, Source::Compiled))
     }
 }

@@ -29,8 +29,18 @@ pub fn map_files_on_demand() {
 /// Nothing is lost: clean file pages are re-read from the file, private and dirty pages are left
 /// alone. Measured: steady RSS 25.2 MB → 16.7 MB with all built-ins and one remote-write
 /// endpoint. A kernel without `MADV_PAGEOUT` (before 5.4) ignores it.
+///
+/// It also hands the heap that start-up freed back to the kernel (`malloc_trim`): compiling the
+/// plugins when the compile cache is cold (the first start after an install or upgrade) leaves
+/// ~20 MB of freed Cranelift memory in malloc's arenas, which glibc would otherwise keep for
+/// the life of the agent (measured: 36 MB steady RSS after a cold start against 16 MB warm).
 pub fn release_startup_pages() {
     advise_file_mappings(libc::MADV_PAGEOUT);
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of malloc's arenas to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     tracing::debug!("released start-up pages");
 }
 
