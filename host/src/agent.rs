@@ -177,7 +177,7 @@ impl Agent {
             ))?),
         };
         let cache = match CompileCache::open(&config.global.cache_dir()) {
-            Ok(cache) => Some(cache),
+            Ok(cache) => Some(cache.compiling_in_child()),
             Err(e) => {
                 tracing::warn!(error = %e, "compiling plugins without a cache");
                 None

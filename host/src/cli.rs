@@ -13,7 +13,7 @@ use crate::sandbox::{DEFAULT_READ_CAP, PathOverrides, RootPaths, Sandbox};
 use crate::{instance, remote_write};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -91,14 +91,18 @@ enum PluginCommand {
         file: PathBuf,
     },
     /// Compile a plugin component ahead of time into the compile cache, so the agent's next
-    /// start loads it without compiling.
+    /// start loads it without compiling. (The agent itself compiles a plugin missing from the
+    /// cache this way, in a child process, so compiling leaves no memory behind in it.)
     Compile {
-        /// The `.wasm` component.
+        /// The `.wasm` component; `-` reads it from stdin.
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The config file whose `cache_dir` to use (default: the default cache directory).
         #[arg(long, short = 'c', value_name = "CONFIG")]
         config: Option<PathBuf>,
+        /// The compile cache directory, instead of the config's `cache_dir`.
+        #[arg(long, value_name = "DIR", conflicts_with = "config")]
+        cache_dir: Option<PathBuf>,
     },
 }
 
@@ -295,15 +299,27 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             writeln!(out, "size:           {} bytes", wasm.len())?;
             Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::Compile { file, config } => {
+        PluginCommand::Compile {
+            file,
+            config,
+            cache_dir,
+        } => {
             let runtime = runtime()?;
-            let config = match config {
-                Some(path) => Config::load(&path)?,
-                None => Config::default(),
+            let cache_dir = match (cache_dir, config) {
+                (Some(dir), _) => dir,
+                (None, Some(path)) => Config::load(&path)?.global.cache_dir(),
+                (None, None) => Config::default().global.cache_dir(),
             };
-            let cache = CompileCache::open(&config.global.cache_dir())?;
-            let wasm =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let cache = CompileCache::open(&cache_dir)?;
+            let wasm = if file.as_os_str() == "-" {
+                let mut wasm = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut wasm)
+                    .context("reading the component from stdin")?;
+                wasm
+            } else {
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?
+            };
             let (component, source) = cache.load(runtime.engine(), &wasm)?;
             // Refuse to cache what the agent would refuse to run.
             Plugin::from_component(

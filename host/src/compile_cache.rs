@@ -6,6 +6,11 @@
 //! precompiled artifact is native code that wasmtime maps and runs without verification, so the
 //! directory is created owner-only (0700) and artifacts are written atomically (temp file, then
 //! rename). A corrupt or unreadable artifact is replaced, never trusted.
+//!
+//! The agent compiles a missing artifact in a child process (`sonde plugin compile -`): Cranelift
+//! leaves megabytes of fragmented heap behind, which would stay resident in a long-lived agent
+//! after every cold start (the first start after an install or upgrade); in a child it goes
+//! away with the process. Should the child fail, the agent compiles in its own process.
 
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -19,6 +24,8 @@ use wasmtime::component::Component;
 #[derive(Debug, Clone)]
 pub struct CompileCache {
     dir: PathBuf,
+    /// Compile missing artifacts in a child process (see the module doc).
+    in_child: bool,
 }
 
 /// Feeds `Hash` output into SHA-256 (the engine exposes its compatibility hash only as `Hash`).
@@ -60,7 +67,15 @@ impl CompileCache {
         );
         Ok(CompileCache {
             dir: dir.to_path_buf(),
+            in_child: false,
         })
+    }
+
+    /// Compiles missing artifacts in a child process of this binary from now on, so the memory
+    /// compiling takes is not kept (for the long-running agent; see the module doc).
+    pub fn compiling_in_child(mut self) -> CompileCache {
+        self.in_child = true;
+        self
     }
 
     /// The directory.
@@ -94,6 +109,14 @@ impl CompileCache {
                 }
             }
         }
+        if self.in_child && self.compile_in_child(wasm) {
+            // SAFETY: as above; written by this binary, with this engine configuration, in
+            // the owner-only directory (the child computed the same name).
+            if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+                tracing::info!(artifact = %path.display(), "plugin compiled in a child process");
+                return Ok((component, Source::Compiled));
+            }
+        }
         let compiled = engine.precompile_component(wasm)?;
         // Loaded from the file just written, the code is a file mapping, as after a warm start:
         // pages the kernel can drop and re-read, not ~10 MB of anonymous memory kept for good.
@@ -107,6 +130,36 @@ impl CompileCache {
             }
         };
         Ok((component, Source::Compiled))
+    }
+}
+
+impl CompileCache {
+    /// Runs `sonde plugin compile - --cache-dir <dir>` with `wasm` on its stdin; true when it
+    /// succeeded. `/proc/self/exe` is this very binary even if the file was replaced since (an
+    /// upgrade): another build would compile for another engine and the artifact be missed.
+    fn compile_in_child(&self, wasm: &[u8]) -> bool {
+        use std::process::{Command, Stdio};
+        let child = Command::new("/proc/self/exe")
+            .args(["plugin", "compile", "-", "--cache-dir"])
+            .arg(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn();
+        let mut child = match child {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a process to compile a plugin; compiling in the agent");
+                return false;
+            }
+        };
+        let written = child.stdin.take().map(|mut stdin| stdin.write_all(wasm));
+        match (written, child.wait()) {
+            (Some(Ok(())), Ok(status)) if status.success() => true,
+            (_, status) => {
+                tracing::warn!(status = ?status.ok(), "compiling a plugin in a child process failed; compiling in the agent");
+                false
+            }
+        }
     }
 }
 

@@ -281,6 +281,9 @@ fn enable_disable_intervals_and_sighup_reload() {
         mem_cycles <= 2.0,
         "mem (3s) ran {mem_cycles} cycles while cpu (500ms) ran 6"
     );
+    // A cold compile cache: each plugin was compiled in a child process, not in the agent.
+    let compiled_in_child = || daemon.log().matches("compiled in a child process").count();
+    assert_eq!(compiled_in_child(), 2, "{}", daemon.log());
 
     // Reload: cpu reconfigured (no load averages), mem removed, system added.
     daemon.rewrite(&format!(
@@ -296,6 +299,8 @@ fn enable_disable_intervals_and_sighup_reload() {
         "mem was removed"
     );
     assert!(!metrics.keys().any(|k| k.contains(r#"plugin="mem""#)));
+    // Only the new plugin was compiled; cpu came from the cache.
+    assert_eq!(compiled_in_child(), 3, "{}", daemon.log());
 
     // A bad config is refused; the running one stays.
     std::fs::write(&daemon.config, "[plugins.cpu]\ninterval = \"soon\"\n").unwrap();

@@ -1,6 +1,7 @@
 //! The `sonde` binary as an operator runs it.
 
 use crate::support::fixtures;
+use std::io::Write;
 use std::process::{Command, Output};
 
 fn sonde(args: &[&str]) -> Output {
@@ -174,6 +175,25 @@ fn plugin_inspect_and_compile() {
     };
     compile("compiled into");
     compile("already compiled in");
+    // From stdin into a cache directory given as such, as the agent runs it in a child process.
+    let cache_dir = dir.path().join("other-cache");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sonde"))
+        .args(["plugin", "compile", "-", "--cache-dir"])
+        .arg(&cache_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&wasm).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("-: compiled into "));
+    assert_eq!(std::fs::read_dir(&cache_dir).unwrap().count(), 1);
     let out = sonde(&["plugin", "inspect", "Cargo.toml"]);
     assert_eq!(out.status.code(), Some(2));
 }
