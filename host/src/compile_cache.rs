@@ -119,7 +119,7 @@ impl CompileCache {
         }
         let compiled = engine.precompile_component(wasm)?;
         // Loaded from the file just written, the code is a file mapping, as after a warm start:
-        // pages the kernel can drop and re-read, not ~10 MB of anonymous memory kept for good.
+        // pages the kernel can drop and re-read, not megabytes of anonymous memory kept for good.
         let component = match write_atomically(&path, &compiled) {
             // SAFETY: the artifact was written by this engine a moment ago, as above.
             Ok(()) => unsafe { Component::deserialize_file(engine, &path)? },

@@ -30,10 +30,10 @@ pub fn map_files_on_demand() {
 /// alone. Measured: steady RSS 25.2 MB → 16.7 MB with all built-ins and one remote-write
 /// endpoint. A kernel without `MADV_PAGEOUT` (before 5.4) ignores it.
 ///
-/// It also hands the heap that start-up freed back to the kernel (`malloc_trim`): compiling the
-/// plugins when the compile cache is cold (the first start after an install or upgrade) leaves
-/// ~20 MB of freed Cranelift memory in malloc's arenas, which glibc would otherwise keep for
-/// the life of the agent (measured: 36 MB steady RSS after a cold start against 16 MB warm).
+/// It also hands the heap that start-up freed back to the kernel (`malloc_trim`): where a
+/// plugin had to be compiled in the agent itself (the compile cache was cold and the child
+/// process that compiles, see [`crate::compile_cache`], failed), Cranelift leaves megabytes of
+/// freed memory in malloc's arenas, which glibc would otherwise keep for the life of the agent.
 pub fn release_startup_pages() {
     advise_file_mappings(libc::MADV_PAGEOUT);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
