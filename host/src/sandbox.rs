@@ -189,9 +189,7 @@ impl Sandbox {
             return Arc::default();
         };
         if !self.kernel_trees[Root::Proc as usize] {
-            return ["1/mountinfo", "self/mountinfo"]
-                .into_iter()
-                .find_map(|path| open_mountinfo(proc, path, self.read_cap))
+            return open_mountinfo(proc, self.read_cap)
                 .map(|(_, table)| Arc::new(table))
                 .unwrap_or_default();
         }
@@ -205,13 +203,10 @@ impl Sandbox {
                 return w.table.clone();
             }
         }
-        *watched = ["1/mountinfo", "self/mountinfo"]
-            .into_iter()
-            .find_map(|path| open_mountinfo(proc, path, self.read_cap))
-            .map(|(file, table)| WatchedMounts {
-                file,
-                table: Arc::new(table),
-            });
+        *watched = open_mountinfo(proc, self.read_cap).map(|(file, table)| WatchedMounts {
+            file,
+            table: Arc::new(table),
+        });
         watched
             .as_ref()
             .map(|w| w.table.clone())
@@ -372,23 +367,26 @@ fn mount_kinds(mounts: &[sonde_sdk::procfs::mountinfo::MountInfo]) -> HashMap<St
         .collect()
 }
 
-/// Opens the `mountinfo` at `path` below the procfs root and reads its mount table.
+/// Opens `1/mountinfo` below the procfs root (else `self/mountinfo`) and reads its mount table.
 fn open_mountinfo(
     proc: &Dir,
-    path: &str,
     read_cap: usize,
 ) -> Option<(std::fs::File, HashMap<String, MountKind>)> {
-    let mut file = proc
-        .open_with(
-            path,
-            OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
-        )
-        .ok()?
-        .into_std();
-    let table = read_mountinfo(&mut file, read_cap)?;
-    Some((file, table))
+    ["1/mountinfo", "self/mountinfo"]
+        .into_iter()
+        .find_map(|path| {
+            let mut file = proc
+                .open_with(
+                    path,
+                    OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
+                )
+                .ok()?
+                .into_std();
+            let table = read_mountinfo(&mut file, read_cap)?;
+            Some((file, table))
+        })
 }
 
 /// Reads an open `mountinfo` from its start and classifies its mounts.
