@@ -63,6 +63,21 @@ fn read_batch(name: &'static str, root: Root, path: &'static str) -> Attempt {
     })
 }
 
+/// A `read-files` batch of a readable `neighbour` and `path` in the same directory, which the
+/// host opens once to read both relative to it; the outcome is `path`'s.
+fn read_batch_in(
+    name: &'static str,
+    root: Root,
+    neighbour: &'static str,
+    path: &'static str,
+) -> Attempt {
+    attempt(name, "read-files", move |host| {
+        host.read_many(root, &[neighbour, path])
+            .pop()
+            .unwrap_or(Err(FsError::NotFound))
+    })
+}
+
 fn read_dir(name: &'static str, root: Root, path: &'static str) -> Attempt {
     attempt(name, "read-dir", move |host| host.read_dir(root, path))
 }
@@ -121,6 +136,22 @@ fn attempts() -> Vec<Attempt> {
         read("relative_symlink_out", Rootfs, "granted/up/etc/shadow"),
         read_dir("symlink_dir_out", Rootfs, "granted/to-root"),
         read("dev_stdin_symlink", Rootfs, "granted/stdin"),
+        // The same links read in a batch with a file of their directory.
+        read_batch_in(
+            "absolute_symlink_batch",
+            Rootfs,
+            "granted/ok",
+            "granted/to-shadow",
+        ),
+        read_batch_in(
+            "dev_zero_symlink_batch",
+            Rootfs,
+            "granted/ok",
+            "granted/zero",
+        ),
+        read_batch_in("symlink_loop_batch", Rootfs, "granted/ok", "granted/loop"),
+        read_batch_in("fifo_batch", Rootfs, "granted/ok", "granted/fifo"),
+        read_batch_in("self_exe_batch", Proc, "self/stat", "self/exe"),
         // Roots and prefixes not granted.
         read("ungranted_sys", Sys, "kernel/uevent_seqnum"),
         read("ungranted_sys_dir", Sys, "kernel"),
