@@ -8,9 +8,14 @@
 //!   matching collectors and scraped as Prometheus does (`Accept-Encoding: gzip`); its CPU time
 //!   per scrape from `/proc/<pid>/stat`.
 //!
-//! `cargo bench -p sonde --bench cycle -- [--cycles N] [--procfs DIR] [--only PLUGIN] [--sonde-only]`
+//! `cargo bench -p sonde --bench cycle -- [--cycles N] [--pause-ms MS] [--procfs DIR] [--only PLUGIN] [--sonde-only]`
 //!
 //! `--sonde-only` runs just sonde's cycles (no floor, no node_exporter): for `perf record`.
+//!
+//! `--pause-ms MS` sleeps that long before every cycle of sonde and of the floor, as the agent
+//! does between its cycles: caches and TLBs are then as cold as in production, where a cycle
+//! costs several times a back-to-back ("hot") one. Use fewer cycles (`--cycles 30 --pause-ms
+//! 1000`: one minute per side).
 //!
 //! Not a timed test: it prints figures and asserts nothing about them.
 
@@ -32,6 +37,7 @@ struct Args {
     procfs: Option<PathBuf>,
     only: Option<String>,
     sonde_only: bool,
+    pause: Duration,
 }
 
 fn args() -> Args {
@@ -40,6 +46,7 @@ fn args() -> Args {
         procfs: None,
         only: None,
         sonde_only: false,
+        pause: Duration::ZERO,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -48,6 +55,13 @@ fn args() -> Args {
             "--procfs" => args.procfs = it.next().map(PathBuf::from),
             "--only" => args.only = it.next(),
             "--sonde-only" => args.sonde_only = true,
+            "--pause-ms" => {
+                args.pause = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_millis)
+                    .expect("--pause-ms MS")
+            }
             _ => {} // cargo bench passes --bench
         }
     }
@@ -94,11 +108,12 @@ fn main() -> anyhow::Result<()> {
 
     let start = (process_cpu(), Instant::now());
     for _ in 0..args.cycles {
+        pause(args.pause);
         collect_once(&plugins);
         runtime.sandbox().take_recorded();
     }
     let sonde = (process_cpu() - start.0) / args.cycles;
-    let sonde_wall = start.1.elapsed() / args.cycles;
+    let sonde_wall = (start.1.elapsed() - args.pause * args.cycles) / args.cycles;
     if args.sonde_only {
         println!(
             "sonde: {series} series, {:.3} ms CPU per cycle ({:.3} ms wall)",
@@ -110,6 +125,7 @@ fn main() -> anyhow::Result<()> {
 
     let start = process_cpu();
     for _ in 0..args.cycles {
+        pause(args.pause);
         replay(&paths, &accesses);
     }
     let floor = (process_cpu() - start) / args.cycles;
@@ -130,7 +146,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!("  sonde / floor         {:>9.2}x", ratio(sonde, floor));
     if args.only.is_none() && args.procfs.is_none() {
-        match node_exporter(args.cycles.min(100)) {
+        match node_exporter(args.cycles.min(100), args.pause) {
             Ok((cpu, series)) => {
                 println!(
                     "  node_exporter         {:>9.3} ms CPU per scrape, {series} series",
@@ -144,6 +160,13 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sleeps for `pause` (nothing when zero).
+fn pause(pause: Duration) {
+    if !pause.is_zero() {
+        std::thread::sleep(pause);
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -153,8 +176,9 @@ fn ratio(a: Duration, b: Duration) -> f64 {
 }
 
 /// Starts node_exporter with the matching collectors, scrapes it `scrapes` times, and returns
-/// its CPU time per scrape and the number of series (without go_/process_/promhttp_ ones).
-fn node_exporter(scrapes: u32) -> anyhow::Result<(Duration, usize)> {
+/// its CPU time per scrape and the number of series (without go_/process_/promhttp_ ones),
+/// sleeping `pause` before each scrape.
+fn node_exporter(scrapes: u32, pause_between: Duration) -> anyhow::Result<(Duration, usize)> {
     let binary = Path::new("/usr/bin/prometheus-node-exporter");
     anyhow::ensure!(binary.exists(), "{} is not installed", binary.display());
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -185,6 +209,7 @@ fn node_exporter(scrapes: u32) -> anyhow::Result<(Duration, usize)> {
     }
     let before = cpu_ms(child.0.id());
     for _ in 0..scrapes {
+        pause(pause_between);
         get(port, true)?;
     }
     let after = cpu_ms(child.0.id());
