@@ -12,6 +12,22 @@ pub fn read_attr(host: &Host, path: &str) -> Result<Option<String>, FsError> {
     }
 }
 
+/// Reads the attributes `names` of the sysfs directory `dir` in one host call, trimmed, one
+/// result per name in order (`Ok(None)` for a file that does not exist). Cheaper than a
+/// [`read_attr`] each: one crossing, and the host walks `dir` (in sysfs often through a
+/// symlink, revalidated at every step) once instead of once per file.
+pub fn read_attrs(host: &Host, dir: &str, names: &[&str]) -> Vec<Result<Option<String>, FsError>> {
+    let paths: Vec<String> = names.iter().map(|name| format!("{dir}/{name}")).collect();
+    host.read_many(Root::Sys, &paths)
+        .into_iter()
+        .map(|read| match read {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).trim().to_owned())),
+            Err(FsError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .collect()
+}
+
 /// Reads a sysfs attribute and parses it (`u64`, `i64`, `f64`, …). `Ok(None)` when the file does
 /// not exist; a value that does not parse is an error naming the file.
 pub fn read_parsed<T>(host: &Host, path: &str) -> Result<Option<T>, Error>
@@ -68,6 +84,26 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_attrs_answers_each_name_in_order() {
+        let sys = std::env::temp_dir().join(format!("sonde-sysfs-{}", std::process::id()));
+        std::fs::create_dir_all(sys.join("class/net/eth0/queues")).unwrap();
+        std::fs::write(sys.join("class/net/eth0/mtu"), "1500\n").unwrap();
+        std::fs::write(sys.join("class/net/eth0/operstate"), " up \n").unwrap();
+        let host = crate::testing::Fixture::new().root(Root::Sys, &sys).host();
+        let attrs = read_attrs(
+            &host,
+            "class/net/eth0",
+            &["operstate", "speed", "mtu", "queues"],
+        );
+        std::fs::remove_dir_all(&sys).unwrap();
+        assert_eq!(attrs[0], Ok(Some("up".to_owned())));
+        assert_eq!(attrs[1], Ok(None));
+        assert_eq!(attrs[2], Ok(Some("1500".to_owned())));
+        assert!(matches!(attrs[3], Err(FsError::Other(_))), "{:?}", attrs[3]);
+        assert_eq!(attrs.len(), 4);
+    }
 
     #[test]
     fn cpu_lists() {

@@ -2,7 +2,7 @@
 //! `/sys/devices/system/cpu/cpuN/cpufreq`.
 
 use crate::topology::cpu_dirs;
-use sonde_sdk::sysfs::{list, parse_cpu_list, read_attr, read_u64};
+use sonde_sdk::sysfs::{parse_cpu_list, read_attr, read_attrs};
 use sonde_sdk::{Error, Host, MetricFamily};
 
 /// The frequency families in node_exporter's order, file and HELP; kHz in sysfs, Hz exposed.
@@ -68,21 +68,22 @@ pub fn collect(host: &Host, current_frequency: bool) -> Result<Vec<MetricFamily>
         if cpu.parse::<u32>().is_ok_and(|n| offline.contains(&n)) {
             continue;
         }
-        let base = format!("devices/system/cpu/{dir}/cpufreq");
-        if list(host, &base)?.is_empty() {
-            // No cpufreq directory (no driver): no metrics for this CPU.
-            continue;
-        }
-        for (family, (_, file, _)) in families.iter_mut().zip(&frequencies) {
+        // One host call per CPU for all its files (none exist without a cpufreq driver: no
+        // metrics for this CPU then).
+        let mut files: Vec<&str> = frequencies.iter().map(|(_, file, _)| *file).collect();
+        files.extend(["scaling_governor", "scaling_available_governors"]);
+        let mut attrs = read_attrs(host, &format!("devices/system/cpu/{dir}/cpufreq"), &files);
+        let available = attrs.pop().expect("one result per file");
+        let governor = attrs.pop().expect("one result per file");
+        for (family, attr) in families.iter_mut().zip(attrs) {
             // cpuinfo_cur_freq is readable by root only on many systems: absent then.
-            if let Ok(Some(khz)) = read_u64(host, &format!("{base}/{file}")) {
+            if let Ok(Some(khz)) = attr.map(|a| a.and_then(|text| text.parse::<u64>().ok())) {
                 family.sample(&[("cpu", cpu)], khz as f64 * 1000.0);
             }
         }
-        let governor = read_attr(host, &format!("{base}/scaling_governor"))?.unwrap_or_default();
+        let governor = governor?.unwrap_or_default();
         if !governor.is_empty() {
-            let available = read_attr(host, &format!("{base}/scaling_available_governors"))?
-                .unwrap_or_default();
+            let available = available?.unwrap_or_default();
             for candidate in available.split(' ').filter(|g| !g.is_empty()) {
                 let value = if candidate == governor { 1.0 } else { 0.0 };
                 governors.sample(&[("cpu", cpu), ("governor", candidate)], value);

@@ -1,7 +1,7 @@
 //! Per-CPU facts from `/sys/devices/system/cpu`: thermal throttle counts, isolated CPUs, online
 //! state.
 
-use sonde_sdk::sysfs::{list, parse_cpu_list, read_attr, read_u64};
+use sonde_sdk::sysfs::{list, parse_cpu_list, read_attr, read_attrs, read_u64};
 use sonde_sdk::{Error, Host, MetricFamily};
 use std::collections::BTreeSet;
 
@@ -41,10 +41,16 @@ fn throttles(host: &Host, cpus: &[String]) -> Result<Vec<MetricFamily>, Error> {
     let mut cores_seen = BTreeSet::new();
     let mut packages_seen = BTreeSet::new();
     for cpu in cpus {
-        let topology = |f: &str| read_u64(host, &format!("{CPU_DIR}/{cpu}/topology/{f}"));
-        let (Ok(Some(package)), Ok(Some(core))) =
-            (topology("physical_package_id"), topology("core_id"))
-        else {
+        let ids = read_attrs(
+            host,
+            &format!("{CPU_DIR}/{cpu}/topology"),
+            &["physical_package_id", "core_id"],
+        );
+        let id = |i: usize| match &ids[i] {
+            Ok(Some(text)) => text.parse::<u64>().ok(),
+            _ => None,
+        };
+        let (Some(package), Some(core)) = (id(0), id(1)) else {
             continue;
         };
         let (package_label, core_label) = (package.to_string(), core.to_string());
