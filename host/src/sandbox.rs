@@ -251,14 +251,15 @@ impl Sandbox {
             let (group, tail) = rest.split_at(run);
             rest = tail;
             let dir = match parent {
-                Some(parent) if run > 1 => self.open_subdir(root, parent),
+                Some(parent) if run > 1 => Some(self.open_subdir(root, parent)),
                 _ => None,
             };
             for path in group {
                 let path = path.as_ref();
                 let read = match &dir {
-                    Some(dir) => self.read_in(root, dir, path),
-                    None => self.read_file(root, path),
+                    Some(Ok(dir)) => self.read_in(root, dir, path),
+                    Some(Err(FsError::NotFound)) => self.read_missing(root, path),
+                    _ => self.read_file(root, path),
                 };
                 results.push(read);
             }
@@ -266,10 +267,20 @@ impl Sandbox {
         results
     }
 
-    /// Opens the directory `path` below `root` for [`Sandbox::read_files`]; `None` when it
-    /// cannot be (each of its files is then read from the root, with that read's own error).
-    fn open_subdir(&self, root: Root, path: &str) -> Option<Dir> {
-        self.dir(root).ok()?.open_dir(relative(path).ok()?).ok()
+    /// Opens the directory `path` below `root` for [`Sandbox::read_files`]. When it does not
+    /// exist, neither do its files; on any other error each file is read from the root, for that
+    /// read's own error.
+    fn open_subdir(&self, root: Root, path: &str) -> Result<Dir, FsError> {
+        self.dir(root)?.open_dir(relative(path)?).map_err(fs_error)
+    }
+
+    /// What [`Sandbox::read_file`] answers for `path` when its directory does not exist (a
+    /// machine without cpufreq asked for the files of `cpuN/cpufreq`), without walking to it
+    /// again for each file.
+    fn read_missing(&self, root: Root, path: &str) -> Result<Vec<u8>, FsError> {
+        self.note(|| Access::Read(root, path.to_owned()));
+        relative(path)?;
+        Err(FsError::NotFound)
     }
 
     /// Reads the file `path` of `root` through `dir`, the directory holding it.
@@ -622,6 +633,7 @@ mod tests {
             "stat",
             "gone/a",
             "gone/b",
+            "gone/..",
             "1/net/../../escape",
             "1/net/../../escape/x",
             "self/net/dev",
@@ -646,7 +658,7 @@ mod tests {
         assert_eq!(batched[1], Ok(b"snmp\n".to_vec()));
         assert_eq!(batched[2], Err(FsError::NotFound));
         assert_eq!(batched[3], Ok(b"status\n".to_vec()));
-        for escape in [4, 5, 6, 14, 15, 18] {
+        for escape in [4, 5, 6, 14, 15, 16, 19] {
             assert_eq!(
                 batched[escape],
                 Err(FsError::EscapesRoot),
@@ -656,7 +668,8 @@ mod tests {
         }
         assert_eq!(batched[7], Err(FsError::Other("not a regular file".into())));
         assert_eq!(batched[12], Err(FsError::NotFound));
-        assert_eq!(batched[17], Ok(b"snmp\n".to_vec()));
+        assert_eq!(batched[13], Err(FsError::NotFound));
+        assert_eq!(batched[18], Ok(b"snmp\n".to_vec()));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `/sys/devices/system/cpu/cpuN/cpufreq`.
 
 use crate::topology::cpu_dirs;
-use sonde_sdk::sysfs::{parse_cpu_list, read_attr, read_attrs};
+use sonde_sdk::sysfs::{list, parse_cpu_list, read_attr, read_attrs};
 use sonde_sdk::{Error, Host, MetricFamily};
 
 /// The frequency families in node_exporter's order, file and HELP; kHz in sysfs, Hz exposed.
@@ -68,11 +68,15 @@ pub fn collect(host: &Host, current_frequency: bool) -> Result<Vec<MetricFamily>
         if cpu.parse::<u32>().is_ok_and(|n| offline.contains(&n)) {
             continue;
         }
-        // One host call per CPU for all its files (none exist without a cpufreq driver: no
-        // metrics for this CPU then).
+        let base = format!("devices/system/cpu/{dir}/cpufreq");
+        if list(host, &base)?.is_empty() {
+            // No cpufreq directory (no driver): no metrics for this CPU.
+            continue;
+        }
+        // One host call for all of the CPU's files.
         let mut files: Vec<&str> = frequencies.iter().map(|(_, file, _)| *file).collect();
         files.extend(["scaling_governor", "scaling_available_governors"]);
-        let mut attrs = read_attrs(host, &format!("devices/system/cpu/{dir}/cpufreq"), &files);
+        let mut attrs = read_attrs(host, &base, &files);
         let available = attrs.pop().expect("one result per file");
         let governor = attrs.pop().expect("one result per file");
         for (family, attr) in families.iter_mut().zip(attrs) {
