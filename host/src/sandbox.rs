@@ -539,8 +539,11 @@ fn relative(path: &str) -> Result<&Path, FsError> {
 
 /// Maps an I/O error to the WIT error, recognizing cap-std's refusals to leave the root.
 pub(crate) fn fs_error(e: io::Error) -> FsError {
-    if e.to_string()
-        .contains("a path led outside of the filesystem")
+    // cap-std's refusal is an error of its own, without an OS error code: only those are
+    // formatted to look for it (an `ENOENT` per missing file is not).
+    if e.raw_os_error().is_none()
+        && e.to_string()
+            .contains("a path led outside of the filesystem")
     {
         return FsError::EscapesRoot;
     }
