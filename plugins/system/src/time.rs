@@ -46,23 +46,18 @@ fn clocksources(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
             name.strip_prefix("clocksource")
                 .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
         });
+    const FILES: [&str; 2] = ["available_clocksource", "current_clocksource"];
     for (index, name) in devices.enumerate() {
         let device = index.to_string();
-        let read = |file: &str| -> Result<String, Error> {
-            let path = format!("{CLOCKSOURCE_DIR}/{name}/{file}");
-            sysfs::read_attr(host, &path)?
-                .ok_or_else(|| Error::msg(format!("/sys/{path}: not found")))
-        };
-        for source in read("available_clocksource")?.split_whitespace() {
+        let dir = format!("{CLOCKSOURCE_DIR}/{name}");
+        let mut texts = Vec::with_capacity(FILES.len());
+        for (file, read) in FILES.iter().zip(sysfs::read_attrs(host, &dir, &FILES)) {
+            texts.push(read?.ok_or_else(|| Error::msg(format!("/sys/{dir}/{file}: not found")))?);
+        }
+        for source in texts[0].split_whitespace() {
             available.sample(&[("device", &device), ("clocksource", source)], 1.0);
         }
-        current.sample(
-            &[
-                ("device", &device),
-                ("clocksource", &read("current_clocksource")?),
-            ],
-            1.0,
-        );
+        current.sample(&[("device", &device), ("clocksource", &texts[1])], 1.0);
     }
     out.push(available);
     out.push(current);
