@@ -12,10 +12,10 @@
 //!
 //! `--sonde-only` runs just sonde's cycles (no floor, no node_exporter): for `perf record`.
 //!
-//! `--pause-ms MS` sleeps that long before every cycle of sonde and of the floor, as the agent
-//! does between its cycles: caches and TLBs are then as cold as in production, where a cycle
-//! costs several times a back-to-back ("hot") one. Use fewer cycles (`--cycles 30 --pause-ms
-//! 1000`: one minute per side).
+//! `--pause-ms MS` sleeps that long before every cycle of sonde and of the floor and before every
+//! scrape of node_exporter, as the agent does between its cycles: caches and TLBs are then as
+//! cold as in production, where a cycle costs several times a back-to-back ("hot") one. Use
+//! fewer cycles (`--cycles 30 --pause-ms 1000`: one minute per side).
 //!
 //! Not a timed test: it prints figures and asserts nothing about them.
 
