@@ -5,7 +5,12 @@ use crate::{Error, FsError, Host, Root};
 
 /// Reads a sysfs attribute under `Root::Sys`, trimmed. `Ok(None)` when the file does not exist.
 pub fn read_attr(host: &Host, path: &str) -> Result<Option<String>, FsError> {
-    match host.read(Root::Sys, path) {
+    attr_text(host.read(Root::Sys, path))
+}
+
+/// An attribute read as text: trimmed, `None` when the file does not exist.
+fn attr_text(read: Result<Vec<u8>, FsError>) -> Result<Option<String>, FsError> {
+    match read {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).trim().to_owned())),
         Err(FsError::NotFound) => Ok(None),
         Err(e) => Err(e),
@@ -20,11 +25,7 @@ pub fn read_attrs(host: &Host, dir: &str, names: &[&str]) -> Vec<Result<Option<S
     let paths: Vec<String> = names.iter().map(|name| format!("{dir}/{name}")).collect();
     host.read_many(Root::Sys, &paths)
         .into_iter()
-        .map(|read| match read {
-            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).trim().to_owned())),
-            Err(FsError::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        })
+        .map(attr_text)
         .collect()
 }
 
