@@ -4,6 +4,7 @@
 
 use crate::agent::{Daemon, ONLY_CPU, value};
 use crate::prometheus::Prometheus;
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn now() -> f64 {
@@ -21,19 +22,33 @@ fn agent(prometheus: &Prometheus) -> Daemon {
     ))
 }
 
-/// Waits until the agent's log has nothing left to send.
+/// The sum of the values of the series whose names start with one of `names`.
+fn total(m: &BTreeMap<String, f64>, names: &[&str]) -> f64 {
+    m.iter()
+        .filter(|(k, _)| names.iter().any(|n| k.starts_with(n)))
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+/// Samples that left the queue: delivered, rejected for good or dropped.
+const SETTLED: [&str; 4] = [
+    "sonde_remote_write_samples_sent_total",
+    "sonde_remote_write_samples_failed_total",
+    "sonde_remote_write_samples_dropped_total",
+    "sonde_wal_dropped_samples_total",
+];
+
+/// Waits until every sample queued now has left the queue. "Nothing pending" is no criterion:
+/// with a 1 s interval a new cycle's samples are usually appended before the previous batch's
+/// request returns, so the queue may never be seen empty. The log is sent in order, so once the
+/// settled count reaches what was settled plus pending at the start, all of those are through.
 fn drained(daemon: &Daemon) {
-    daemon.wait_for(Duration::from_secs(60), |m| {
-        let oldest = m
-            .iter()
-            .find(|(k, _)| k.starts_with("sonde_wal_oldest_unsent_timestamp_seconds"))
-            .map(|(_, v)| *v);
-        let pending = m
-            .iter()
-            .find(|(k, _)| k.starts_with("sonde_remote_write_samples_pending"))
-            .map(|(_, v)| *v);
-        oldest == Some(0.0) && pending == Some(0.0)
+    let start = daemon.wait_for(Duration::from_secs(60), |m| {
+        m.keys()
+            .any(|k| k.starts_with("sonde_remote_write_samples_pending"))
     });
+    let target = total(&start, &SETTLED) + total(&start, &["sonde_remote_write_samples_pending"]);
+    daemon.wait_for(Duration::from_secs(60), |m| total(m, &SETTLED) >= target);
 }
 
 /// The largest gap between consecutive `node_load1` samples whose time lies in [from, to].
