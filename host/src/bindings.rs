@@ -2,6 +2,7 @@
 //! implementation of the `host` interface a plugin imports, on each plugin's store state.
 
 use crate::grants::Grants;
+use crate::kept_files::KeptFiles;
 use crate::sandbox::{MountKind, Sandbox};
 use crate::system;
 use sonde_sdk::{Capability, FsError, Root};
@@ -42,19 +43,24 @@ pub struct PluginState {
     /// The mount table, read at the first `statfs` of a call: only its mount points are
     /// answered, each on the thread its kind allows.
     mount_table: Option<Arc<std::collections::HashMap<String, MountKind>>>,
+    /// The kernel files read in the last collection, kept open for the next.
+    kept: KeptFiles,
 }
 
 impl PluginState {
     /// State for one call of `plugin`: an empty WASI context (no preopens, env, args, network);
-    /// stderr is kept (up to 4 KiB) to explain a trap, stdout is discarded.
+    /// stderr is kept (up to 4 KiB) to explain a trap, stdout is discarded; at most `kept_files`
+    /// kernel files are kept open between calls.
     pub fn new(
         plugin: Arc<str>,
         sandbox: Arc<Sandbox>,
         grants: Arc<Grants>,
         limits: StoreLimits,
+        kept_files: usize,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         PluginState {
+            kept: sandbox.kept_files(kept_files),
             plugin,
             sandbox,
             grants,
@@ -69,12 +75,19 @@ impl PluginState {
         }
     }
 
-    /// Resets the per-call budgets and counters before a call on a reused instance.
+    /// Resets the per-call budgets and counters before a call on a reused instance, and closes
+    /// the kept files the previous call did not read.
     pub(crate) fn begin_call(&mut self) {
+        self.kept.begin_collection();
         self.log_lines_left = LOG_LINES_PER_CALL;
         self.refused_calls = 0;
         self.dropped_log_lines = 0;
         self.mount_table = None;
+    }
+
+    /// How many kernel files the plugin keeps open.
+    pub(crate) fn kept_files(&self) -> usize {
+        self.kept.len()
     }
 
     /// True when the stderr buffer is more than half full.
@@ -238,7 +251,7 @@ impl self::sonde::collector::host::Host for PluginState {
     fn read_file(&mut self, r: wit::Root, path: String) -> Result<Vec<u8>, wit::FsError> {
         let r = root(r);
         self.check_root(r, &path).map_err(fs_error)?;
-        let result = self.sandbox.read_file(r, &path);
+        let result = self.sandbox.read_file_kept(r, &path, &mut self.kept);
         self.observe(r, &path, result).map_err(fs_error)
     }
 
@@ -258,7 +271,10 @@ impl self::sonde::collector::host::Host for PluginState {
             .filter(|(_, granted)| **granted)
             .map(|(path, _)| path.as_str())
             .collect();
-        let mut reads = self.sandbox.read_files(r, &allowed).into_iter();
+        let mut reads = self
+            .sandbox
+            .read_files(r, &allowed, &mut self.kept)
+            .into_iter();
         let mut results = Vec::with_capacity(paths.len());
         for (path, granted) in paths.iter().zip(granted) {
             let result = match granted {
@@ -273,7 +289,7 @@ impl self::sonde::collector::host::Host for PluginState {
     fn read_dir(&mut self, r: wit::Root, path: String) -> Result<Vec<wit::DirEntry>, wit::FsError> {
         let r = root(r);
         self.check_root(r, &path).map_err(fs_error)?;
-        let result = self.sandbox.read_dir(r, &path);
+        let result = self.sandbox.read_dir_kept(r, &path, &mut self.kept);
         let entries = self.observe(r, &path, result).map_err(fs_error)?;
         Ok(entries
             .into_iter()

@@ -198,6 +198,9 @@ pub struct PluginConfig {
     pub memory_limit: Option<ByteSize>,
     /// The most samples one collection may return; more fails the cycle (default 100000).
     pub sample_limit: Option<usize>,
+    /// The most procfs and sysfs files kept open between collections and read again in place
+    /// (default 256; 0 opens every file afresh each time).
+    pub keep_open_files: Option<usize>,
 }
 
 /// The defaults of a plugin's limits.
@@ -227,6 +230,12 @@ impl PluginConfig {
     /// The plugin's sample limit.
     pub fn sample_limit(&self) -> usize {
         self.sample_limit.unwrap_or(DEFAULT_SAMPLE_LIMIT)
+    }
+
+    /// How many kernel files the plugin may keep open between collections.
+    pub fn keep_open_files(&self) -> usize {
+        self.keep_open_files
+            .unwrap_or(crate::kept_files::DEFAULT_LIMIT)
     }
 }
 
@@ -542,14 +551,16 @@ mod tests {
 
     #[test]
     fn daemon_settings_and_their_errors() {
-        let c = parse("[global]\ninterval = \"15s\"\n[plugins.net]\ninterval = \"30s\"\nmemory_limit = \"32MiB\"\nsample_limit = 5000\n[http]\nlisten = \"127.0.0.1:9100\"\n").unwrap();
+        let c = parse("[global]\ninterval = \"15s\"\n[plugins.net]\ninterval = \"30s\"\nmemory_limit = \"32MiB\"\nsample_limit = 5000\nkeep_open_files = 0\n[http]\nlisten = \"127.0.0.1:9100\"\n").unwrap();
         let net = &c.plugins["net"];
+        assert_eq!(net.keep_open_files(), 0);
         assert_eq!(net.interval(&c.global), Duration::from_secs(30));
         assert_eq!(net.timeout(&c.global), Duration::from_secs(5));
         assert_eq!(net.memory_limit(), 32 << 20);
         assert_eq!(net.sample_limit(), 5000);
         let cpu = PluginConfig::default();
         assert_eq!(cpu.interval(&c.global), Duration::from_secs(15));
+        assert_eq!(cpu.keep_open_files(), 256);
         let err = parse("[plugins.cpu]\nenabled = true\ninterval = \"0s\"\n")
             .unwrap_err()
             .to_string();

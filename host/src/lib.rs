@@ -31,6 +31,7 @@ pub mod cycle;
 pub mod grants;
 pub mod http;
 pub mod instance;
+pub mod kept_files;
 pub mod loader;
 pub mod memory;
 pub mod pipeline;

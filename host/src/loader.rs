@@ -195,6 +195,7 @@ fn load(
         timeout: settings.timeout(&config.global),
         memory: settings.memory_limit() as usize,
         samples: settings.sample_limit(),
+        kept_files: settings.keep_open_files(),
     };
     let mut plugin = match cache {
         Some(cache) => {

@@ -19,6 +19,8 @@ pub struct Limits {
     pub memory: usize,
     /// The most samples one collection may return.
     pub samples: usize,
+    /// The most kernel files kept open between collections (see [`crate::kept_files`]).
+    pub kept_files: usize,
 }
 
 impl Default for Limits {
@@ -27,6 +29,7 @@ impl Default for Limits {
             timeout: crate::config::DEFAULT_TIMEOUT,
             memory: crate::config::DEFAULT_MEMORY_LIMIT as usize,
             samples: crate::config::DEFAULT_SAMPLE_LIMIT,
+            kept_files: crate::kept_files::DEFAULT_LIMIT,
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct PluginInfo {
 pub struct Counters {
     /// Bytes of linear memory after the last call.
     pub memory: usize,
+    /// Kernel files kept open after the last call.
+    pub kept_files: usize,
     /// Host calls refused since the plugin was loaded.
     pub refused_host_calls: u64,
     /// Log lines dropped by the per-call limit since the plugin was loaded.
@@ -99,6 +104,7 @@ pub struct Plugin {
     pre: PluginPre<PluginState>,
     instance: Mutex<Option<Instance>>,
     memory: std::sync::atomic::AtomicUsize,
+    kept_files: std::sync::atomic::AtomicUsize,
     refused_host_calls: std::sync::atomic::AtomicU64,
     dropped_log_lines: std::sync::atomic::AtomicU64,
     runtime: Arc<Runtime>,
@@ -154,6 +160,7 @@ impl Plugin {
             pre,
             instance: Mutex::new(None),
             memory: Default::default(),
+            kept_files: Default::default(),
             refused_host_calls: Default::default(),
             dropped_log_lines: Default::default(),
             runtime: runtime.clone(),
@@ -182,6 +189,7 @@ impl Plugin {
         use std::sync::atomic::Ordering::Relaxed;
         Counters {
             memory: self.memory.load(Relaxed),
+            kept_files: self.kept_files.load(Relaxed),
             refused_host_calls: self.refused_host_calls.load(Relaxed),
             dropped_log_lines: self.dropped_log_lines.load(Relaxed),
         }
@@ -218,6 +226,7 @@ impl Plugin {
             self.runtime.sandbox().clone(),
             self.grants.clone(),
             limits,
+            self.limits.kept_files,
         );
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|state| &mut state.limits);
@@ -252,6 +261,8 @@ impl Plugin {
         let state = instance.store.data();
         self.memory
             .store(state.limits.memory, std::sync::atomic::Ordering::Relaxed);
+        self.kept_files
+            .store(state.kept_files(), std::sync::atomic::Ordering::Relaxed);
         self.refused_host_calls.fetch_add(
             state.refused_calls.into(),
             std::sync::atomic::Ordering::Relaxed,

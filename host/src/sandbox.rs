@@ -7,9 +7,10 @@
 //! magic links are refused, the regular-file check is left to the kernel: such trees hold no
 //! devices or FIFOs, and it spares one `statx` per read (a fifth of a cycle's syscalls).
 
+use crate::kept_files::{Anchor, Budget, KeptFiles, NodeId, keeps_proc_dir, keeps_proc_file, list};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
-use sonde_sdk::{DirEntry, EntryKind, FsError, FsStats, Root};
+use sonde_sdk::{DirEntry, FsError, FsStats, Root};
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
@@ -103,6 +104,8 @@ pub struct Sandbox {
     recording: Option<Mutex<Vec<Access>>>,
     /// The mount table as last read from a real procfs, with its open `mountinfo`.
     mounts: Mutex<Option<WatchedMounts>>,
+    /// The descriptors all plugins' kept files may use together.
+    kept_budget: Arc<Budget>,
 }
 
 /// A mount table and the open `mountinfo` it was read from, which signals when it changes.
@@ -135,6 +138,7 @@ impl Sandbox {
             statfs_timeout: crate::system::STATFS_TIMEOUT,
             recording: None,
             mounts: Mutex::new(None),
+            kept_budget: Budget::from_rlimit(),
         }
     }
 
@@ -228,17 +232,59 @@ impl Sandbox {
         self.read_below(root, self.dir(root)?, relative(path)?)
     }
 
+    /// A plugin's set of kept files, drawing on the descriptor budget all plugins share.
+    pub fn kept_files(&self, limit: usize) -> KeptFiles {
+        KeptFiles::new(limit, self.kept_budget.clone())
+    }
+
+    /// Reads a file as [`Sandbox::read_file`] does, from the plugin's kept file of `path` when it
+    /// has one, and keeps the file it opens when [`crate::kept_files`] allows (procfs paths).
+    pub fn read_file_kept(
+        &self,
+        root: Root,
+        path: &str,
+        kept: &mut KeptFiles,
+    ) -> Result<Vec<u8>, FsError> {
+        let Some(anchor) = self.anchor(root, path, None) else {
+            return self.read_file(root, path);
+        };
+        self.note(|| Access::Read(root, path.to_owned()));
+        if let Some(bytes) = kept.read(root, path, anchor, self.read_cap) {
+            return Ok(bytes);
+        }
+        let (file, size_hint) = self.open_below(root, self.dir(root)?, relative(path)?)?;
+        let bytes = self.read_open(&file, size_hint)?;
+        kept.keep(root, path, file, anchor, bytes.len());
+        Ok(bytes)
+    }
+
+    /// How a file read from `root` may be kept (see [`crate::kept_files`]): procfs paths the
+    /// policy allows, sysfs attributes read through their directory `node`; nothing else.
+    fn anchor(&self, root: Root, path: &str, node: Option<NodeId>) -> Option<Anchor> {
+        if !self.kernel_trees[root as usize] {
+            return None;
+        }
+        match root {
+            Root::Proc => keeps_proc_file(path).then_some(Anchor::Path),
+            Root::Sys => node.map(Anchor::Dir),
+            Root::Rootfs => None,
+        }
+    }
+
     /// Reads several files, one result per path in order, each exactly as [`Sandbox::read_file`]
-    /// would. A run of two or more paths in one directory (the attributes of a network interface,
-    /// the files of a process) opens that directory once and each file relative to it: the
-    /// kernel then walks one path component per file instead of the whole path, which in sysfs
-    /// (a walk through `class/net/eth0`, a symlink, revalidated at every step) is 40% of what an
-    /// `open` + `read` + `close` costs. A file that cannot be opened that way (the directory is
-    /// gone, a symlink leads out of it) is read from the root as [`Sandbox::read_file`] does.
+    /// would, keeping what may be kept in `kept`. A run of two or more paths in one directory
+    /// (the attributes of a network interface, the files of a process) opens that directory once
+    /// and each file relative to it: the kernel then walks one path component per file instead
+    /// of the whole path, which in sysfs (a walk through `class/net/eth0`, a symlink, revalidated
+    /// at every step) is 40% of what an `open` + `read` + `close` costs. A file that cannot be
+    /// opened that way (the directory is gone, a symlink leads out of it) is read from the root
+    /// as [`Sandbox::read_file`] does. In sysfs the files of such a run are kept while the
+    /// directory stays the same kernfs node, checked once per run.
     pub fn read_files<S: AsRef<str>>(
         &self,
         root: Root,
         paths: &[S],
+        kept: &mut KeptFiles,
     ) -> Vec<Result<Vec<u8>, FsError>> {
         let mut results = Vec::with_capacity(paths.len());
         let mut rest = paths;
@@ -250,16 +296,33 @@ impl Sandbox {
                 .count();
             let (group, tail) = rest.split_at(run);
             rest = tail;
-            let dir = match parent {
+            // Opened at the first file that needs it: a run of kept procfs files needs none.
+            let dir = std::cell::OnceCell::new();
+            let open_dir = || match parent {
                 Some(parent) if run > 1 => Some(self.open_subdir(root, parent)),
+                _ => None,
+            };
+            let node = match root {
+                Root::Sys if self.kernel_trees[root as usize] => match dir.get_or_init(open_dir) {
+                    Some(Ok(dir)) => NodeId::of(dir),
+                    _ => None,
+                },
                 _ => None,
             };
             for path in group {
                 let path = path.as_ref();
-                let read = match &dir {
-                    Some(Ok(dir)) => self.read_in(root, dir, path),
+                let anchor = self.anchor(root, path, node);
+                if let Some(anchor) = anchor
+                    && let Some(bytes) = kept.read(root, path, anchor, self.read_cap)
+                {
+                    self.note(|| Access::Read(root, path.to_owned()));
+                    results.push(Ok(bytes));
+                    continue;
+                }
+                let read = match dir.get_or_init(open_dir) {
+                    Some(Ok(dir)) => self.read_in(root, dir, path, anchor, kept),
                     Some(Err(FsError::NotFound)) => self.read_missing(root, path),
-                    _ => self.read_file(root, path),
+                    _ => self.read_file_kept(root, path, kept),
                 };
                 results.push(read);
             }
@@ -283,8 +346,16 @@ impl Sandbox {
         Err(FsError::NotFound)
     }
 
-    /// Reads the file `path` of `root` through `dir`, the directory holding it.
-    fn read_in(&self, root: Root, dir: &Dir, path: &str) -> Result<Vec<u8>, FsError> {
+    /// Reads the file `path` of `root` through `dir`, the directory holding it, and keeps it
+    /// under `anchor` if given.
+    fn read_in(
+        &self,
+        root: Root,
+        dir: &Dir,
+        path: &str,
+        anchor: Option<Anchor>,
+        kept: &mut KeptFiles,
+    ) -> Result<Vec<u8>, FsError> {
         let name = match path.rsplit_once('/') {
             Some((_, name)) if !matches!(name, "" | "." | "..") => name,
             _ => return self.read_file(root, path),
@@ -293,16 +364,36 @@ impl Sandbox {
             return self.read_file(root, path);
         }
         self.note(|| Access::Read(root, path.to_owned()));
-        match self.read_below(root, dir, Path::new(name)) {
+        match self.open_below(root, dir, Path::new(name)) {
+            Ok((file, size_hint)) => {
+                let bytes = self.read_open(&file, size_hint)?;
+                if let Some(anchor) = anchor {
+                    kept.keep(root, path, file, anchor, bytes.len());
+                }
+                Ok(bytes)
+            }
             // A symlink out of `dir` may still be inside the root: resolve it from there.
             Err(FsError::EscapesRoot) => self.read_below(root, self.dir(root)?, relative(path)?),
-            read => read,
+            Err(e) => Err(e),
         }
     }
 
     /// Opens `path` below `dir` (a root or a directory of one) and reads it whole, up to the
-    /// read cap; only regular files are read (left to the kernel below a real procfs or sysfs).
+    /// read cap.
     fn read_below(&self, root: Root, dir: &Dir, path: &Path) -> Result<Vec<u8>, FsError> {
+        let (file, size_hint) = self.open_below(root, dir, path)?;
+        self.read_open(&file, size_hint)
+    }
+
+    /// Opens `path` below `dir` for reading, with a guess of its size: only a regular file
+    /// (that check, and so the size, is left to the kernel below a real procfs or sysfs, whose
+    /// files report a size of 0 or 4096 whatever they hold).
+    fn open_below(
+        &self,
+        root: Root,
+        dir: &Dir,
+        path: &Path,
+    ) -> Result<(std::fs::File, usize), FsError> {
         let file = dir
             .open_with(
                 path,
@@ -311,7 +402,6 @@ impl Sandbox {
                     .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
             )
             .map_err(fs_error)?;
-        // procfs and sysfs report a size of 0 or 4096 whatever a file holds: one page to start.
         let mut size_hint = 4096;
         if !self.kernel_trees[root as usize] {
             let metadata = file.metadata().map_err(fs_error)?;
@@ -320,9 +410,19 @@ impl Sandbox {
             }
             size_hint = (metadata.len() as usize).max(size_hint);
         }
+        // Read through `std::fs::File`, whose `read_to_end` fills a vector's spare capacity as
+        // is: cap-std's `File` only has `read`, so its `read_to_end` zeroes the spare capacity
+        // before every read.
+        Ok((file.into_std(), size_hint))
+    }
+
+    /// Reads an opened file to its end, up to the read cap.
+    fn read_open(&self, file: &std::fs::File, size_hint: usize) -> Result<Vec<u8>, FsError> {
         let mut bytes = Vec::with_capacity(size_hint.min(self.read_cap + 1));
         // procfs reports size 0 for most files, so read to the end, one byte past the cap.
-        read_bounded(file, self.read_cap as u64 + 1, &mut bytes).map_err(fs_error)?;
+        Read::take(file, self.read_cap as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(fs_error)?;
         if bytes.len() > self.read_cap {
             return Err(FsError::TooLarge);
         }
@@ -332,31 +432,49 @@ impl Sandbox {
     /// Lists a directory.
     pub fn read_dir(&self, root: Root, path: &str) -> Result<Vec<DirEntry>, FsError> {
         self.note(|| Access::ReadDir(root, path.to_owned()));
-        let path = relative(path)?;
-        let dir = self.dir(root)?;
-        let entries = if path.as_os_str().is_empty() {
-            dir.entries()
-        } else {
-            dir.read_dir(path)
+        let mut dir = self.open_listing(root, path)?;
+        Ok(list(&mut dir).map_err(fs_error)?.0)
+    }
+
+    /// Lists a directory as [`Sandbox::read_dir`] does, from the plugin's kept directory of
+    /// `path` when it has one, and keeps the directory it opens when [`crate::kept_files`]
+    /// allows (procfs: the root, `<pid>/task` and directories outside `self/`).
+    pub fn read_dir_kept(
+        &self,
+        root: Root,
+        path: &str,
+        kept: &mut KeptFiles,
+    ) -> Result<Vec<DirEntry>, FsError> {
+        if !(root == Root::Proc && self.kernel_trees[root as usize] && keeps_proc_dir(path)) {
+            return self.read_dir(root, path);
         }
-        .map_err(fs_error)?;
-        let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(fs_error)?;
-            let kind = match entry.file_type() {
-                Ok(t) if t.is_symlink() => EntryKind::Symlink,
-                Ok(t) if t.is_dir() => EntryKind::Dir,
-                Ok(t) if t.is_file() => EntryKind::File,
-                Ok(_) => EntryKind::Other,
-                // An entry that vanished between listing and stat (a process that exited).
-                Err(_) => continue,
-            };
-            out.push(DirEntry {
-                name: entry.file_name().to_string_lossy().into_owned(),
-                kind,
-            });
+        self.note(|| Access::ReadDir(root, path.to_owned()));
+        if let Some(entries) = kept.list(root, path, Anchor::Path) {
+            return Ok(entries);
         }
-        Ok(out)
+        let mut dir = self.open_listing(root, path)?;
+        let (entries, _) = list(&mut dir).map_err(fs_error)?;
+        kept.keep_dir(root, path, dir, Anchor::Path);
+        Ok(entries)
+    }
+
+    /// Opens the directory `path` below `root` for listing (the root itself for `""`).
+    fn open_listing(&self, root: Root, path: &str) -> Result<rustix::fs::Dir, FsError> {
+        let path = match relative(path)? {
+            p if p.as_os_str().is_empty() => Path::new("."),
+            p => p,
+        };
+        // Not `open_dir`: its descriptor is `O_PATH`, which cannot be listed.
+        let dir = self
+            .dir(root)?
+            .open_with(
+                path,
+                OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK),
+            )
+            .map_err(fs_error)?;
+        rustix::fs::Dir::new(dir.into_std()).map_err(|e| fs_error(e.into()))
     }
 
     /// Reads a symlink's target as stored, without following it. The target may be absolute
@@ -509,17 +627,6 @@ fn is_kernel_tree(root: Root, dir: &Dir) -> bool {
     }
 }
 
-/// Appends at most `limit` bytes of `file` to `bytes`. Reads through `std::fs::File`, whose
-/// `read_buf` fills the vector's spare capacity as is: cap-std's `File` only has `read`, so
-/// `read_to_end` on it zeroes the spare capacity before every read.
-fn read_bounded(
-    file: cap_std::fs::File,
-    limit: u64,
-    bytes: &mut Vec<u8>,
-) -> std::io::Result<usize> {
-    file.into_std().take(limit).read_to_end(bytes)
-}
-
 /// Checks a plugin-supplied path: relative, no `..`, no NUL. Empty means the root itself.
 fn relative(path: &str) -> Result<&Path, FsError> {
     if path.contains('\0') {
@@ -561,6 +668,7 @@ pub(crate) fn fs_error(e: io::Error) -> FsError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sonde_sdk::EntryKind;
     use std::os::unix::fs::symlink;
 
     struct Tree {
@@ -649,7 +757,7 @@ mod tests {
             .map(|p| sandbox.read_file(Root::Proc, p))
             .collect();
         sandbox.take_recorded();
-        let batched = sandbox.read_files(Root::Proc, &paths);
+        let batched = sandbox.read_files(Root::Proc, &paths, &mut sandbox.kept_files(0));
         assert_eq!(batched, one_by_one);
         // Each path read once, as recorded for the floor.
         let recorded: Vec<Access> = paths
@@ -687,10 +795,73 @@ mod tests {
                 ["mtu", "ifindex", "type", "speed"].map(|a| format!("class/net/{}/{a}", d.name))
             })
             .collect();
-        let batched = host.read_files(Root::Sys, &paths);
         let one_by_one: Vec<_> = paths.iter().map(|p| host.read_file(Root::Sys, p)).collect();
-        assert_eq!(batched, one_by_one);
-        assert!(batched.iter().any(|r| r.is_ok()));
+        assert!(one_by_one.iter().any(|r| r.is_ok()));
+        // Afresh, then from the files kept by the first batch: the same answers.
+        let mut kept = host.kept_files(1000);
+        for _ in 0..3 {
+            kept.begin_collection();
+            assert_eq!(host.read_files(Root::Sys, &paths, &mut kept), one_by_one);
+            // Every attribute that could be read is kept.
+            let readable = one_by_one.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(kept.len(), readable);
+        }
+        assert_eq!(
+            host.read_files(Root::Sys, &paths, &mut host.kept_files(0)),
+            one_by_one
+        );
+    }
+
+    #[test]
+    fn kept_procfs_files_answer_as_fresh_reads() {
+        let host = Sandbox::open(RootPaths::default(), 1 << 20).record();
+        let mut kept = host.kept_files(1000);
+        let paths = ["sys/kernel/pid_max", "1/cmdline", "1/comm", "self/comm"];
+        for _ in 0..3 {
+            kept.begin_collection();
+            let fresh: Vec<_> = paths
+                .iter()
+                .map(|p| host.read_file(Root::Proc, p))
+                .collect();
+            host.take_recorded();
+            assert_eq!(host.read_files(Root::Proc, &paths, &mut kept), fresh);
+            let singles: Vec<_> = paths
+                .iter()
+                .map(|p| host.read_file_kept(Root::Proc, p, &mut kept))
+                .collect();
+            assert_eq!(singles, fresh);
+            // Every read is recorded for the floor, kept or not.
+            assert_eq!(host.take_recorded().len(), 2 * paths.len());
+            // All but `self/comm`.
+            assert_eq!(kept.len(), 3);
+        }
+    }
+
+    #[test]
+    fn kept_procfs_directories_list_as_fresh_ones() {
+        let host = Sandbox::open(RootPaths::default(), 1 << 20);
+        let mut kept = host.kept_files(1000);
+        let names = |entries: Vec<DirEntry>| {
+            let mut names: Vec<(String, EntryKind)> =
+                entries.into_iter().map(|e| (e.name, e.kind)).collect();
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            names
+        };
+        for _ in 0..3 {
+            kept.begin_collection();
+            for path in ["net", "1/task", "sys/kernel/random"] {
+                let fresh = names(host.read_dir(Root::Proc, path).unwrap());
+                let again = names(host.read_dir_kept(Root::Proc, path, &mut kept).unwrap());
+                assert_eq!(again, fresh, "{path}");
+            }
+            assert_eq!(kept.len(), 3);
+        }
+        // Not kept: sysfs, and `<pid>/fd`.
+        host.read_dir_kept(Root::Sys, "class/net", &mut kept)
+            .unwrap();
+        host.read_dir_kept(Root::Proc, "self/fd", &mut kept)
+            .unwrap();
+        assert_eq!(kept.len(), 3);
     }
 
     #[test]

@@ -98,6 +98,10 @@ impl AgentStats {
             "sonde_plugin_memory_bytes",
             "Linear memory of a plugin's instance after its last collection.",
         );
+        let mut kept_files = MetricFamily::gauge(
+            "sonde_plugin_kept_files",
+            "Kernel files (procfs, sysfs) a plugin's reads keep open between its collections.",
+        );
         let mut refused = MetricFamily::counter(
             "sonde_plugin_refused_host_calls_total",
             "Host calls of a plugin that were refused: paths leaving a root, ungranted roots or capabilities, statfs outside the mount table.",
@@ -113,6 +117,7 @@ impl AgentStats {
             cycles.sample(&[("plugin", name)], f.cycles as f64);
             samples.sample(&[("plugin", name)], f.samples as f64);
             memory.sample(&[("plugin", name)], f.counters.memory as f64);
+            kept_files.sample(&[("plugin", name)], f.counters.kept_files as f64);
             refused.sample(&[("plugin", name)], f.counters.refused_host_calls as f64);
             dropped_logs.sample(&[("plugin", name)], f.counters.dropped_log_lines as f64);
             for reason in [
@@ -142,6 +147,7 @@ impl AgentStats {
             failures,
             samples,
             memory,
+            kept_files,
             refused,
             dropped_logs,
             build,

@@ -125,6 +125,7 @@ mod tests {
         let stats = Arc::new(AgentStats::default());
         let counters = crate::plugin::Counters {
             memory: 1 << 20,
+            kept_files: 3,
             refused_host_calls: 2,
             dropped_log_lines: 0,
         };
