@@ -221,15 +221,33 @@ impl KeptFiles {
     }
 
     /// Reads the kept file of `path` whole (at most `cap` bytes) if there is one with this
-    /// anchor. `None` when there is none or it failed (it is closed then): read afresh.
-    pub fn read(&mut self, root: Root, path: &str, anchor: Anchor, cap: usize) -> Option<Vec<u8>> {
+    /// anchor, or answers the error its read gave again when it [`answers_again`]. `None` when
+    /// there is none, or it failed otherwise or grew past `cap` (it is closed then): read afresh.
+    pub fn read(
+        &mut self,
+        root: Root,
+        path: &str,
+        anchor: Anchor,
+        cap: usize,
+    ) -> Option<std::io::Result<Vec<u8>>> {
         let collection = self.collection;
         let files = &mut self.files[root as usize];
         take_or_use(files, path, anchor, &self.budget, |kept| {
-            let bytes = read_at_start(&kept.open.file, kept.open.len, cap)?;
-            kept.open.len = bytes.len();
+            let read = match read_at_start(&kept.open.file, kept.open.len, cap)? {
+                Ok(bytes) => {
+                    kept.open.len = bytes.len();
+                    Ok(bytes)
+                }
+                Err(errno) => {
+                    let error = std::io::Error::from(errno);
+                    if !answers_again(&error) {
+                        return None;
+                    }
+                    Err(error)
+                }
+            };
             kept.used = collection;
-            Some(bytes)
+            Some(read)
         })
     }
 
@@ -356,9 +374,24 @@ pub fn list(dir: &mut rustix::fs::Dir) -> std::io::Result<(Vec<DirEntry>, bool)>
     Ok((entries, dot))
 }
 
-/// Reads `file` from offset 0 to its end, at most `cap` bytes; `None` on any error or past the
-/// cap (the caller reads afresh and gets the error a fresh read gives).
-fn read_at_start(file: &File, last_len: usize, cap: usize) -> Option<Vec<u8>> {
+/// Whether a failed read of a kept file is answered with its error again, the file staying
+/// kept: the attribute exists but has no value now (`EINVAL`: the speed of a virtual
+/// interface, the carrier of one that is down; `EOPNOTSUPP`, `ENODATA`), which a fresh open
+/// would answer too. Any other error (`ENODEV`: the device went away, `ESRCH`: the process
+/// exited, …) closes the file and the path is read afresh.
+pub fn answers_again(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EINVAL | libc::EOPNOTSUPP | libc::ENODATA)
+    )
+}
+
+/// Reads `file` from offset 0 to its end; `None` past `cap` bytes.
+fn read_at_start(
+    file: &File,
+    last_len: usize,
+    cap: usize,
+) -> Option<Result<Vec<u8>, rustix::io::Errno>> {
     let mut bytes = Vec::with_capacity((last_len + 1).max(4096).min(cap + 1));
     loop {
         if bytes.len() == bytes.capacity() {
@@ -366,10 +399,10 @@ fn read_at_start(file: &File, last_len: usize, cap: usize) -> Option<Vec<u8>> {
         }
         let offset = bytes.len() as u64;
         match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut bytes), offset) {
-            Ok(0) => return Some(bytes),
+            Ok(0) => return Some(Ok(bytes)),
             Ok(_) if bytes.len() > cap => return None,
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return None,
+            Err(errno) => return Some(Err(errno)),
         }
     }
 }
@@ -437,10 +470,12 @@ mod tests {
         assert_eq!(budget.0.load(Ordering::Relaxed), 9);
         let first = kept
             .read(Root::Proc, "uptime", Anchor::Path, 1 << 20)
+            .unwrap()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(30));
         let second = kept
             .read(Root::Proc, "uptime", Anchor::Path, 1 << 20)
+            .unwrap()
             .unwrap();
         assert_ne!(first, second, "uptime moves: the kernel generated it again");
         let fresh = std::fs::read("/proc/uptime").unwrap();
@@ -457,7 +492,10 @@ mod tests {
         // A file longer than a page (several reads) is read whole.
         let (file, _) = open("/proc/zoneinfo");
         kept.keep(Root::Proc, "big", file, Anchor::Path, 0);
-        let big = kept.read(Root::Proc, "big", Anchor::Path, 1 << 24).unwrap();
+        let big = kept
+            .read(Root::Proc, "big", Anchor::Path, 1 << 24)
+            .unwrap()
+            .unwrap();
         let lines = |b: &[u8]| b.iter().filter(|c| **c == b'\n').count();
         assert!(big.len() > 4096);
         assert_eq!(
@@ -465,7 +503,7 @@ mod tests {
             lines(&std::fs::read("/proc/zoneinfo").unwrap())
         );
         // Past the cap: not answered, and closed.
-        assert_eq!(kept.read(Root::Proc, "big", Anchor::Path, 100), None);
+        assert!(kept.read(Root::Proc, "big", Anchor::Path, 100).is_none());
         assert_eq!(kept.len(), 1);
     }
 
@@ -489,9 +527,9 @@ mod tests {
                 .is_some()
         );
         // The directory is another node now: not answered, and closed.
-        assert_eq!(
-            kept.read(Root::Sys, "kernel/x", Anchor::Dir(other), 4096),
-            None
+        assert!(
+            kept.read(Root::Sys, "kernel/x", Anchor::Dir(other), 4096)
+                .is_none()
         );
         assert_eq!((kept.len(), budget.0.load(Ordering::Relaxed)), (0, 10));
         // Kept across one collection that read it; closed after one that did not.
@@ -506,6 +544,36 @@ mod tests {
         assert_eq!(kept.len(), 1);
         kept.begin_collection();
         assert_eq!((kept.len(), budget.0.load(Ordering::Relaxed)), (0, 10));
+    }
+
+    #[test]
+    fn a_value_the_kernel_has_not_is_answered_again_from_the_kept_file() {
+        // `speed` of the loopback interface: the attribute exists, its read fails (`EINVAL`).
+        let path = "/sys/class/net/lo/speed";
+        let Ok(file) = File::open(path) else {
+            return; // no sysfs here
+        };
+        let fresh = std::fs::read(path).unwrap_err();
+        assert!(answers_again(&fresh), "{fresh}");
+        let dir =
+            cap_std::fs::Dir::open_ambient_dir("/sys/class/net/lo", cap_std::ambient_authority())
+                .unwrap();
+        let anchor = Anchor::Dir(NodeId::of(&dir).unwrap());
+        let mut kept = KeptFiles::new(10, Budget::of(10));
+        kept.keep(Root::Sys, "class/net/lo/speed", file, anchor, 0);
+        for _ in 0..2 {
+            let again = kept
+                .read(Root::Sys, "class/net/lo/speed", anchor, 4096)
+                .unwrap();
+            assert_eq!(again.unwrap_err().raw_os_error(), fresh.raw_os_error());
+        }
+        assert_eq!(kept.len(), 1);
+        assert!(!answers_again(&std::io::Error::from_raw_os_error(
+            libc::ENODEV
+        )));
+        assert!(!answers_again(&std::io::Error::from_raw_os_error(
+            libc::ESRCH
+        )));
     }
 
     #[test]
@@ -578,7 +646,7 @@ mod tests {
         assert!(kept.read(Root::Proc, &path, Anchor::Path, 4096).is_some());
         child.kill().unwrap();
         child.wait().unwrap();
-        assert_eq!(kept.read(Root::Proc, &path, Anchor::Path, 4096), None);
+        assert!(kept.read(Root::Proc, &path, Anchor::Path, 4096).is_none());
         assert_eq!(kept.len(), 0);
     }
 }

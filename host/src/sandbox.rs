@@ -7,7 +7,9 @@
 //! magic links are refused, the regular-file check is left to the kernel: such trees hold no
 //! devices or FIFOs, and it spares one `statx` per read (a fifth of a cycle's syscalls).
 
-use crate::kept_files::{Anchor, Budget, KeptFiles, NodeId, keeps_proc_dir, keeps_proc_file, list};
+use crate::kept_files::{
+    self, Anchor, Budget, KeptFiles, NodeId, keeps_proc_dir, keeps_proc_file, list,
+};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use sonde_sdk::{DirEntry, FsError, FsStats, Root};
@@ -249,13 +251,11 @@ impl Sandbox {
             return self.read_file(root, path);
         };
         self.note(|| Access::Read(root, path.to_owned()));
-        if let Some(bytes) = kept.read(root, path, anchor, self.read_cap) {
-            return Ok(bytes);
+        if let Some(read) = kept.read(root, path, anchor, self.read_cap) {
+            return read.map_err(fs_error);
         }
         let (file, size_hint) = self.open_below(root, self.dir(root)?, relative(path)?)?;
-        let bytes = self.read_open(&file, size_hint)?;
-        kept.keep(root, path, file, anchor, bytes.len());
-        Ok(bytes)
+        self.read_and_keep(root, path, file, size_hint, Some(anchor), kept)
     }
 
     /// How a file read from `root` may be kept (see [`crate::kept_files`]): procfs paths the
@@ -313,10 +313,10 @@ impl Sandbox {
                 let path = path.as_ref();
                 let anchor = self.anchor(root, path, node);
                 if let Some(anchor) = anchor
-                    && let Some(bytes) = kept.read(root, path, anchor, self.read_cap)
+                    && let Some(read) = kept.read(root, path, anchor, self.read_cap)
                 {
                     self.note(|| Access::Read(root, path.to_owned()));
-                    results.push(Ok(bytes));
+                    results.push(read.map_err(fs_error));
                     continue;
                 }
                 let read = match dir.get_or_init(open_dir) {
@@ -365,13 +365,7 @@ impl Sandbox {
         }
         self.note(|| Access::Read(root, path.to_owned()));
         match self.open_below(root, dir, Path::new(name)) {
-            Ok((file, size_hint)) => {
-                let bytes = self.read_open(&file, size_hint)?;
-                if let Some(anchor) = anchor {
-                    kept.keep(root, path, file, anchor, bytes.len());
-                }
-                Ok(bytes)
-            }
+            Ok((file, size_hint)) => self.read_and_keep(root, path, file, size_hint, anchor, kept),
             // A symlink out of `dir` may still be inside the root: resolve it from there.
             Err(FsError::EscapesRoot) => self.read_below(root, self.dir(root)?, relative(path)?),
             Err(e) => Err(e),
@@ -382,7 +376,31 @@ impl Sandbox {
     /// read cap.
     fn read_below(&self, root: Root, dir: &Dir, path: &Path) -> Result<Vec<u8>, FsError> {
         let (file, size_hint) = self.open_below(root, dir, path)?;
-        self.read_open(&file, size_hint)
+        self.within_cap(self.read_open(&file, size_hint))
+    }
+
+    /// Reads `file`, just opened for `path`, and keeps it under `anchor` if given: when it was
+    /// read, or failed in a way a kept file answers again (see [`kept_files::answers_again`]).
+    fn read_and_keep(
+        &self,
+        root: Root,
+        path: &str,
+        file: std::fs::File,
+        size_hint: usize,
+        anchor: Option<Anchor>,
+        kept: &mut KeptFiles,
+    ) -> Result<Vec<u8>, FsError> {
+        let read = self.read_open(&file, size_hint);
+        if let Some(anchor) = anchor {
+            match &read {
+                Ok(bytes) if bytes.len() <= self.read_cap => {
+                    kept.keep(root, path, file, anchor, bytes.len())
+                }
+                Err(e) if kept_files::answers_again(e) => kept.keep(root, path, file, anchor, 0),
+                _ => {}
+            }
+        }
+        self.within_cap(read)
     }
 
     /// Opens `path` below `dir` for reading, with a guess of its size: only a regular file
@@ -416,17 +434,21 @@ impl Sandbox {
         Ok((file.into_std(), size_hint))
     }
 
-    /// Reads an opened file to its end, up to the read cap.
-    fn read_open(&self, file: &std::fs::File, size_hint: usize) -> Result<Vec<u8>, FsError> {
+    /// Reads an opened file to its end, or one byte past the read cap.
+    fn read_open(&self, file: &std::fs::File, size_hint: usize) -> io::Result<Vec<u8>> {
         let mut bytes = Vec::with_capacity(size_hint.min(self.read_cap + 1));
         // procfs reports size 0 for most files, so read to the end, one byte past the cap.
-        Read::take(file, self.read_cap as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(fs_error)?;
-        if bytes.len() > self.read_cap {
-            return Err(FsError::TooLarge);
-        }
+        Read::take(file, self.read_cap as u64 + 1).read_to_end(&mut bytes)?;
         Ok(bytes)
+    }
+
+    /// A read's answer: its bytes, `too-large` past the read cap, or its error.
+    fn within_cap(&self, read: io::Result<Vec<u8>>) -> Result<Vec<u8>, FsError> {
+        match read {
+            Ok(bytes) if bytes.len() > self.read_cap => Err(FsError::TooLarge),
+            Ok(bytes) => Ok(bytes),
+            Err(e) => Err(fs_error(e)),
+        }
     }
 
     /// Lists a directory.
@@ -802,9 +824,14 @@ mod tests {
         for _ in 0..3 {
             kept.begin_collection();
             assert_eq!(host.read_files(Root::Sys, &paths, &mut kept), one_by_one);
-            // Every attribute that could be read is kept.
-            let readable = one_by_one.iter().filter(|r| r.is_ok()).count();
-            assert_eq!(kept.len(), readable);
+            // Every attribute that could be read is kept, and those without a value now
+            // (the `speed` of a virtual interface: `EINVAL`).
+            let keepable = paths
+                .iter()
+                .map(|p| std::fs::read(Path::new("/sys").join(p)))
+                .filter(|r| r.as_ref().is_ok() || r.as_ref().is_err_and(kept_files::answers_again))
+                .count();
+            assert_eq!(kept.len(), keepable);
         }
         assert_eq!(
             host.read_files(Root::Sys, &paths, &mut host.kept_files(0)),
