@@ -162,6 +162,7 @@ impl PathArgs {
 pub fn main() -> ExitCode {
     crate::memory::limit_malloc_arenas();
     crate::memory::map_files_on_demand();
+    crate::kept_files::raise_descriptor_limit();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),

@@ -29,7 +29,8 @@
 //! an offset) closes it and the read is made afresh, so errors are always those of a fresh open.
 //!
 //! Bounds: a plugin keeps at most its `keep_open_files` (default [`DEFAULT_LIMIT`]), all
-//! plugins together at most a quarter of the process's descriptor limit ([`Budget`]), and a file
+//! plugins together at most a quarter of the process's descriptor limit ([`Budget`]; the agent
+//! raises its soft limit to the hard one at start, [`raise_descriptor_limit`]), and a file
 //! the plugin did not read in a collection is closed when the next one begins. Each kept file
 //! holds a page of kernel memory (the kernel's read buffer): ~4.5 KB charged to the agent's
 //! cgroup, ~1.3 MB for the ~290 files the built-ins keep on a small host.
@@ -120,6 +121,24 @@ fn keeps_proc(path: &str, per_process: &[&str]) -> bool {
         }
         [first, ..] => !pid(first),
         [] => false,
+    }
+}
+
+/// Raises the soft limit on open descriptors to the hard one, as Go programs (node_exporter
+/// among them) do at start: the soft limit, often 1024, protects programs that use `select`,
+/// which sonde does not, and [`Budget`] is a quarter of it. A failure leaves the limit as it is.
+pub fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given; setrlimit reads it.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
     }
 }
 
@@ -411,6 +430,21 @@ fn read_at_start(
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn the_descriptor_limit_is_raised_to_the_hard_one() {
+        raise_descriptor_limit();
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the struct it is given.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        assert_eq!(limit.rlim_cur, limit.rlim_max);
+    }
 
     #[test]
     fn which_proc_directories_are_kept() {
