@@ -33,7 +33,7 @@
 //! raises its soft limit to the hard one at start, [`raise_descriptor_limit`]), and a file
 //! the plugin did not read in a collection is closed when the next one begins. Each kept file
 //! holds a page of kernel memory (the kernel's read buffer): ~4.5 KB charged to the agent's
-//! cgroup, ~1.3 MB for the ~290 files the built-ins keep on a small host.
+//! cgroup, ~1 MB for the ~215 files the built-ins keep on a small host.
 
 use sonde_sdk::{DirEntry, EntryKind, Root};
 use std::collections::HashMap;
