@@ -117,7 +117,7 @@ fn keeps_proc(path: &str, per_process: &[&str]) -> bool {
         ["self" | "thread-self", ..] => false,
         [process, name] if pid(process) => per_process.contains(name),
         [process, "task", thread, name] if pid(process) && pid(thread) => {
-            count == 4 && per_process.contains(name)
+            per_process.contains(name)
         }
         [first, ..] => !pid(first),
         [] => false,
@@ -478,6 +478,7 @@ mod tests {
             "42/maps",
             "42/net/dev",
             "42/task/43/environ",
+            "42/task/43/stat/x",
             "42/task",
             "./stat",
             "net//dev",
