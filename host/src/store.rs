@@ -150,6 +150,7 @@ mod tests {
         let build = text.find("sonde_build_info{").unwrap();
         assert!(first < load && load < scrape && scrape < build, "{text}");
         assert!(text.contains("sonde_plugin_refused_host_calls_total{plugin=\"cpu\"} 2"));
+        assert!(text.contains("sonde_plugin_kept_files{plugin=\"cpu\"} 3"));
         assert!(
             text.contains("sonde_plugin_memory_bytes{plugin=\"cpu\"} 1.048576e+06"),
             "{text}"

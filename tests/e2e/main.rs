@@ -9,6 +9,7 @@ mod durability;
 mod hostile_network;
 mod hwmon;
 mod isolation;
+mod kept_files;
 mod live_node_exporter;
 mod node_exporter_fixtures;
 mod prometheus;
