@@ -32,7 +32,7 @@
 //! than asked before its end (when its next record does not fit its buffer). Files the kernel
 //! generates as one record ([`one_record`]: sysfs attributes, per-process files made by
 //! `single_open`) are whole after one read that returns less than asked, and that end-of-file
-//! read is left out: ~200 of a cycle's ~570 system calls.
+//! read is left out: ~160 of a cycle's ~510 system calls on a small host.
 //!
 //! Bounds: a plugin keeps at most its `keep_open_files` (default [`DEFAULT_LIMIT`]), all
 //! plugins together at most a quarter of the process's descriptor limit ([`Budget`]; the agent
