@@ -88,9 +88,7 @@ fn one_record(root: Root, path: &str, file: &File) -> bool {
     match root {
         Root::Proc => {
             keeps_proc(path, &ONE_RECORD_PROCESS_FILES)
-                && path.split('/').next().is_some_and(|first| {
-                    !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit())
-                })
+                && path.split('/').next().is_some_and(is_pid)
         }
         Root::Sys => {
             // SAFETY: sysconf only reads a system constant.
@@ -157,16 +155,20 @@ fn keeps_proc(path: &str, per_process: &[&str]) -> bool {
         }
         count += 1;
     }
-    let pid = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
     match &parts[..count.min(parts.len())] {
         ["self" | "thread-self", ..] => false,
-        [process, name] if pid(process) => per_process.contains(name),
-        [process, "task", thread, name] if pid(process) && pid(thread) => {
+        [process, name] if is_pid(process) => per_process.contains(name),
+        [process, "task", thread, name] if is_pid(process) && is_pid(thread) => {
             per_process.contains(name)
         }
-        [first, ..] => !pid(first),
+        [first, ..] => !is_pid(first),
         [] => false,
     }
+}
+
+/// A procfs path component that names a process or thread (a non-empty run of digits).
+fn is_pid(part: &str) -> bool {
+    !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Raises the soft limit on open descriptors to the hard one, as Go programs (node_exporter
