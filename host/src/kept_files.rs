@@ -30,9 +30,9 @@
 //!
 //! A file is read to its end: until a read returns nothing, since a `seq_file` may return less
 //! than asked before its end (when its next record does not fit its buffer). Files the kernel
-//! generates as one record ([`one_record`]: sysfs attributes, per-process files made by
-//! `single_open`) are whole after one read that returns less than asked, and that end-of-file
-//! read is left out: ~160 of a cycle's ~510 system calls on a small host.
+//! generates as one record ([`one_record`]: sysfs attributes, procfs files made by
+//! `single_open`, integer sysctls) are whole after one read that returns less than asked, and
+//! that end-of-file read is left out: ~180 of a cycle's ~510 system calls on a small host.
 //!
 //! Bounds: a plugin keeps at most its `keep_open_files` (default [`DEFAULT_LIMIT`]), all
 //! plugins together at most a quarter of the process's descriptor limit ([`Budget`]; the agent
@@ -76,19 +76,48 @@ const ONE_RECORD_PROCESS_FILES: [&str; 7] = [
     "limits",
 ];
 
+/// procfs files outside the processes that the kernel makes as one record: `single_open`
+/// (`stat`, `meminfo`, `loadavg`, `pressure/*`), `single_open_net` (`net/snmp`,
+/// `net/netstat`, `net/sockstat`, …) and the integer sysctls read through `proc_dointvec` and
+/// its kin, which answer a read from offset 0 whole. Not the lists (`vmstat`, `diskstats`,
+/// `net/dev`, `net/udp`, …), which are `seq_file`s of many records.
+const ONE_RECORD_SYSTEM_FILES: [&str; 19] = [
+    "stat",
+    "meminfo",
+    "loadavg",
+    "pressure/cpu",
+    "pressure/memory",
+    "pressure/io",
+    "pressure/irq",
+    "net/snmp",
+    "net/snmp6",
+    "net/netstat",
+    "net/sockstat",
+    "net/sockstat6",
+    "sys/fs/file-nr",
+    "sys/kernel/pid_max",
+    "sys/kernel/threads-max",
+    "sys/kernel/random/entropy_avail",
+    "sys/kernel/random/poolsize",
+    "sys/net/netfilter/nf_conntrack_count",
+    "sys/net/netfilter/nf_conntrack_max",
+];
+
 /// `SYSFS_MAGIC` of `linux/magic.h`, the `f_type` `statfs` reports for sysfs.
 const SYSFS_MAGIC: u64 = 0x6265_6572;
 
 /// Whether `file`, kept for `path`, is generated as one record, so that a read returning less
-/// than asked returned it whole: a per-process file of [`ONE_RECORD_PROCESS_FILES`], or a sysfs
+/// than asked returned it whole: a procfs file of [`ONE_RECORD_SYSTEM_FILES`], a per-process
+/// file of [`ONE_RECORD_PROCESS_FILES`], or a sysfs
 /// attribute — a file of sysfs itself (not of a filesystem mounted below it, such as cgroupfs,
 /// whose files are lists) that reports a page as its size, as sysfs does for the attributes it
 /// shows with one call (at most a page). Binary attributes report their own size: not these.
 fn one_record(root: Root, path: &str, file: &File) -> bool {
     match root {
         Root::Proc => {
-            keeps_proc(path, &ONE_RECORD_PROCESS_FILES)
-                && path.split('/').next().is_some_and(is_pid)
+            ONE_RECORD_SYSTEM_FILES.contains(&path)
+                || keeps_proc(path, &ONE_RECORD_PROCESS_FILES)
+                    && path.split('/').next().is_some_and(is_pid)
         }
         Root::Sys => {
             // SAFETY: sysconf only reads a system constant.
@@ -568,9 +597,22 @@ mod tests {
             assert!(one_record(Root::Proc, &kept, &open), "{kept}");
             assert!(one_record(Root::Proc, &thread, &open), "{thread}");
         }
+        let stat = file("/proc/stat");
+        for path in ONE_RECORD_SYSTEM_FILES {
+            assert!(one_record(Root::Proc, path, &stat), "{path}");
+        }
         // Lists, or not made by the kernel in one go: read to the end.
-        let (cmdline, stat) = (format!("{me}/cmdline"), file("/proc/stat"));
-        for path in ["stat", "net/dev", "self/stat", &cmdline, "vmstat"] {
+        let cmdline = format!("{me}/cmdline");
+        for path in [
+            "net/dev",
+            "self/stat",
+            "self/net/snmp",
+            &cmdline,
+            "vmstat",
+            "diskstats",
+            "net/udp",
+            "sys/kernel/random/uuid",
+        ] {
             assert!(!one_record(Root::Proc, path, &stat), "{path}");
         }
         // A procfs file is not a sysfs attribute, whatever the root says.
@@ -604,6 +646,18 @@ mod tests {
                 "mtu".to_owned(),
                 "/sys/class/net/lo/mtu".to_owned(),
             ),
+            (Root::Proc, "stat".to_owned(), "/proc/stat".to_owned()),
+            (Root::Proc, "meminfo".to_owned(), "/proc/meminfo".to_owned()),
+            (
+                Root::Proc,
+                "net/snmp".to_owned(),
+                "/proc/net/snmp".to_owned(),
+            ),
+            (
+                Root::Proc,
+                "sys/fs/file-nr".to_owned(),
+                "/proc/sys/fs/file-nr".to_owned(),
+            ),
         ] {
             if !std::path::Path::new(&real).exists() {
                 continue; // no sysfs here
@@ -615,11 +669,15 @@ mod tests {
                 .unwrap()
                 .unwrap();
             let fresh = std::fs::read(&real).unwrap();
-            // status moves (its counters); its lines and fields are the same.
-            let names = |b: &[u8]| -> Vec<String> {
+            // The counters move; the lines, their names and their number of fields do not.
+            let names = |b: &[u8]| -> Vec<(String, usize)> {
                 String::from_utf8_lossy(b)
                     .lines()
-                    .map(|l| l.split(':').next().unwrap_or("").to_owned())
+                    .map(|l| {
+                        let first = l.split([':', ' ', '\t']).next().unwrap_or("");
+                        let name = first.trim_start_matches(|c: char| c.is_ascii_digit());
+                        (name.to_owned(), l.split_whitespace().count())
+                    })
                     .collect()
             };
             assert_eq!(names(&again), names(&fresh), "{real}");
