@@ -1,9 +1,11 @@
 //! CPU time of one full collection cycle, side by side in one run:
 //!
-//! * **sonde**: every built-in plugin, in wasm, through the real host (fresh store per plugin,
-//!   host calls, validation), measured with `CLOCK_PROCESS_CPUTIME_ID` over many cycles;
+//! * **sonde**: every built-in plugin, in wasm, through the real host (each plugin's instance
+//!   kept between cycles as in the agent, host calls, kept files, validation, the self-metrics),
+//!   measured with `CLOCK_PROCESS_CPUTIME_ID` over many cycles;
 //! * **floor**: a minimal native loop that only opens and reads the same files, lists the same
-//!   directories and `statfs`es the same mounts that the cycle did (recorded by the sandbox);
+//!   directories and `statfs`es the same mounts that one cycle did (recorded by the sandbox for
+//!   that cycle only, so that the measured cycles do not pay for the recording);
 //! * **node_exporter** (Debian's `prometheus-node-exporter`, when installed): started with the
 //!   matching collectors and scraped as Prometheus does (`Accept-Encoding: gzip`); its CPU time
 //!   per scrape from `/proc/<pid>/stat`.
@@ -105,12 +107,12 @@ fn main() -> anyhow::Result<()> {
         .map(|f| f.samples.len())
         .sum::<usize>();
     let accesses = runtime.sandbox().take_recorded();
+    runtime.sandbox().stop_recording();
 
     let start = (process_cpu(), Instant::now());
     for _ in 0..args.cycles {
         pause(args.pause);
         collect_once(&plugins);
-        runtime.sandbox().take_recorded();
     }
     let sonde = (process_cpu() - start.0) / args.cycles;
     let sonde_wall = (start.1.elapsed() - args.pause * args.cycles) / args.cycles;

@@ -16,6 +16,7 @@ use sonde_sdk::{DirEntry, FsError, FsStats, Root};
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,11 +104,18 @@ pub struct Sandbox {
     kernel_trees: [bool; 3],
     read_cap: usize,
     statfs_timeout: Duration,
-    recording: Option<Mutex<Vec<Access>>>,
+    recording: Option<Recording>,
     /// The mount table as last read from a real procfs, with its open `mountinfo`.
     mounts: Mutex<Option<WatchedMounts>>,
     /// The descriptors all plugins' kept files may use together.
     kept_budget: Arc<Budget>,
+}
+
+/// The accesses [`Sandbox::record`] collects, while it is on.
+#[derive(Debug)]
+struct Recording {
+    on: AtomicBool,
+    accesses: Mutex<Vec<Access>>,
 }
 
 /// A mount table and the open `mountinfo` it was read from, which signals when it changes.
@@ -147,21 +155,35 @@ impl Sandbox {
     /// Records every access from now on, so a benchmark can replay exactly what a cycle read
     /// (the "floor" a native reader would need). Off by default: no cost in the agent.
     pub fn record(mut self) -> Self {
-        self.recording = Some(Mutex::new(Vec::new()));
+        self.recording = Some(Recording {
+            on: true.into(),
+            accesses: Mutex::new(Vec::new()),
+        });
         self
+    }
+
+    /// Stops recording, so that the cycles a benchmark measures after it took what one cycle
+    /// read cost what they cost in the agent (a recorded access is an allocation and a lock).
+    pub fn stop_recording(&self) {
+        if let Some(recording) = &self.recording {
+            recording.on.store(false, Ordering::Relaxed);
+        }
     }
 
     /// The accesses recorded since the last call (empty unless [`Sandbox::record`] was used).
     pub fn take_recorded(&self) -> Vec<Access> {
         self.recording
             .as_ref()
-            .map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(|e| e.into_inner())))
+            .map(|r| std::mem::take(&mut *r.accesses.lock().unwrap_or_else(|e| e.into_inner())))
             .unwrap_or_default()
     }
 
     fn note(&self, access: impl FnOnce() -> Access) {
-        if let Some(recording) = &self.recording {
+        if let Some(recording) = &self.recording
+            && recording.on.load(Ordering::Relaxed)
+        {
             recording
+                .accesses
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(access());
@@ -787,6 +809,10 @@ mod tests {
             .map(|p| Access::Read(Root::Proc, p.to_string()))
             .collect();
         assert_eq!(sandbox.take_recorded(), recorded);
+        // Stopped, it records nothing more.
+        sandbox.stop_recording();
+        sandbox.read_files(Root::Proc, &paths, &mut sandbox.kept_files(0));
+        assert_eq!(sandbox.take_recorded(), []);
         assert_eq!(batched[0], Ok(b"dev\n".to_vec()));
         assert_eq!(batched[1], Ok(b"snmp\n".to_vec()));
         assert_eq!(batched[2], Err(FsError::NotFound));
