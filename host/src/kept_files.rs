@@ -108,16 +108,16 @@ const SYSFS_MAGIC: u64 = 0x6265_6572;
 
 /// Whether `file`, kept for `path`, is generated as one record, so that a read returning less
 /// than asked returned it whole: a procfs file of [`ONE_RECORD_SYSTEM_FILES`], a per-process
-/// file of [`ONE_RECORD_PROCESS_FILES`], or a sysfs
-/// attribute — a file of sysfs itself (not of a filesystem mounted below it, such as cgroupfs,
-/// whose files are lists) that reports a page as its size, as sysfs does for the attributes it
-/// shows with one call (at most a page). Binary attributes report their own size: not these.
+/// file of [`ONE_RECORD_PROCESS_FILES`], or a sysfs attribute — a file of sysfs itself (not of
+/// a filesystem mounted below it, such as cgroupfs, whose files are lists) that reports a page
+/// as its size, as sysfs does for the attributes it shows with one call (at most a page).
+/// Binary attributes report their own size: not these.
 fn one_record(root: Root, path: &str, file: &File) -> bool {
     match root {
         Root::Proc => {
             ONE_RECORD_SYSTEM_FILES.contains(&path)
-                || keeps_proc(path, &ONE_RECORD_PROCESS_FILES)
-                    && path.split('/').next().is_some_and(is_pid)
+                || (keeps_proc(path, &ONE_RECORD_PROCESS_FILES)
+                    && path.split('/').next().is_some_and(is_pid))
         }
         Root::Sys => {
             // SAFETY: sysconf only reads a system constant.
