@@ -307,6 +307,13 @@ impl self::sonde::collector::host::Host for PluginState {
         self.observe(r, &path, result).map_err(fs_error)
     }
 
+    fn modified(&mut self, r: wit::Root, path: String) -> Result<f64, wit::FsError> {
+        let r = root(r);
+        self.check_root(r, &path).map_err(fs_error)?;
+        let result = self.sandbox.modified(r, &path);
+        self.observe(r, &path, result).map_err(fs_error)
+    }
+
     fn statfs(&mut self, mount_point: String) -> Result<wit::FsStats, wit::FsError> {
         self.check_capability(Capability::Statfs)
             .map_err(fs_error)?;

@@ -90,6 +90,8 @@ pub enum Access {
     ReadDir(Root, String),
     /// A symlink read.
     ReadLink(Root, String),
+    /// A file's modification time asked (`stat`).
+    Modified(Root, String),
     /// A `statfs` of a mount point (absolute, below the rootfs).
     Statfs(String),
 }
@@ -529,6 +531,19 @@ impl Sandbox {
         let target = self.dir(root)?.read_link_contents(path).map_err(fs_error)?;
         Ok(target.to_string_lossy().into_owned())
     }
+
+    /// The modification time of `path` below `root`, in seconds since the Unix epoch (a
+    /// symlink is followed, within the root).
+    pub fn modified(&self, root: Root, path: &str) -> Result<f64, FsError> {
+        self.note(|| Access::Modified(root, path.to_owned()));
+        let path = relative(path)?;
+        let modified = self
+            .dir(root)?
+            .metadata(path)
+            .and_then(|m| m.modified())
+            .map_err(fs_error)?;
+        Ok(sonde_sdk::host::unix_seconds(modified.into_std()))
+    }
 }
 
 /// The directory part of a plugin-supplied path (`class/net/eth0` of `class/net/eth0/mtu`);
@@ -759,6 +774,33 @@ mod tests {
             t.sandbox.read_file(Root::Proc, "./stat").unwrap(),
             b"cpu 1 2 3\n"
         );
+    }
+
+    #[test]
+    fn modified_times_follow_links_inside_and_never_out() {
+        let t = tree(1024);
+        let proc = t.sandbox.paths().procfs.clone();
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_250);
+        std::fs::File::options()
+            .write(true)
+            .open(proc.join("1/net/dev"))
+            .unwrap()
+            .set_modified(at)
+            .unwrap();
+        for path in ["1/net/dev", "self/net/dev"] {
+            assert_eq!(t.sandbox.modified(Root::Proc, path), Ok(1_700_000_000.25));
+        }
+        assert_eq!(
+            t.sandbox.modified(Root::Proc, "1/missing"),
+            Err(FsError::NotFound)
+        );
+        for escape in ["escape", "abs", "../secret", "/etc/passwd"] {
+            assert_eq!(
+                t.sandbox.modified(Root::Proc, escape),
+                Err(FsError::EscapesRoot),
+                "{escape}"
+            );
+        }
     }
 
     #[test]

@@ -284,6 +284,13 @@ impl Host {
         self.backend_read_link(root, path)
     }
 
+    /// The last modification time of a file under `root` (a symlink followed within the root),
+    /// in seconds since the Unix epoch with the fraction: `st_mtime` of `stat(2)`. Plugin API
+    /// 0.1.1 and later.
+    pub fn modified(&self, root: Root, path: &str) -> Result<f64, FsError> {
+        self.backend_modified(root, path)
+    }
+
     /// `statfs(2)` of an absolute mount point (as listed in the rootfs' mount table).
     pub fn statfs(&self, mount_point: &str) -> Result<FsStats, FsError> {
         self.backend_statfs(mount_point)
@@ -377,6 +384,10 @@ mod guest {
             wit::read_link(root(r), path).map_err(err)
         }
 
+        pub(crate) fn backend_modified(&self, r: Root, path: &str) -> Result<f64, FsError> {
+            wit::modified(root(r), path).map_err(err)
+        }
+
         pub(crate) fn backend_statfs(&self, mount_point: &str) -> Result<FsStats, FsError> {
             let s = wit::statfs(mount_point).map_err(err)?;
             Ok(FsStats {
@@ -447,5 +458,13 @@ mod guest {
             };
             wit::log(level, message)
         }
+    }
+}
+
+/// Seconds since the Unix epoch of `time` (negative before it), as [`Host::modified`] answers.
+pub fn unix_seconds(time: std::time::SystemTime) -> f64 {
+    match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => after.as_secs_f64(),
+        Err(before) => -before.duration().as_secs_f64(),
     }
 }

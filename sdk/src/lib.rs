@@ -94,7 +94,7 @@ pub use metrics::{Label, MetricFamily, MetricKind, Sample};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// The version of the `sonde:collector` WIT package this SDK implements.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.1.1";
 
 /// A collector: the one trait a plugin implements.
 ///

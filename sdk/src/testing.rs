@@ -156,6 +156,13 @@ impl Host {
         Ok(target.to_string_lossy().into_owned())
     }
 
+    pub(crate) fn backend_modified(&self, root: Root, path: &str) -> Result<f64, FsError> {
+        std::fs::metadata(self.fixture.resolve(root, path)?)
+            .and_then(|m| m.modified())
+            .map(crate::host::unix_seconds)
+            .map_err(io_error)
+    }
+
     pub(crate) fn backend_statfs(&self, mount_point: &str) -> Result<FsStats, FsError> {
         self.fixture
             .statfs

@@ -148,10 +148,10 @@ fn plugin_inspect_and_compile() {
     let stdout = text(&out.stdout);
     for line in [
         "name:           misbehave",
-        "plugin API:     sonde:collector@0.1.0",
+        "plugin API:     sonde:collector@0.1.1",
         "needs:          proc",
         "default config: {\"mode\":\"\",\"series\":0}",
-        "  sonde:collector/host@0.1.0",
+        "  sonde:collector/host@0.1.1",
     ] {
         assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
     }

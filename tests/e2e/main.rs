@@ -2,6 +2,7 @@
 //! One test binary with a module per area, to keep link time down.
 
 mod agent;
+mod api_compat;
 mod cli;
 mod config_corpus;
 mod cpu;

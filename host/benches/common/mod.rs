@@ -23,6 +23,9 @@ pub fn replay(paths: &RootPaths, accesses: &[Access]) {
             Access::ReadLink(root, path) => {
                 let _ = std::fs::read_link(paths.path(*root).join(path));
             }
+            Access::Modified(root, path) => {
+                let _ = std::fs::metadata(paths.path(*root).join(path)).and_then(|m| m.modified());
+            }
             Access::Statfs(mount) => {
                 let _ = rustix::fs::statfs(paths.rootfs.join(mount.trim_start_matches('/')));
             }

@@ -86,6 +86,10 @@ fn read_link(name: &'static str, root: Root, path: &'static str) -> Attempt {
     attempt(name, "read-link", move |host| host.read_link(root, path))
 }
 
+fn modified(name: &'static str, root: Root, path: &'static str) -> Attempt {
+    attempt(name, "modified", move |host| host.modified(root, path))
+}
+
 fn statfs(name: &'static str, mount_point: &'static str) -> Attempt {
     attempt(name, "statfs", move |host| host.statfs(mount_point))
 }
@@ -114,6 +118,7 @@ fn attempts() -> Vec<Attempt> {
         read_batch("dotdot_batch", Proc, "../etc/shadow"),
         read_dir("dotdot_dir", Proc, ".."),
         read_link("dotdot_link", Proc, "../proc/self"),
+        modified("dotdot_modified", Proc, "../etc/shadow"),
         statfs("dotdot_statfs", "/../.."),
         // Absolute paths.
         read("absolute", Proc, "/etc/shadow"),
@@ -121,6 +126,7 @@ fn attempts() -> Vec<Attempt> {
         read_batch("absolute_batch", Proc, "/etc/shadow"),
         read_dir("absolute_dir", Proc, "/"),
         read_link("absolute_link", Proc, "/proc/self/exe"),
+        modified("absolute_modified", Proc, "/etc/shadow"),
         // The kernel's magic links and symlinks out of the root.
         read("self_root", Proc, "self/root/etc/shadow"),
         read("thread_self_root", Proc, "thread-self/root/etc/shadow"),
@@ -135,6 +141,8 @@ fn attempts() -> Vec<Attempt> {
         read("absolute_symlink", Rootfs, "granted/to-shadow"),
         read("relative_symlink_out", Rootfs, "granted/up/etc/shadow"),
         read_dir("symlink_dir_out", Rootfs, "granted/to-root"),
+        modified("absolute_symlink_modified", Rootfs, "granted/to-shadow"),
+        modified("self_root_modified", Proc, "self/root/etc/shadow"),
         read("dev_stdin_symlink", Rootfs, "granted/stdin"),
         // The same links read in a batch with a file of their directory.
         read_batch_in(
