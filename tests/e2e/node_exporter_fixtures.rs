@@ -97,6 +97,19 @@ config = {{ directory = "collector/fixtures/textfile/two_metric_files/" }}
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let ours = parse_exposition(&String::from_utf8_lossy(&out.stdout));
     let theirs = parse_exposition(&std::fs::read_to_string(tree.join("e2e-output.txt")).unwrap());
+    // node_exporter's e2e output leaves out the samples of node_textfile_mtime_seconds (they
+    // depend on the checkout); ours come through the host's `modified` call, in whole seconds.
+    for file in ["metrics1.prom", "metrics2.prom"] {
+        let path = format!("collector/fixtures/textfile/two_metric_files/{file}");
+        let modified = std::fs::metadata(rootfs.path().join(&path))
+            .and_then(|m| m.modified())
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as f64;
+        let series = format!("node_textfile_mtime_seconds{{file={path:?}}}");
+        assert_eq!(ours.get(&series), Some(&modified), "{series}");
+    }
 
     let in_scope = Regex::new(IN_SCOPE).unwrap();
     let other = Regex::new(OTHER_COLLECTORS).unwrap();

@@ -20,6 +20,8 @@ pub struct Files {
     help: HashMap<String, (String, bool)>,
     /// The files each name was accepted from, for the default HELP.
     files_of: HashMap<String, Vec<String>>,
+    /// The modification time of each file read and accepted, by path as configured.
+    mtimes: Vec<(String, f64)>,
     /// A directory or file could not be used.
     errored: bool,
 }
@@ -43,7 +45,16 @@ impl Files {
                 Ok(families) => families
                     .into_iter()
                     .for_each(|f| self.accept(host, f, &path)),
-                Err(e) => self.error(host, e),
+                Err(e) => {
+                    self.error(host, e);
+                    continue;
+                }
+            }
+            // Like node_exporter: asked once the file is read and valid, so that a file that
+            // failed does not look fresh.
+            match host.modified(Root::Rootfs, &below_rootfs(&path)) {
+                Ok(seconds) => self.mtimes.push((path, seconds)),
+                Err(e) => self.error(host, format!("failed to stat {path:?}: {e}")),
             }
         }
     }
@@ -78,7 +89,8 @@ impl Files {
     }
 
     /// The metrics of the accepted families (with `Metric read from <files>` as HELP when they
-    /// have none), then `node_textfile_scrape_error`.
+    /// have none), then `node_textfile_mtime_seconds` (whole seconds, as node_exporter gives
+    /// them; none when no file was read) and `node_textfile_scrape_error`.
     pub fn into_families(self, host: &Host) -> Vec<MetricFamily> {
         let mut merged = Merged::default();
         for family in &self.families {
@@ -96,6 +108,18 @@ impl Files {
             for converted in convert(family, help) {
                 merged.add(host, converted);
             }
+        }
+        if !self.mtimes.is_empty() {
+            let mut mtime = MetricFamily::gauge(
+                "node_textfile_mtime_seconds",
+                "Unixtime mtime of textfiles successfully read.",
+            );
+            let mut mtimes = self.mtimes;
+            mtimes.sort_by(|a, b| a.0.cmp(&b.0));
+            for (path, seconds) in &mtimes {
+                mtime.sample(&[("file", path)], seconds.floor());
+            }
+            merged.add(host, mtime);
         }
         merged.add(
             host,

@@ -1,9 +1,7 @@
 //! sonde's built-in `textfile` collector: node_exporter's `textfile` collector. It reads the
 //! `*.prom` files of the configured directories (below the rootfs root), parses them in the
-//! Prometheus text format, and reports their metrics plus `node_textfile_scrape_error`.
-//!
-//! node_exporter also reports `node_textfile_mtime_seconds{file}`; the host interface has no
-//! call that returns a file's modification time, so this collector cannot (yet).
+//! Prometheus text format, and reports their metrics plus `node_textfile_mtime_seconds{file}`
+//! (each file read, through the host's `modified` call) and `node_textfile_scrape_error`.
 
 mod convert;
 mod files;

@@ -5,12 +5,18 @@ use sonde_plugin_textfile::Textfile;
 use sonde_sdk::testing::{Fixture, collect_text, diff_families, sample_lines};
 use sonde_sdk::{Level, Root};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
-/// A scratch rootfs with the given files (a name ending in `/` is an empty directory).
+/// The modification time every file of a [`Tree`] gets: `node_textfile_mtime_seconds` gives it
+/// in whole seconds, `1.7e+09`.
+const MTIME: Duration = Duration::from_millis(1_700_000_000_750);
+
+/// A scratch rootfs with the given files (a name ending in `/` is an empty directory), each
+/// modified at [`MTIME`].
 struct Tree(PathBuf);
 
 impl Tree {
@@ -25,7 +31,13 @@ impl Tree {
                 std::fs::create_dir_all(&path).unwrap();
             } else {
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(path, content).unwrap();
+                std::fs::write(&path, content).unwrap();
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(UNIX_EPOCH + MTIME)
+                    .unwrap();
             }
         }
         Tree(dir)
@@ -75,10 +87,22 @@ fn matches_node_exporter_on_its_own_fixture() {
     let (ours, logged) = tree.collect("\"collector/fixtures/textfile/two_metric_files/\"");
     assert!(logged.is_empty(), "{logged:?}");
     let theirs = std::fs::read_to_string(fixtures().join("node-exporter/e2e-output.txt")).unwrap();
-    assert_eq!(diff_families(&ours, &theirs), Vec::<String>::new());
+    // node_exporter's e2e output keeps the HELP and TYPE of node_textfile_mtime_seconds but not
+    // its samples, which depend on when the files were checked out.
+    let without_mtimes: String = ours
+        .lines()
+        .filter(|l| !l.starts_with("node_textfile_mtime_seconds{"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        diff_families(&without_mtimes, &theirs),
+        Vec::<String>::new()
+    );
     assert_eq!(
         sample_lines(&ours),
         [
+            "node_textfile_mtime_seconds{file=\"collector/fixtures/textfile/two_metric_files/metrics1.prom\"} 1.7e+09",
+            "node_textfile_mtime_seconds{file=\"collector/fixtures/textfile/two_metric_files/metrics2.prom\"} 1.7e+09",
             "node_textfile_scrape_error 0",
             "testmetric1_1{foo=\"bar\"} 10",
             "testmetric1_2{foo=\"baz\"} 20",
@@ -142,6 +166,7 @@ fn bad_files_are_skipped_whole_and_flagged() {
         [
             "good{x=\"\"} 2",
             "good{x=\"1\"} 1",
+            "node_textfile_mtime_seconds{file=\"/d/a.prom\"} 1.7e+09",
             "node_textfile_scrape_error 1"
         ]
     );
@@ -181,6 +206,10 @@ dup 1
 # HELP helped First.
 # TYPE helped untyped
 helped 1
+# HELP node_textfile_mtime_seconds Unixtime mtime of textfiles successfully read.
+# TYPE node_textfile_mtime_seconds gauge
+node_textfile_mtime_seconds{file=\"t/1.prom\"} 1.7e+09
+node_textfile_mtime_seconds{file=\"t/2.prom\"} 1.7e+09
 # HELP node_textfile_scrape_error 1 if there was an error opening or reading a file, 0 otherwise
 # TYPE node_textfile_scrape_error gauge
 node_textfile_scrape_error 1
@@ -217,6 +246,7 @@ fn summaries_and_histograms() {
     assert_eq!(
         sample_lines(&text),
         [
+            "node_textfile_mtime_seconds{file=\"s/x.prom\"} 1.7e+09",
             "node_textfile_scrape_error 0",
             "rpc_seconds{quantile=\"0.5\"} 0.2",
             "rpc_seconds_count 30",
@@ -249,6 +279,9 @@ fn globs_and_several_directories() {
             "from_a 1",
             "from_b 1",
             "from_extra 1",
+            "node_textfile_mtime_seconds{file=\"/var/lib/a/x.prom\"} 1.7e+09",
+            "node_textfile_mtime_seconds{file=\"/var/lib/b/x.prom\"} 1.7e+09",
+            "node_textfile_mtime_seconds{file=\"opt/extra/y.prom\"} 1.7e+09",
             "node_textfile_scrape_error 0"
         ]
     );
