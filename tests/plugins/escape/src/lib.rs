@@ -163,6 +163,7 @@ fn attempts() -> Vec<Attempt> {
         // Roots and prefixes not granted.
         read("ungranted_sys", Sys, "kernel/uevent_seqnum"),
         read("ungranted_sys_dir", Sys, "kernel"),
+        modified("ungranted_modified", Rootfs, "secret"),
         read("beyond_rootfs_prefix", Rootfs, "secret"),
         read_dir("beyond_rootfs_prefix_dir", Rootfs, ""),
         read("prefix_lookalike", Rootfs, "granted-not/secret"),
