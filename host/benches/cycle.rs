@@ -112,7 +112,11 @@ fn main() -> anyhow::Result<()> {
     let start = (process_cpu(), Instant::now());
     for _ in 0..args.cycles {
         pause(args.pause);
-        collect_once(&plugins);
+        let output = collect_once(&plugins);
+        // As the agent does once its store has replaced them: the next cycle decodes into these.
+        for (plugin, (_, families)) in plugins.iter().zip(output.plugins) {
+            plugin.plugin.recycle(families);
+        }
     }
     let sonde = (process_cpu() - start.0) / args.cycles;
     let sonde_wall = (start.1.elapsed() - args.pause * args.cycles) / args.cycles;

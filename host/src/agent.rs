@@ -480,12 +480,14 @@ impl Member {
                     let markers = self.staleness.update(&series, timestamp_ms);
                     series.extend(markers);
                 }
-                sinks.store.update(name, families);
+                let replaced = sinks.store.update(name, families);
+                self.plugin.plugin.recycle(replaced);
             }
             Ok(Err(error)) => {
                 tracing::warn!(plugin = %name, %error, "collection failed");
                 sinks.stats.record(name, seconds, Err(&error), counters);
-                sinks.store.update(name, Vec::new());
+                let replaced = sinks.store.update(name, Vec::new());
+                self.plugin.plugin.recycle(replaced);
                 series = self.staleness.fail(timestamp_ms);
             }
             Err(_) => {

@@ -263,6 +263,10 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 .imports(runtime.engine())
                 .map(|(n, _)| n.to_owned())
                 .collect();
+            let exports: Vec<String> = ty
+                .exports(runtime.engine())
+                .map(|(n, _)| n.to_owned())
+                .collect();
             let api = crate::plugin::api_version(runtime.engine(), &component);
             let plugin = Plugin::from_component(
                 &runtime,
@@ -296,6 +300,10 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             writeln!(out, "imports:")?;
             for import in imports {
                 writeln!(out, "  {import}")?;
+            }
+            writeln!(out, "exports:")?;
+            for export in exports {
+                writeln!(out, "  {export}")?;
             }
             writeln!(out, "size:           {} bytes", wasm.len())?;
             Ok(ExitCode::SUCCESS)

@@ -4,10 +4,12 @@
 use crate::bindings::{self, PluginPre, PluginState, sonde::collector::types as wit};
 use crate::grants::Grants;
 use crate::runtime::{self, Runtime};
+use sonde_sdk::encoding::DecodeError;
+use sonde_sdk::validate::InvalidOutput;
 use sonde_sdk::{Capability, Label, MetricFamily, MetricKind, Sample};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wasmtime::component::Component;
+use wasmtime::component::{Component, ComponentExportIndex, Func};
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
 /// Per-plugin limits on one call.
@@ -93,7 +95,31 @@ pub enum CallError {
 /// A live instance of a plugin and its store.
 struct Instance {
     store: Store<PluginState>,
+    exports: Exports,
+}
+
+/// What the host calls of a live instance.
+struct Exports {
+    /// The generated bindings (`describe`, and `collect` for plugins built before API 0.1.2).
     bindings: bindings::Plugin,
+    /// `collector-encoded.collect-encoded` when the plugin has it (SDK 0.1.2 and later); its type
+    /// is checked when the instance is made, so a component with another signature fails to
+    /// load rather than to collect.
+    collect_encoded: Option<Func>,
+}
+
+/// The parameters of `collect` and `collect-encoded`: the config JSON.
+type CollectParams<'a> = (&'a str,);
+/// The results of `collect-encoded`: the encoded families ([`sonde_sdk::encoding`]) or the
+/// plugin's error.
+type EncodedResults = (Result<Vec<u8>, String>,);
+
+/// What one collection returned, by the export it came from.
+enum Returned {
+    /// `collect-encoded`: one buffer.
+    Encoded(Result<Vec<u8>, String>),
+    /// `collect`: the families as WIT records.
+    Records(Result<Vec<wit::MetricFamily>, String>),
 }
 
 /// A plugin ready to run: compiled and pre-linked once; its instance is reused between calls
@@ -102,7 +128,12 @@ pub struct Plugin {
     name: Arc<str>,
     info: PluginInfo,
     pre: PluginPre<PluginState>,
+    /// Where `collect-encoded` is among the component's exports, if it has it.
+    collect_encoded: Option<ComponentExportIndex>,
     instance: Mutex<Option<Instance>>,
+    /// Families of an earlier cycle, handed back by [`Plugin::recycle`]: the next collection
+    /// is decoded into their strings and lists (see [`sonde_sdk::encoding::decode_into`]).
+    spare: Mutex<Vec<MetricFamily>>,
     memory: std::sync::atomic::AtomicUsize,
     kept_files: std::sync::atomic::AtomicUsize,
     refused_host_calls: std::sync::atomic::AtomicU64,
@@ -158,7 +189,9 @@ impl Plugin {
                 default_config: "{}".into(),
             },
             pre,
+            collect_encoded: collect_encoded_export(runtime.engine(), component),
             instance: Mutex::new(None),
+            spare: Mutex::default(),
             memory: Default::default(),
             kept_files: Default::default(),
             refused_host_calls: Default::default(),
@@ -232,11 +265,30 @@ impl Plugin {
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(runtime::ticks(self.limits.timeout));
-        let bindings = self
-            .pre
-            .instantiate(&mut store)
+        let exports = self
+            .instantiate_exports(&mut store)
             .map_err(|e| self.call_error(&store, e))?;
-        Ok(Instance { store, bindings })
+        Ok(Instance { store, exports })
+    }
+
+    /// Instantiates the component in `store` and finds what the host calls.
+    fn instantiate_exports(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Exports> {
+        let instance = self.pre.instance_pre().instantiate(&mut *store)?;
+        let bindings = bindings::Plugin::new(&mut *store, &instance)?;
+        let collect_encoded = match &self.collect_encoded {
+            Some(index) => {
+                let func = instance
+                    .get_func(&mut *store, index)
+                    .ok_or_else(|| wasmtime::format_err!("collect-encoded is not a function"))?;
+                func.typed::<CollectParams, EncodedResults>(&*store)?;
+                Some(func)
+            }
+            None => None,
+        };
+        Ok(Exports {
+            bindings,
+            collect_encoded,
+        })
     }
 
     /// Runs `call` on the plugin's instance under its deadline. The instance is kept for the
@@ -245,7 +297,7 @@ impl Plugin {
     /// starts from a fresh one.
     fn call<T>(
         &self,
-        call: impl FnOnce(&mut Store<PluginState>, &bindings::Plugin) -> wasmtime::Result<T>,
+        call: impl FnOnce(&mut Store<PluginState>, &Exports) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
         let _active = self.runtime.enter_call();
         let mut slot = self.instance.lock().unwrap_or_else(|e| e.into_inner());
@@ -257,7 +309,7 @@ impl Plugin {
         instance
             .store
             .set_epoch_deadline(runtime::ticks(self.limits.timeout));
-        let result = call(&mut instance.store, &instance.bindings);
+        let result = call(&mut instance.store, &instance.exports);
         let state = instance.store.data();
         self.memory
             .store(state.limits.memory, std::sync::atomic::Ordering::Relaxed);
@@ -289,8 +341,12 @@ impl Plugin {
     }
 
     fn describe(&self) -> Result<PluginInfo, CallError> {
-        let info =
-            self.call(|store, bindings| bindings.sonde_collector_collector().call_describe(store))?;
+        let info = self.call(|store, exports| {
+            exports
+                .bindings
+                .sonde_collector_collector()
+                .call_describe(store)
+        })?;
         Ok(PluginInfo {
             name: info.name,
             version: info.version,
@@ -301,24 +357,62 @@ impl Plugin {
     }
 
     /// Runs one collection with `config` (JSON) under the plugin's limits, and validates the
-    /// output.
+    /// output. Families handed to [`Plugin::recycle`] are reused for it.
     pub fn collect(&self, config_json: &str) -> Result<Vec<MetricFamily>, CallError> {
-        let result = self.call(|store, bindings| {
-            bindings
+        let returned = self.call(|store, exports| match exports.collect_encoded {
+            Some(func) => {
+                let func = func.typed::<CollectParams, EncodedResults>(&*store)?;
+                let (result,) = func.call(store, (config_json,))?;
+                Ok(Returned::Encoded(result))
+            }
+            None => exports
+                .bindings
                 .sonde_collector_collector()
                 .call_collect(store, config_json)
+                .map(Returned::Records),
         })?;
-        let families = result.map_err(CallError::Failed)?;
-        let returned: usize = families.iter().map(|f| f.samples.len()).sum();
-        if returned > self.limits.samples {
-            return Err(CallError::SampleLimit {
-                returned,
-                limit: self.limits.samples,
-            });
-        }
-        let families: Vec<MetricFamily> = families.into_iter().map(family).collect();
+        let limit = self.limits.samples;
+        let families = match returned {
+            Returned::Encoded(result) => {
+                let bytes = result.map_err(CallError::Failed)?;
+                let mut families =
+                    std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+                sonde_sdk::encoding::decode_into(&bytes, limit, &mut families).map_err(
+                    |e| match e {
+                        DecodeError::TooManySamples { returned } => {
+                            CallError::SampleLimit { returned, limit }
+                        }
+                        DecodeError::Malformed { family, problem } => {
+                            CallError::InvalidOutput(InvalidOutput {
+                                family,
+                                problem: format!("malformed encoded output: {problem}"),
+                            })
+                        }
+                    },
+                )?;
+                families
+            }
+            Returned::Records(result) => {
+                let families = result.map_err(CallError::Failed)?;
+                let returned: usize = families.iter().map(|f| f.samples.len()).sum();
+                if returned > limit {
+                    return Err(CallError::SampleLimit { returned, limit });
+                }
+                families.into_iter().map(family).collect()
+            }
+        };
         sonde_sdk::validate::validate(&families)?;
         Ok(families)
+    }
+
+    /// Hands back families this plugin returned, once they are no longer needed (the agent
+    /// does when the next cycle's replace them): the next [`Plugin::collect`] decodes into
+    /// their strings and lists instead of allocating new ones.
+    pub fn recycle(&self, families: Vec<MetricFamily>) {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if families.capacity() > spare.capacity() {
+            *spare = families;
+        }
     }
 
     /// Classifies a wasmtime error of a call into timeout, memory limit or trap; a trap's message
@@ -359,13 +453,28 @@ pub fn api_version(engine: &wasmtime::Engine, component: &Component) -> Option<S
     })
 }
 
+/// Where the component exports `collect-encoded` of `sonde:collector/collector-encoded`, if it
+/// does (plugins built with sonde-sdk 0.1.2 and later).
+fn collect_encoded_export(
+    engine: &wasmtime::Engine,
+    component: &Component,
+) -> Option<ComponentExportIndex> {
+    let interface = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .find(|name| name.starts_with("sonde:collector/collector-encoded@"))?;
+    let interface = component.get_export_index(None, interface.as_str())?;
+    component.get_export_index(Some(&interface), "collect-encoded")
+}
+
 /// Refuses a component that is not a sonde plugin or was built for an API this host lacks, with
 /// a message naming both versions.
 fn check_api_version(engine: &wasmtime::Engine, component: &Component) -> anyhow::Result<()> {
     let ty = component.component_type();
     let exports_collector = ty
         .exports(engine)
-        .any(|(name, _)| name.starts_with("sonde:collector/collector"));
+        .any(|(name, _)| name.starts_with("sonde:collector/collector@"));
     let version = api_version(engine, component);
     match version {
         Some(v) if !exports_collector => anyhow::bail!(

@@ -29,9 +29,10 @@ impl LatestValues {
         }
     }
 
-    /// Replaces `plugin`'s families. They are sorted as exposed when first rendered, not here:
-    /// an agent that only remote-writes is never scraped.
-    pub fn update(&self, plugin: &str, mut families: Vec<MetricFamily>) {
+    /// Replaces `plugin`'s families and returns those replaced (for
+    /// [`crate::plugin::Plugin::recycle`]). They are sorted as exposed when first rendered, not
+    /// here: an agent that only remote-writes is never scraped.
+    pub fn update(&self, plugin: &str, mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
         families.retain(|f| !f.is_empty());
         let latest = Latest {
             families,
@@ -39,9 +40,10 @@ impl LatestValues {
         };
         let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
         match plugins.get_mut(plugin) {
-            Some(slot) => *slot = latest,
+            Some(slot) => std::mem::replace(slot, latest).families,
             None => {
                 plugins.insert(plugin.to_owned(), latest);
+                Vec::new()
             }
         }
     }

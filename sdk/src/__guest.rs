@@ -26,7 +26,17 @@ pub fn describe<C: Collector>() -> wit::PluginInfo {
     }
 }
 
-/// `collect` of the `collector` interface for `C`.
+/// `collect-encoded` of the `collector-encoded` interface for `C`: the families in one buffer
+/// ([`crate::encoding`]).
+pub fn collect_encoded<C: Collector>(config: &str) -> Result<Vec<u8>, String> {
+    let host = Host { _private: () };
+    let families = crate::run_collect::<C>(&host, config).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    crate::encoding::encode(&families, &mut out);
+    Ok(out)
+}
+
+/// `collect` of the `collector` interface for `C` (what hosts before plugin API 0.1.2 call).
 pub fn collect<C: Collector>(config: &str) -> Result<Vec<wit::MetricFamily>, String> {
     let host = Host { _private: () };
     let families = crate::run_collect::<C>(&host, config).map_err(|e| e.to_string())?;

@@ -68,6 +68,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod encoding;
 pub mod error;
 pub mod exposition;
 pub mod filter;
@@ -94,7 +95,7 @@ pub use metrics::{Label, MetricFamily, MetricKind, Sample};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// The version of the `sonde:collector` WIT package this SDK implements.
-pub const API_VERSION: &str = "0.1.1";
+pub const API_VERSION: &str = "0.1.2";
 
 /// A collector: the one trait a plugin implements.
 ///
@@ -171,7 +172,7 @@ pub fn default_config_json<C: Collector>() -> String {
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "wit",
-        world: "plugin",
+        world: "sdk-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin",
         default_bindings_module: "sonde_sdk::__bindings",
@@ -203,6 +204,15 @@ macro_rules! export {
                     ::std::string::String,
                 > {
                     $crate::__guest::collect::<$collector>(&config)
+                }
+            }
+            impl $crate::__bindings::exports::sonde::collector::collector_encoded::Guest
+                for __SondeExport
+            {
+                fn collect_encoded(
+                    config: ::std::string::String,
+                ) -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                    $crate::__guest::collect_encoded::<$collector>(&config)
                 }
             }
     $crate::__bindings::__export_plugin!(__SondeExport with_types_in $crate::__bindings);

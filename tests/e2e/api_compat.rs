@@ -36,4 +36,11 @@ fn a_plugin_built_for_api_0_1_0_runs_on_this_host() {
         .expect("node_memory_MemTotal_bytes");
     // /proc/meminfo of node_exporter's fixture: MemTotal: 3742148 kB.
     assert_eq!(total.samples[0].value, 3_742_148.0 * 1024.0);
+
+    // The 0.1.0 plugin answers through `collect` (a list of records), the built-in mem plugin
+    // of this SDK through `collect-encoded` (one buffer): the same families either way.
+    let builtin = sonde::builtin::builtin("mem").unwrap();
+    let grants = Grants::new([Capability::Proc]);
+    let current = Plugin::load(&runtime, "mem", builtin, grants, Limits::default()).unwrap();
+    assert_eq!(current.collect("").unwrap(), families);
 }

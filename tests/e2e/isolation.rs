@@ -52,6 +52,58 @@ fn a_plugin_error_is_reported_as_such() {
 }
 
 #[test]
+fn a_flood_past_the_sample_limit_is_refused_before_it_is_copied() {
+    let limits = Limits {
+        samples: 1000,
+        ..Limits::default()
+    };
+    let rt = runtime(&fixtures().join("live-debian12/proc"));
+    let plugin = test_plugin(&rt, "misbehave", &[Capability::Proc], limits);
+    let err = plugin
+        .collect(r#"{"mode": "flood", "series": 1001}"#)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::SampleLimit {
+                returned: 1001,
+                limit: 1000
+            }
+        ),
+        "{err:?}"
+    );
+    let ok = plugin
+        .collect(r#"{"mode": "flood", "series": 1000}"#)
+        .unwrap();
+    assert_eq!(ok[0].samples.len(), 1000);
+}
+
+#[test]
+fn recycled_families_are_overwritten_whole() {
+    // Each collection is decoded into the families of the one before (as the agent hands them
+    // back), whatever their shape; it must equal what a plugin without spare families returns.
+    let rt = runtime(&fixtures().join("live-debian12/proc"));
+    let recycling = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+    let fresh = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+    for config in [
+        r#"{"mode": "flood", "series": 300}"#,
+        r#"{"mode": "flood", "series": 7}"#,
+        r#"{"mode": "ok"}"#,
+        r#"{"mode": "special-values"}"#,
+        r#"{"mode": "flood", "series": 300}"#,
+        r#"{"mode": "ok"}"#,
+    ] {
+        let families = recycling.collect(config).unwrap();
+        assert_eq!(
+            sonde_sdk::exposition::render(&families),
+            sonde_sdk::exposition::render(&fresh.collect(config).unwrap()),
+            "{config}"
+        );
+        recycling.recycle(families);
+    }
+}
+
+#[test]
 fn an_endless_loop_is_stopped_at_the_timeout() {
     let limits = Limits {
         timeout: Duration::from_millis(200),
