@@ -405,9 +405,9 @@ impl Plugin {
         Ok(families)
     }
 
-    /// Hands back families this plugin returned, once they are no longer needed (the agent
-    /// does when the next cycle's replace them): the next [`Plugin::collect`] decodes into
-    /// their strings and lists instead of allocating new ones.
+    /// Hands back families this plugin returned once they are no longer needed (the agent
+    /// does when the next cycle's families replace them in its store): the next
+    /// [`Plugin::collect`] decodes into their strings and lists instead of allocating new ones.
     pub fn recycle(&self, families: Vec<MetricFamily>) {
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
         if families.capacity() > spare.capacity() {

@@ -123,6 +123,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_update_hands_back_the_families_it_replaced() {
+        // The agent recycles them into the plugin's next collection.
+        let store = LatestValues::new(Arc::new(AgentStats::default()));
+        let first = vec![MetricFamily::gauge("node_load1", "1m load average.").with_value(0.5)];
+        assert!(store.update("cpu", first.clone()).is_empty());
+        let second = vec![MetricFamily::gauge("node_load1", "1m load average.").with_value(0.7)];
+        assert_eq!(store.update("cpu", second), first);
+        assert!(store.render().contains("node_load1 0.7\n"));
+    }
+
+    #[test]
     fn renders_plugins_and_self_metrics_sorted() {
         let stats = Arc::new(AgentStats::default());
         let counters = crate::plugin::Counters {
