@@ -22,7 +22,7 @@
 //! Not a timed test: it prints figures and asserts nothing about them.
 
 use sonde::config::Config;
-use sonde::cycle::collect_once;
+use sonde::cycle::{CycleOutput, collect_into, collect_once};
 use sonde::runtime::Runtime;
 use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
 mod common;
@@ -110,13 +110,11 @@ fn main() -> anyhow::Result<()> {
     runtime.sandbox().stop_recording();
 
     let start = (process_cpu(), Instant::now());
+    // As in the agent's store, each cycle is decoded over the one before.
+    let mut output = CycleOutput::default();
     for _ in 0..args.cycles {
         pause(args.pause);
-        let output = collect_once(&plugins);
-        // As the agent does once its store has replaced them: the next cycle decodes into these.
-        for (plugin, (_, families)) in plugins.iter().zip(output.plugins) {
-            plugin.plugin.recycle(families);
-        }
+        collect_into(&plugins, &mut output);
     }
     let sonde = (process_cpu() - start.0) / args.cycles;
     let sonde_wall = (start.1.elapsed() - args.pause * args.cycles) / args.cycles;

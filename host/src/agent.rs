@@ -458,40 +458,48 @@ impl Member {
         let started = std::time::Instant::now();
         // A panic in the host's own code fails this cycle, not the thread.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.plugin.plugin.collect(&self.plugin.config_json)
+            let collected = self.plugin.plugin.call_collect(&self.plugin.config_json);
+            if stop.is_stopped() {
+                return None;
+            }
+            // Decoded into the store's own families, the previous cycle's, under its lock: only
+            // one cycle's families are ever kept.
+            Some(collected.and_then(|collected| {
+                sinks.store.update_with(name, |families| {
+                    collected.decode_into(families)?;
+                    Ok(families.iter().map(|f| f.samples.len()).sum::<usize>())
+                })
+            }))
         }));
         let took = started.elapsed();
-        if stop.is_stopped() {
-            return None;
-        }
+        let result = result.transpose()?;
         let timed_out = matches!(result, Ok(Err(crate::plugin::CallError::Timeout(_))));
         let counters = self.plugin.plugin.counters();
         let seconds = took.as_secs_f64();
         let mut series: Vec<SeriesSample> = Vec::new();
         match result {
-            Ok(Ok(families)) => {
-                let samples = families.iter().map(|f| f.samples.len()).sum();
+            Ok(Ok(samples)) => {
                 sinks.stats.record(name, seconds, Ok(samples), counters);
                 // Relabeling and staleness only matter to remote write.
                 if !sinks.queues.is_empty() {
-                    sinks
-                        .pipeline
-                        .process(name, &families, timestamp_ms, &mut series);
+                    sinks.store.read(name, |families| {
+                        sinks
+                            .pipeline
+                            .process(name, families, timestamp_ms, &mut series)
+                    });
                     let markers = self.staleness.update(&series, timestamp_ms);
                     series.extend(markers);
                 }
-                let replaced = sinks.store.update(name, families);
-                self.plugin.plugin.recycle(replaced);
             }
             Ok(Err(error)) => {
                 tracing::warn!(plugin = %name, %error, "collection failed");
                 sinks.stats.record(name, seconds, Err(&error), counters);
-                let replaced = sinks.store.update(name, Vec::new());
-                self.plugin.plugin.recycle(replaced);
+                sinks.store.fail(name);
                 series = self.staleness.fail(timestamp_ms);
             }
             Err(_) => {
                 tracing::error!(plugin = %name, "collection panicked");
+                sinks.store.fail(name);
                 series = self.staleness.fail(timestamp_ms);
             }
         }

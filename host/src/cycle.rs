@@ -41,30 +41,38 @@ impl CycleOutput {
 
 /// Runs every plugin once, in order. A failing plugin is reported and the others still run.
 pub fn collect_once(plugins: &[ScheduledPlugin]) -> CycleOutput {
+    let mut out = CycleOutput::default();
+    collect_into(plugins, &mut out);
+    out
+}
+
+/// [`collect_once`] into `out`, whose families from an earlier cycle each plugin's are decoded
+/// over (as the agent's store does), reusing their strings and lists.
+pub fn collect_into(plugins: &[ScheduledPlugin], out: &mut CycleOutput) {
     let stats = AgentStats::default();
-    let mut out = CycleOutput {
-        timestamp_ms: now_ms(),
-        ..CycleOutput::default()
-    };
-    for p in plugins {
+    out.timestamp_ms = now_ms();
+    out.failures.clear();
+    out.plugins.resize_with(plugins.len(), Default::default);
+    for (p, (name, families)) in plugins.iter().zip(&mut out.plugins) {
         let started = Instant::now();
-        let result = p.plugin.collect(&p.config_json);
+        let result = p
+            .plugin
+            .call_collect(&p.config_json)
+            .and_then(|collected| collected.decode_into(families));
         let elapsed = started.elapsed().as_secs_f64();
-        let name = p.plugin.name();
+        name.clear();
+        name.push_str(p.plugin.name());
         match result {
-            Ok(families) => {
+            Ok(()) => {
                 let samples = families.iter().map(|f| f.samples.len()).sum();
                 stats.record(name, elapsed, Ok(samples), p.plugin.counters());
-                out.plugins.push((name.to_owned(), families));
             }
             Err(e) => {
-                tracing::error!(plugin = name, error = %e, "collection failed");
+                tracing::error!(plugin = %name, error = %e, "collection failed");
                 stats.record(name, elapsed, Err(&e), p.plugin.counters());
-                out.plugins.push((name.to_owned(), Vec::new()));
-                out.failures.push((name.to_owned(), e));
+                out.failures.push((name.clone(), e));
             }
         }
     }
     out.self_metrics = stats.families();
-    out
 }

@@ -122,6 +122,57 @@ enum Returned {
     Records(Result<Vec<wit::MetricFamily>, String>),
 }
 
+/// One collection's output as it crossed from the plugin: not yet decoded or validated.
+pub struct Collected {
+    returned: Returned,
+    sample_limit: usize,
+}
+
+impl Collected {
+    /// Decodes the output into `families`, overwriting the strings and lists they already hold
+    /// (the previous cycle's) instead of allocating new ones, and validates it. A plugin's own
+    /// error, more samples than its limit, or output that is malformed or breaks Prometheus'
+    /// rules is an error, and leaves `families` empty.
+    pub fn decode_into(self, families: &mut Vec<MetricFamily>) -> Result<(), CallError> {
+        let decoded = self.decode(families);
+        let result = decoded.and_then(|()| Ok(sonde_sdk::validate::validate(families)?));
+        if result.is_err() {
+            families.clear();
+        }
+        result
+    }
+
+    fn decode(self, families: &mut Vec<MetricFamily>) -> Result<(), CallError> {
+        let limit = self.sample_limit;
+        match self.returned {
+            Returned::Encoded(result) => {
+                let bytes = result.map_err(CallError::Failed)?;
+                sonde_sdk::encoding::decode_into(&bytes, limit, families).map_err(|e| match e {
+                    DecodeError::TooManySamples { returned } => {
+                        CallError::SampleLimit { returned, limit }
+                    }
+                    DecodeError::Malformed { family, problem } => {
+                        CallError::InvalidOutput(InvalidOutput {
+                            family,
+                            problem: format!("malformed encoded output: {problem}"),
+                        })
+                    }
+                })
+            }
+            Returned::Records(result) => {
+                let records = result.map_err(CallError::Failed)?;
+                let returned: usize = records.iter().map(|f| f.samples.len()).sum();
+                if returned > limit {
+                    return Err(CallError::SampleLimit { returned, limit });
+                }
+                families.clear();
+                families.extend(records.into_iter().map(family));
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A plugin ready to run: compiled and pre-linked once; its instance is reused between calls
 /// until a call fails.
 pub struct Plugin {
@@ -131,9 +182,6 @@ pub struct Plugin {
     /// Where `collect-encoded` is among the component's exports, if it has it.
     collect_encoded: Option<ComponentExportIndex>,
     instance: Mutex<Option<Instance>>,
-    /// Families of an earlier cycle, handed back by [`Plugin::recycle`]: the next collection
-    /// is decoded into their strings and lists (see [`sonde_sdk::encoding::decode_into`]).
-    spare: Mutex<Vec<MetricFamily>>,
     memory: std::sync::atomic::AtomicUsize,
     kept_files: std::sync::atomic::AtomicUsize,
     refused_host_calls: std::sync::atomic::AtomicU64,
@@ -191,7 +239,6 @@ impl Plugin {
             pre,
             collect_encoded: collect_encoded_export(runtime.engine(), component),
             instance: Mutex::new(None),
-            spare: Mutex::default(),
             memory: Default::default(),
             kept_files: Default::default(),
             refused_host_calls: Default::default(),
@@ -356,9 +403,19 @@ impl Plugin {
         })
     }
 
-    /// Runs one collection with `config` (JSON) under the plugin's limits, and validates the
-    /// output. Families handed to [`Plugin::recycle`] are reused for it.
+    /// Runs one collection with `config` (JSON) under the plugin's limits, and returns its
+    /// validated output.
     pub fn collect(&self, config_json: &str) -> Result<Vec<MetricFamily>, CallError> {
+        let mut families = Vec::new();
+        self.call_collect(config_json)?.decode_into(&mut families)?;
+        Ok(families)
+    }
+
+    /// Runs one collection with `config` (JSON) under the plugin's limits and returns its output
+    /// as it crossed from the plugin, to be decoded and validated with
+    /// [`Collected::decode_into`] (into the previous cycle's families, which the agent does
+    /// under its store's lock, so that only one cycle's families are ever kept).
+    pub fn call_collect(&self, config_json: &str) -> Result<Collected, CallError> {
         let returned = self.call(|store, exports| match exports.collect_encoded {
             Some(func) => {
                 let func = func.typed::<CollectParams, EncodedResults>(&*store)?;
@@ -371,48 +428,10 @@ impl Plugin {
                 .call_collect(store, config_json)
                 .map(Returned::Records),
         })?;
-        let limit = self.limits.samples;
-        let families = match returned {
-            Returned::Encoded(result) => {
-                let bytes = result.map_err(CallError::Failed)?;
-                let mut families =
-                    std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
-                sonde_sdk::encoding::decode_into(&bytes, limit, &mut families).map_err(
-                    |e| match e {
-                        DecodeError::TooManySamples { returned } => {
-                            CallError::SampleLimit { returned, limit }
-                        }
-                        DecodeError::Malformed { family, problem } => {
-                            CallError::InvalidOutput(InvalidOutput {
-                                family,
-                                problem: format!("malformed encoded output: {problem}"),
-                            })
-                        }
-                    },
-                )?;
-                families
-            }
-            Returned::Records(result) => {
-                let families = result.map_err(CallError::Failed)?;
-                let returned: usize = families.iter().map(|f| f.samples.len()).sum();
-                if returned > limit {
-                    return Err(CallError::SampleLimit { returned, limit });
-                }
-                families.into_iter().map(family).collect()
-            }
-        };
-        sonde_sdk::validate::validate(&families)?;
-        Ok(families)
-    }
-
-    /// Hands back families this plugin returned once they are no longer needed (the agent
-    /// does when the next cycle's families replace them in its store): the next
-    /// [`Plugin::collect`] decodes into their strings and lists instead of allocating new ones.
-    pub fn recycle(&self, families: Vec<MetricFamily>) {
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        if families.capacity() > spare.capacity() {
-            *spare = families;
-        }
+        Ok(Collected {
+            returned,
+            sample_limit: self.limits.samples,
+        })
     }
 
     /// Classifies a wasmtime error of a call into timeout, memory limit or trap; a trap's message

@@ -29,23 +29,45 @@ impl LatestValues {
         }
     }
 
-    /// Replaces `plugin`'s families and returns those replaced (for
-    /// [`crate::plugin::Plugin::recycle`]). They are sorted as exposed when first rendered, not
-    /// here: an agent that only remote-writes is never scraped.
-    pub fn update(&self, plugin: &str, mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
-        families.retain(|f| !f.is_empty());
-        let latest = Latest {
-            families,
-            sorted: false,
-        };
+    /// Replaces `plugin`'s families with those `fill` writes over the previous cycle's (it may
+    /// reuse their strings and lists, as [`crate::plugin::Collected::decode_into`] does), so
+    /// that only one cycle's families are ever kept. `fill` runs under the store's lock: it
+    /// should only decode. When it fails, the plugin's families are removed, as for a failed
+    /// cycle. They are sorted as exposed when first rendered, not here: an agent that only
+    /// remote-writes is never scraped.
+    pub fn update_with<T, E>(
+        &self,
+        plugin: &str,
+        fill: impl FnOnce(&mut Vec<MetricFamily>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
-        match plugins.get_mut(plugin) {
-            Some(slot) => std::mem::replace(slot, latest).families,
-            None => {
-                plugins.insert(plugin.to_owned(), latest);
-                Vec::new()
-            }
+        if !plugins.contains_key(plugin) {
+            plugins.insert(plugin.to_owned(), Latest::default());
         }
+        let latest = plugins.get_mut(plugin).expect("inserted above");
+        latest.sorted = false;
+        let result = fill(&mut latest.families);
+        match &result {
+            Ok(_) => latest.families.retain(|f| !f.is_empty()),
+            Err(_) => latest.families.clear(),
+        }
+        result
+    }
+
+    /// Removes `plugin`'s families (its cycle failed), keeping it known.
+    pub fn fail(&self, plugin: &str) {
+        let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
+        plugins
+            .entry(plugin.to_owned())
+            .or_default()
+            .families
+            .clear();
+    }
+
+    /// Calls `read` with `plugin`'s latest families (none if it has not collected yet).
+    pub fn read<R>(&self, plugin: &str, read: impl FnOnce(&[MetricFamily]) -> R) -> R {
+        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+        read(plugins.get(plugin).map_or(&[], |latest| &latest.families))
     }
 
     /// Keeps only the plugins named (after a reload).
@@ -63,11 +85,7 @@ impl LatestValues {
 
     /// Remote-write metadata (HELP, TYPE) of `plugin`'s latest families.
     pub fn metadata(&self, plugin: &str) -> Vec<crate::remote_write::proto::MetricMetadata> {
-        let plugins = self.plugins.read().unwrap_or_else(|e| e.into_inner());
-        plugins
-            .get(plugin)
-            .map(|latest| crate::pipeline::metadata(&latest.families))
-            .unwrap_or_default()
+        self.read(plugin, crate::pipeline::metadata)
     }
 
     /// True once any plugin finished a cycle.
@@ -112,6 +130,7 @@ impl LatestValues {
 }
 
 /// A plugin's families from its last cycle.
+#[derive(Default)]
 struct Latest {
     families: Vec<MetricFamily>,
     /// Whether they are sorted as exposed (done at the first render after an update).
@@ -122,15 +141,48 @@ struct Latest {
 mod tests {
     use super::*;
 
+    fn set(store: &LatestValues, plugin: &str, families: Vec<MetricFamily>) {
+        store
+            .update_with(plugin, |slot| {
+                *slot = families;
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+    }
+
     #[test]
-    fn an_update_hands_back_the_families_it_replaced() {
-        // The agent recycles them into the plugin's next collection.
+    fn an_update_fills_the_families_it_replaces_and_a_failure_removes_them() {
+        // The agent decodes each cycle over the one before: the store hands it the old families.
         let store = LatestValues::new(Arc::new(AgentStats::default()));
         let first = vec![MetricFamily::gauge("node_load1", "1m load average.").with_value(0.5)];
-        assert!(store.update("cpu", first.clone()).is_empty());
-        let second = vec![MetricFamily::gauge("node_load1", "1m load average.").with_value(0.7)];
-        assert_eq!(store.update("cpu", second), first);
+        let filled = store.update_with("cpu", |families| {
+            assert!(families.is_empty());
+            families.clone_from(&first);
+            Ok::<_, ()>(families.len())
+        });
+        assert_eq!(filled, Ok(1));
+        store
+            .update_with("cpu", |families| {
+                assert_eq!(families, &first);
+                families[0].samples[0].value = 0.7;
+                Ok::<_, ()>(())
+            })
+            .unwrap();
         assert!(store.render().contains("node_load1 0.7\n"));
+        assert_eq!(store.read("cpu", |families| families.len()), 1);
+        assert_eq!(
+            store.update_with("cpu", |_| Err::<(), _>("bad")),
+            Err("bad")
+        );
+        assert_eq!(store.read("cpu", |families| families.len()), 0);
+        store
+            .update_with("cpu", |families| {
+                families.clone_from(&first);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        store.fail("cpu");
+        assert!(!store.render().contains("node_load1"));
     }
 
     #[test]
@@ -145,11 +197,13 @@ mod tests {
         stats.record("cpu", 0.001, Ok(1), counters);
         let store = LatestValues::new(stats);
         assert!(!store.is_ready());
-        store.update(
+        set(
+            &store,
             "cpu",
             vec![MetricFamily::gauge("node_load1", "1m load average.").with_value(0.5)],
         );
-        store.update(
+        set(
+            &store,
             "aaa",
             vec![MetricFamily::gauge("aaa_first", "A.").with_value(1.0)],
         );
@@ -172,7 +226,8 @@ mod tests {
         let mut cpu = MetricFamily::counter("node_cpu_seconds_total", "CPU.");
         cpu.sample(&[("mode", "user"), ("cpu", "1")], 2.0)
             .sample(&[("cpu", "0"), ("mode", "user")], 1.0);
-        store.update(
+        set(
+            &store,
             "cpu",
             vec![
                 MetricFamily::gauge("node_load1", "1m load average.").with_value(0.5),

@@ -79,27 +79,43 @@ fn a_flood_past_the_sample_limit_is_refused_before_it_is_copied() {
 }
 
 #[test]
-fn recycled_families_are_overwritten_whole() {
-    // Each collection is decoded into the families of the one before (as the agent hands them
-    // back), whatever their shape; it must equal what a plugin without spare families returns.
+fn families_decoded_over_earlier_ones_are_overwritten_whole() {
+    // The agent decodes each collection over the families of the one before, whatever their
+    // shape; the result must equal what is decoded into nothing.
     let rt = runtime(&fixtures().join("live-debian12/proc"));
-    let recycling = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
-    let fresh = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+    let plugin = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+    let mut families = Vec::new();
     for config in [
         r#"{"mode": "flood", "series": 300}"#,
         r#"{"mode": "flood", "series": 7}"#,
         r#"{"mode": "ok"}"#,
         r#"{"mode": "special-values"}"#,
         r#"{"mode": "flood", "series": 300}"#,
+        r#"{"mode": "duplicate-series"}"#,
+        r#"{"mode": "flood", "series": 20}"#,
+        r#"{"mode": "fail"}"#,
         r#"{"mode": "ok"}"#,
     ] {
-        let families = recycling.collect(config).unwrap();
-        assert_eq!(
-            sonde_sdk::exposition::render(&families),
-            sonde_sdk::exposition::render(&fresh.collect(config).unwrap()),
-            "{config}"
-        );
-        recycling.recycle(families);
+        let reused = plugin
+            .call_collect(config)
+            .and_then(|collected| collected.decode_into(&mut families));
+        match plugin.collect(config) {
+            Ok(fresh) => {
+                reused.unwrap();
+                assert_eq!(
+                    sonde_sdk::exposition::render(&families),
+                    sonde_sdk::exposition::render(&fresh),
+                    "{config}"
+                );
+            }
+            Err(_) => {
+                assert!(reused.is_err(), "{config}");
+                assert!(
+                    families.is_empty(),
+                    "a failure leaves nothing behind: {config}"
+                );
+            }
+        }
     }
 }
 
