@@ -10,7 +10,11 @@
 //!   matching collectors and scraped as Prometheus does (`Accept-Encoding: gzip`); its CPU time
 //!   per scrape from `/proc/<pid>/stat`.
 //!
-//! `cargo bench -p sonde --bench cycle -- [--cycles N] [--pause-ms MS] [--procfs DIR] [--only PLUGIN] [--sonde-only]`
+//! `cargo bench -p sonde --bench cycle -- [--cycles N] [--pause-ms MS] [--procfs DIR] [--only PLUGIN] [--config FILE] [--sonde-only]`
+//!
+//! `--config FILE` takes the plugins' config tables from a sonde config (e.g. process groups:
+//! `[plugins.process] config = { processes = false, process_names = [{ name = "{{.Comm}}",
+//! cmdline = [".+"] }] }`); `--only` still turns the other plugins off.
 //!
 //! `--sonde-only` runs just sonde's cycles (no floor, no node_exporter): for `perf record`.
 //!
@@ -38,6 +42,7 @@ struct Args {
     cycles: u32,
     procfs: Option<PathBuf>,
     only: Option<String>,
+    config: Option<PathBuf>,
     sonde_only: bool,
     pause: Duration,
 }
@@ -47,6 +52,7 @@ fn args() -> Args {
         cycles: 200,
         procfs: None,
         only: None,
+        config: None,
         sonde_only: false,
         pause: Duration::ZERO,
     };
@@ -56,6 +62,7 @@ fn args() -> Args {
             "--cycles" => args.cycles = it.next().and_then(|v| v.parse().ok()).expect("--cycles N"),
             "--procfs" => args.procfs = it.next().map(PathBuf::from),
             "--only" => args.only = it.next(),
+            "--config" => args.config = it.next().map(PathBuf::from),
             "--sonde-only" => args.sonde_only = true,
             "--pause-ms" => {
                 args.pause = it
@@ -82,7 +89,10 @@ fn main() -> anyhow::Result<()> {
     }
     let sandbox = Sandbox::open(paths.clone(), DEFAULT_READ_CAP).record();
     let runtime = Arc::new(Runtime::new(sandbox)?);
-    let mut config = Config::default();
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
     if let Some(only) = &args.only {
         for name in builtin::builtin_names().filter(|n| n != only) {
             config.plugins.insert(
