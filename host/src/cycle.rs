@@ -70,6 +70,8 @@ pub fn collect_into(plugins: &[ScheduledPlugin], out: &mut CycleOutput) {
             Err(e) => {
                 tracing::error!(plugin = %name, error = %e, "collection failed");
                 stats.record(name, elapsed, Err(&e), p.plugin.counters());
+                // A call that failed (a trap, a timeout) left the earlier cycle's families.
+                families.clear();
                 out.failures.push((name.clone(), e));
             }
         }

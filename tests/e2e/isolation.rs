@@ -317,3 +317,31 @@ mod abuse {
         assert_eq!(ok[0].name, "misbehave_ok");
     }
 }
+
+#[test]
+fn a_cycle_decoded_over_an_earlier_one_shows_nothing_for_a_plugin_that_failed() {
+    // `cycle::collect_into` reuses the families of the cycle before, as the agent's store does;
+    // a plugin whose call trapped must not show that cycle's families again.
+    use sonde::cycle::{CycleOutput, ScheduledPlugin, collect_into};
+    let rt = runtime(&fixtures().join("live-debian12/proc"));
+    let mut plugins = [ScheduledPlugin {
+        plugin: test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default()),
+        config_json: r#"{"mode": "ok"}"#.to_owned(),
+        interval: Duration::from_secs(1),
+    }];
+    let mut out = CycleOutput::default();
+    collect_into(&plugins, &mut out);
+    assert_eq!(out.plugins[0].0, "misbehave");
+    assert_eq!(out.plugins[0].1[0].name, "misbehave_ok");
+    assert!(out.failures.is_empty());
+    for mode in ["trap", "fail"] {
+        plugins[0].config_json = format!(r#"{{"mode": "{mode}"}}"#);
+        collect_into(&plugins, &mut out);
+        assert!(
+            out.plugins[0].1.is_empty(),
+            "{mode}: {:?}",
+            out.plugins[0].1
+        );
+        assert_eq!(out.failures.len(), 1, "{mode}");
+    }
+}
