@@ -72,9 +72,10 @@ fn main() {
             let mut read = 0u64;
             loop {
                 let batch = wal.read_from_position(2000).unwrap();
-                let Some(last) = batch.last() else { break };
-                read += batch.iter().map(|r| u64::from(r.samples)).sum::<u64>();
-                wal.set_position(last.next).unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                read += wal.acknowledge(&batch).unwrap();
             }
             let elapsed = started.elapsed();
             println!(

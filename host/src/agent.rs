@@ -29,8 +29,10 @@ use tokio::time::Instant;
 /// How often each plugin's metadata (HELP, TYPE) goes to endpoints with `send_metadata`.
 const METADATA_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How long SIGTERM waits for the queues to drain.
-pub const SHUTDOWN_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+/// How long SIGTERM waits for the queues to drain: a send still in flight then is abandoned and
+/// no retry starts after it (what was not delivered stays in the write-ahead log), so the agent
+/// stops within this, whatever the receiver does.
+pub const SHUTDOWN_FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
 /// What every plugin loop shares: where samples go.
 struct Sinks {

@@ -51,7 +51,7 @@ enum Command {
     /// Run the agent: collect on each plugin's interval, remote-write, serve /metrics.
     ///
     /// SIGHUP reloads the config (a bad one is logged and the running one stays); SIGTERM and
-    /// SIGINT stop collection, flush the remote-write queues (10 s at most) and exit 0. Exit
+    /// SIGINT stop collection, flush the remote-write queues (5 s at most) and exit 0. Exit
     /// code 2 for a bad config or command line.
     Run(RunArgs),
     /// Run every enabled plugin once and print the metrics in the Prometheus text format.

@@ -327,13 +327,37 @@ impl Config {
                 )
             })?;
         }
-        for endpoint in &self.remote_write {
-            endpoint.get_ref().validate().map_err(|(key, message)| {
+        for (i, endpoint) in self.remote_write.iter().enumerate() {
+            let config = endpoint.get_ref();
+            config.validate().map_err(|(key, message)| {
                 at(
                     endpoint.span(),
                     format!("[[remote_write]] {key}: {message}"),
                 )
             })?;
+            // Each endpoint has its own name (its self-metrics' `endpoint` label) and its own
+            // write-ahead log, whose position only its sender moves.
+            let earlier = self.remote_write[..i].iter().find(|e| {
+                e.get_ref().display_name() == config.display_name()
+                    || crate::remote_write::queue::wal_dir_name(e.get_ref())
+                        == crate::remote_write::queue::wal_dir_name(config)
+            });
+            if let Some(earlier) = earlier {
+                let (line, _) = line_column(text, earlier.span().start);
+                let key = if config.name.is_some() { "name" } else { "url" };
+                return Err(at(
+                    endpoint.span(),
+                    format!(
+                        "[[remote_write]] {key}: the endpoint {:?} (line {line}) has the same name{}; give each endpoint a distinct `name`",
+                        earlier.get_ref().display_name(),
+                        if earlier.get_ref().display_name() == config.display_name() {
+                            ""
+                        } else {
+                            " once made safe for a directory name, so they would share a write-ahead log"
+                        }
+                    ),
+                ));
+            }
         }
         let key = |table: &str, key: &str| key_span(text, table, key);
         if self.global.job.is_empty() {

@@ -97,13 +97,14 @@ impl LatestValues {
             .is_empty()
     }
 
-    /// The self-metrics: per plugin, and from the extra sources.
+    /// The self-metrics: per plugin, and from the extra sources (the families of several
+    /// sources, one per remote-write endpoint, merged by name: one HELP and TYPE each).
     pub fn self_metrics(&self) -> Vec<MetricFamily> {
         let mut families = self.stats.families();
         for source in self.extra.read().unwrap_or_else(|e| e.into_inner()).iter() {
             families.extend(source());
         }
-        families
+        merge_by_name(families)
     }
 
     /// Everything, in the Prometheus text format, families sorted by name.
@@ -127,6 +128,22 @@ impl LatestValues {
         }
         out
     }
+}
+
+/// Families of the same name joined into one (the first's HELP and TYPE), in first-seen order.
+fn merge_by_name(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    let mut merged: Vec<MetricFamily> = Vec::with_capacity(families.len());
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    for family in families {
+        match index.get(&family.name) {
+            Some(&at) => merged[at].samples.extend(family.samples),
+            None => {
+                index.insert(family.name.clone(), merged.len());
+                merged.push(family);
+            }
+        }
+    }
+    merged
 }
 
 /// A plugin's families from its last cycle.
@@ -183,6 +200,29 @@ mod tests {
             .unwrap();
         store.fail("cpu");
         assert!(!store.render().contains("node_load1"));
+    }
+
+    #[test]
+    fn self_metrics_of_several_sources_share_one_family_per_name() {
+        let store = LatestValues::new(Arc::new(AgentStats::default()));
+        let source = |endpoint: &'static str| {
+            Arc::new(move || {
+                vec![
+                    MetricFamily::counter("sonde_remote_write_bytes_sent_total", "Bytes.")
+                        .with_sample(&[("endpoint", endpoint)], 1.0),
+                ]
+            }) as MetricsSource
+        };
+        store.set_extra(vec![source("a"), source("b")]);
+        let text = store.render();
+        assert_eq!(
+            text.matches("# HELP sonde_remote_write_bytes_sent_total")
+                .count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("sonde_remote_write_bytes_sent_total{endpoint=\"a\"} 1\n"));
+        assert!(text.contains("sonde_remote_write_bytes_sent_total{endpoint=\"b\"} 1\n"));
     }
 
     #[test]

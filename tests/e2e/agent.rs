@@ -52,6 +52,27 @@ impl Daemon {
         self.wait_for(Duration::from_secs(60), |_| true);
     }
 
+    /// Sends SIGTERM and waits for sonde to exit (panics after `within`); its exit status.
+    pub fn terminate(&self, within: Duration) -> std::process::ExitStatus {
+        self.signal(libc::SIGTERM);
+        let started = Instant::now();
+        loop {
+            // SAFETY: waitpid on our own child, without reaping anything else.
+            let mut status = 0;
+            let pid = unsafe { libc::waitpid(self.pid() as i32, &mut status, libc::WNOHANG) };
+            if pid > 0 {
+                use std::os::unix::process::ExitStatusExt;
+                return std::process::ExitStatus::from_raw(status);
+            }
+            assert!(
+                started.elapsed() < within,
+                "did not exit {within:?} after SIGTERM; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The process id of sonde.
     pub fn pid(&self) -> u32 {
         self.process.0.id()

@@ -108,6 +108,26 @@ const CORPUS: &[(&str, &str, usize, &str)] = &[
         "basic_auth",
     ),
     (
+        // Two queues on one write-ahead log resent 16,953 delivered samples after a restart.
+        "two endpoints with the same url",
+        "[[remote_write]]\nurl = \"http://x/api/v1/write\"\n\n[[remote_write]]\nurl = \"http://x/api/v1/write\"\n",
+        4,
+        "[[remote_write]] url: the endpoint \"http://x/api/v1/write\" (line 1) has the same name",
+    ),
+    (
+        // Duplicate names made /metrics invalid (a second HELP line).
+        "two endpoints with the same name",
+        "[[remote_write]]\nurl = \"http://a/\"\nname = \"df\"\n[[remote_write]]\nurl = \"http://b/\"\nname = \"df\"\n",
+        4,
+        "[[remote_write]] name: the endpoint \"df\" (line 1)",
+    ),
+    (
+        "two endpoint names that make one directory name",
+        "[[remote_write]]\nurl = \"http://a/\"\nname = \"deep flow\"\n[[remote_write]]\nurl = \"http://a/\"\nname = \"deep.flow\"\n",
+        4,
+        "would share a write-ahead log",
+    ),
+    (
         "unknown plugin",
         "[plugins.gpu]\nenabled = true\n",
         1,

@@ -217,3 +217,164 @@ async fn the_wal_queue_delivers_everything_through_a_hostile_receiver() {
     assert_eq!(undelivered, 0);
     assert_eq!(endpoint.stats.sent_total(), 400);
 }
+
+/// `sonde run` remote-writing to `url` every second, with only the cpu plugin.
+fn agent_writing_to(url: &str) -> crate::agent::Daemon {
+    crate::agent::Daemon::start(&format!(
+        "interval = \"1s\"\n{}[[remote_write]]\nurl = \"{url}\"\nqueue = {{ batch_send_deadline = \"100ms\", min_backoff = \"50ms\", max_backoff = \"1s\" }}\n",
+        crate::agent::ONLY_CPU
+    ))
+}
+
+#[test]
+fn sigterm_stops_within_seconds_whatever_the_receiver_does() {
+    // Regression: with a receiver that refused, never answered or closed mid-request, `sonde
+    // run` was still running 45-60 s after SIGTERM (the send in flight had no deadline).
+    let refusing = format!(
+        "http://127.0.0.1:{}/api/v1/write",
+        crate::support::free_port()
+    );
+    let silent = Receiver::always(Scripted {
+        delay: Duration::from_secs(3600),
+        ..Scripted::status(200)
+    });
+    let resetting = Receiver::always(Scripted::reset());
+    for (what, url) in [
+        ("refusing connections", refusing),
+        ("never answering", http(&silent)),
+        ("closing mid-request", http(&resetting)),
+    ] {
+        let daemon = agent_writing_to(&url);
+        // Two cycles collected, so a send is in flight or being retried.
+        daemon.wait_for(Duration::from_secs(20), |m| {
+            crate::agent::value(m, r#"sonde_plugin_cycles_total{plugin="cpu"}"#) >= 3.0
+        });
+        let started = std::time::Instant::now();
+        let status = daemon.terminate(Duration::from_secs(30));
+        let took = started.elapsed();
+        assert_eq!(status.code(), Some(0), "{what}: {}", daemon.log());
+        assert!(
+            took < sonde::agent::SHUTDOWN_FLUSH_DEADLINE + Duration::from_secs(2),
+            "{what}: SIGTERM took {took:?}"
+        );
+        assert!(
+            daemon
+                .log()
+                .contains("stopping with samples left in the write-ahead log"),
+            "{what}: {}",
+            daemon.log()
+        );
+    }
+}
+
+#[test]
+fn an_outage_is_logged_once_with_its_start_and_its_recovery() {
+    // Regression: a receiver answering 500 produced no log line at the default level.
+    let rx = Receiver::start(vec![Scripted::status(500); 8]);
+    let daemon = agent_writing_to(&http(&rx));
+    daemon.wait_for(Duration::from_secs(30), |m| {
+        m.iter()
+            .any(|(k, v)| k.starts_with("sonde_remote_write_samples_sent_total") && *v > 0.0)
+    });
+    let log = daemon.log();
+    let lines = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(lines("remote write failing"), 1, "{log}");
+    assert!(
+        log.lines().any(|l| l.contains("WARN")
+            && l.contains("remote write failing")
+            && l.contains("HTTP 500")),
+        "{log}"
+    );
+    assert_eq!(lines("remote write recovered"), 1, "{log}");
+    let recovered = log
+        .lines()
+        .find(|l| l.contains("remote write recovered"))
+        .unwrap();
+    assert!(
+        recovered.contains("failed_attempts=8") && recovered.contains("outage="),
+        "{recovered}"
+    );
+    // Retries themselves stay at debug level.
+    assert_eq!(lines("retrying"), 0, "{log}");
+}
+
+#[tokio::test]
+async fn the_log_is_synced_and_bounded_while_a_batch_is_retried() {
+    // Regression: fsync and `max_age` ran only between sends, so during an outage (one batch
+    // retried for as long as it lasts) nothing was synced and the log grew past max_age.
+    let refusing = format!(
+        "http://127.0.0.1:{}/api/v1/write",
+        crate::support::free_port()
+    );
+    let state = tempfile::tempdir().unwrap();
+    let queue = RemoteWriteQueue::start(
+        &config(
+            &refusing,
+            "queue = { max_samples_per_send = 10, batch_send_deadline = \"10ms\", min_backoff = \"10ms\", max_backoff = \"20ms\" }\nwal = { max_age = \"1s\" }",
+        ),
+        state.path(),
+    )
+    .unwrap();
+    // More than a segment (8 MiB) of samples that do not compress, so the oldest can go.
+    let mut pushed = 0;
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut noise = || {
+        (0..40)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("{:04x}", seed >> 48)
+            })
+            .collect::<String>()
+    };
+    for _ in 0..150 {
+        let now = sonde::remote_write::stats::now_ms();
+        let samples: Vec<_> = (0..500)
+            .map(|i| {
+                let mut s = sample(&format!("m{i}"), 1.0, now);
+                s.labels.push(sonde_sdk::Label {
+                    name: "noise".into(),
+                    value: noise(),
+                });
+                s
+            })
+            .collect();
+        pushed += samples.len() as u64;
+        queue.push(samples, &[]);
+    }
+    let figure = |name: &str| {
+        queue
+            .wal_families()
+            .into_iter()
+            .find(|f| f.name == name)
+            .map(|f| f.samples[0].value)
+            .unwrap()
+    };
+    assert!(
+        figure("sonde_wal_segments") >= 2.0,
+        "{} bytes",
+        figure("sonde_wal_bytes")
+    );
+    let syncs_before = figure("sonde_wal_syncs_total");
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(
+        queue.endpoint().health.is_failing(),
+        "the receiver is down: the sender is retrying"
+    );
+    assert!(
+        figure("sonde_wal_syncs_total") > syncs_before,
+        "the log was synced during the outage"
+    );
+    let dropped = figure("sonde_wal_dropped_samples_total");
+    assert!(dropped > 0.0, "segments past max_age were dropped");
+    assert_eq!(figure("sonde_wal_segments"), 1.0);
+    // Nothing counted twice: what is pending plus what was dropped is what was pushed.
+    assert_eq!(
+        figure("sonde_remote_write_samples_pending") + dropped,
+        pushed as f64
+    );
+    queue
+        .shutdown(tokio::time::Instant::now() + Duration::from_millis(100))
+        .await;
+}

@@ -262,7 +262,13 @@ pub struct Receiver {
 impl Receiver {
     /// Starts the server; it runs until the test process ends.
     pub fn start(script: Vec<Scripted>) -> Receiver {
-        Self::serve(script, None)
+        Self::serve(script, Scripted::status(200), None)
+    }
+
+    /// Starts a server that answers every request as `answer` (a receiver that is down in some
+    /// way for as long as the test runs).
+    pub fn always(answer: Scripted) -> Receiver {
+        Self::serve(Vec::new(), answer, None)
     }
 
     /// Starts the server behind TLS with `config` (its certificate).
@@ -270,10 +276,14 @@ impl Receiver {
         script: Vec<Scripted>,
         config: std::sync::Arc<rustls::ServerConfig>,
     ) -> Receiver {
-        Self::serve(script, Some(config))
+        Self::serve(script, Scripted::status(200), Some(config))
     }
 
-    fn serve(script: Vec<Scripted>, tls: Option<std::sync::Arc<rustls::ServerConfig>>) -> Receiver {
+    fn serve(
+        script: Vec<Scripted>,
+        then: Scripted,
+        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    ) -> Receiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let received: Log = Default::default();
@@ -281,7 +291,8 @@ impl Receiver {
         let script: Script = std::sync::Arc::new(std::sync::Mutex::new(script.into()));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (log, script, tls) = (log.clone(), script.clone(), tls.clone());
+                let (log, script, tls, then) =
+                    (log.clone(), script.clone(), tls.clone(), then.clone());
                 std::thread::spawn(move || match tls {
                     Some(config) => {
                         let Ok(connection) = rustls::ServerConnection::new(config) else {
@@ -289,11 +300,11 @@ impl Receiver {
                         };
                         let tcp = stream.try_clone().unwrap();
                         let stream = rustls::StreamOwned::new(connection, stream);
-                        answer(stream, &tcp, &log, &script);
+                        answer(stream, &tcp, &log, &script, &then);
                     }
                     None => {
                         let tcp = stream.try_clone().unwrap();
-                        answer(stream, &tcp, &log, &script);
+                        answer(stream, &tcp, &log, &script, &then);
                     }
                 });
             }
@@ -313,6 +324,7 @@ fn answer(
     tcp: &std::net::TcpStream,
     log: &Log,
     script: &Script,
+    then: &Scripted,
 ) {
     use std::io::{BufRead, BufReader, Read};
     let mut reader = BufReader::new(&mut stream);
@@ -346,7 +358,7 @@ fn answer(
         .lock()
         .unwrap()
         .pop_front()
-        .unwrap_or(Scripted::status(200));
+        .unwrap_or_else(|| then.clone());
     log.lock().unwrap().push(Received {
         request_line: request_line.trim_end().to_owned(),
         headers,

@@ -4,11 +4,14 @@
 //! backoff and gives up on other 4xx.
 
 use super::config::{RemoteWriteConfig, TlsConfig};
+use super::health::Health;
 use super::stats::EndpointStats;
 use anyhow::Context;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!("sonde/", env!("CARGO_PKG_VERSION"));
@@ -26,6 +29,8 @@ pub struct Endpoint {
     retry_on_429: bool,
     /// Counters of what was sent, retried, failed.
     pub stats: Arc<EndpointStats>,
+    /// Whether the receiver takes what is sent; logs outages and recoveries.
+    pub health: Health,
 }
 
 /// What one attempt came to.
@@ -125,6 +130,7 @@ impl Endpoint {
         let name = config.display_name().to_owned();
         Ok(Endpoint {
             stats: Arc::new(EndpointStats::new(&name)),
+            health: Health::new(&name),
             name,
             url,
             client,
@@ -210,40 +216,137 @@ impl Endpoint {
         &self,
         body: Vec<u8>,
         samples: usize,
-        deadline: tokio::time::Instant,
+        deadline: Instant,
     ) -> Delivery {
+        self.send(
+            body,
+            samples,
+            Retrying {
+                deadline,
+                shutdown: None,
+                abandoned: &|| false,
+                backlog: &|| samples as u64,
+            },
+        )
+        .await
+    }
+
+    /// Sends a body until it is accepted or rejected, or `retrying` ends it (see [`Retrying`]).
+    /// Failures and the recovery are reported to [`Self::health`].
+    pub async fn send(&self, body: Vec<u8>, samples: usize, retrying: Retrying<'_>) -> Delivery {
+        let Retrying {
+            deadline,
+            shutdown,
+            abandoned,
+            backlog,
+        } = retrying;
+        // Only a shutdown cuts an attempt in flight; otherwise `remote_timeout` bounds it.
+        let cut = async {
+            match shutdown.clone() {
+                Some(shutdown) => shutdown_deadline(shutdown).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(cut);
+        // Once a shutdown is asked for, its deadline is the last moment to retry.
+        let deadline = || {
+            shutdown
+                .as_ref()
+                .and_then(|s| *s.borrow())
+                .map_or(deadline, |stop| stop.min(deadline))
+        };
         let mut backoff = self.min_backoff;
         let mut retries = 0;
+        let mut last_failure = String::new();
         let bytes = body.len();
         loop {
-            match self.attempt(body.clone()).await {
+            let attempt = tokio::select! {
+                attempt = self.attempt(body.clone()) => attempt,
+                () = cut.as_mut() => {
+                    return Delivery::GaveUp(format!("stopped while sending{}", if last_failure.is_empty() { String::new() } else { format!(" (last failure: {last_failure})") }));
+                }
+            };
+            let (reason, retry_after) = match attempt {
                 Attempt::Accepted => {
                     self.stats.sent(samples, bytes);
+                    self.health
+                        .delivered(backlog().saturating_sub(samples as u64));
                     return Delivery::Sent { retries };
                 }
                 Attempt::Rejected { reason } => {
                     self.stats.failed(samples);
+                    self.health
+                        .delivered(backlog().saturating_sub(samples as u64));
                     tracing::warn!(endpoint = %self.name, samples, %reason, "receiver rejected a batch; dropped");
                     return Delivery::Rejected(reason);
                 }
                 Attempt::Retry {
                     reason,
                     retry_after,
-                } => {
-                    let wait = retry_after.unwrap_or(backoff).min(Duration::from_secs(300));
-                    if tokio::time::Instant::now() + wait > deadline {
+                } => (reason, retry_after),
+            };
+            self.health.failed(&reason, backlog());
+            let wait = retry_after.unwrap_or(backoff).min(MAX_RETRY_WAIT);
+            if abandoned() || Instant::now() + wait > deadline() {
+                return Delivery::GaveUp(reason);
+            }
+            retries += 1;
+            self.stats.retried(samples);
+            tracing::debug!(endpoint = %self.name, %reason, ?wait, "send failed; retrying");
+            // A shutdown asked for during the wait may leave no time for the retry.
+            let until = Instant::now() + wait;
+            let stop_asked = async {
+                match shutdown.clone() {
+                    Some(mut shutdown) => {
+                        let _ = shutdown.wait_for(Option::is_some).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                () = stop_asked => {
+                    if until > deadline() {
                         return Delivery::GaveUp(reason);
                     }
-                    retries += 1;
-                    self.stats.retried(samples);
-                    tracing::debug!(endpoint = %self.name, %reason, ?wait, "send failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    backoff = (backoff * 2).min(self.max_backoff);
+                    tokio::time::sleep_until(until).await;
                 }
             }
+            if abandoned() {
+                return Delivery::GaveUp(reason);
+            }
+            last_failure = reason;
+            backoff = (backoff * 2).min(self.max_backoff);
         }
     }
 }
+
+/// What ends the retries of one send (see [`Endpoint::send`]).
+pub struct Retrying<'a> {
+    /// No retry starts after this (an attempt itself is bounded by `remote_timeout`).
+    pub deadline: Instant,
+    /// A queue's shutdown: once it holds a deadline, no retry starts after that deadline and the
+    /// attempt in flight is abandoned at it.
+    pub shutdown: Option<watch::Receiver<Option<Instant>>>,
+    /// Asked before and after each wait for a retry: true when the batch no longer needs sending
+    /// (the write-ahead log dropped it).
+    pub abandoned: &'a (dyn Fn() -> bool + Sync),
+    /// The samples waiting to be sent, this batch included (for logs).
+    pub backlog: &'a (dyn Fn() -> u64 + Sync),
+}
+
+/// Resolves once a shutdown has been asked for and its deadline has passed.
+pub async fn shutdown_deadline(mut shutdown: watch::Receiver<Option<Instant>>) {
+    let asked = shutdown.wait_for(Option::is_some).await.map(|d| *d);
+    match asked {
+        Ok(deadline) => tokio::time::sleep_until(deadline.expect("waited for Some")).await,
+        // The queue is gone: nothing will ask for a shutdown.
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// The longest wait between two attempts, whatever `Retry-After` asks for.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(300);
 
 /// How much of an error response's body is read and logged.
 const ERROR_BODY_BYTES: usize = 512;
@@ -372,9 +475,18 @@ mod insecure {
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare for 429s and treated as absent).
+/// `Retry-After`: delay-seconds, or an HTTP-date (RFC 9110 allows both; Prometheus honours both):
+/// the time until that date, zero if it is past.
 fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// An error with its causes, on one line.
@@ -394,8 +506,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_seconds() {
+    fn retry_after_seconds_or_an_http_date() {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        // A date in the past: retry at once.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let in_a_minute =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(61));
+        let wait = parse_retry_after(&in_a_minute).unwrap();
+        assert!(
+            (Duration::from_secs(59)..=Duration::from_secs(61)).contains(&wait),
+            "{wait:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
     }
 }

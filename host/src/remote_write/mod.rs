@@ -1,10 +1,12 @@
 //! Prometheus remote write 1.0: encoding ([`encode`]), the HTTP client with retries
-//! ([`client`]), the queue per endpoint ([`queue`]) over its write-ahead log ([`wal`]), and
-//! their self-metrics ([`stats`]).
+//! ([`client`]) and its health ([`health`]: outages logged once, with reminders and the
+//! recovery), the queue per endpoint ([`queue`]) over its write-ahead log ([`wal`]), and their
+//! self-metrics ([`stats`]).
 
 pub mod client;
 pub mod config;
 pub mod encode;
+pub mod health;
 pub mod proto;
 pub mod push;
 pub mod queue;

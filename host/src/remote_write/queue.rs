@@ -7,7 +7,7 @@
 //! as Prometheus require. After an outage the backlog drains at `max_samples_per_second` per
 //! shard (if set) and new samples follow as soon as it is through.
 
-use super::client::{Delivery, Endpoint};
+use super::client::{Delivery, Endpoint, Retrying};
 use super::config::{RemoteWriteConfig, WalSync};
 use super::encode::{SeriesSample, encode_batch};
 use super::proto::MetricMetadata;
@@ -22,7 +22,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// A running queue: its shards, each a log with its sender task.
+/// A running queue: its shards, each a log with its sender task, and the task that keeps the
+/// logs within their bounds.
 pub struct RemoteWriteQueue {
     config: RemoteWriteConfig,
     endpoint: Arc<Endpoint>,
@@ -30,6 +31,7 @@ pub struct RemoteWriteQueue {
     shards: Vec<Shard>,
     figures: Arc<WalFigures>,
     shutdown: watch::Sender<Option<Instant>>,
+    upkeep: JoinHandle<()>,
     scratch: Mutex<Vec<u8>>,
 }
 
@@ -49,9 +51,14 @@ struct WalFigures {
     truncated_bytes: AtomicU64,
 }
 
-/// The log directory of an endpoint under `state_dir`: its name, made safe, and a hash of the
-/// URL (two endpoints never share a log).
+/// The log directory of an endpoint under `state_dir`: `wal/` and [`wal_dir_name`].
 pub fn wal_dir(state_dir: &Path, config: &RemoteWriteConfig) -> PathBuf {
+    state_dir.join("wal").join(wal_dir_name(config))
+}
+
+/// The name of an endpoint's log directory: its name, made safe, and a hash of the URL. Two
+/// endpoints must not share one (the config refuses it): their senders would move one position.
+pub fn wal_dir_name(config: &RemoteWriteConfig) -> String {
     use sha2::{Digest, Sha256};
     let safe: String = config
         .display_name()
@@ -61,7 +68,7 @@ pub fn wal_dir(state_dir: &Path, config: &RemoteWriteConfig) -> PathBuf {
         .collect();
     let hash = Sha256::digest(config.url.as_bytes());
     let hash: String = hash[..6].iter().map(|b| format!("{b:02x}")).collect();
-    state_dir.join("wal").join(format!("{safe}-{hash}"))
+    format!("{safe}-{hash}")
 }
 
 impl RemoteWriteQueue {
@@ -100,14 +107,12 @@ impl RemoteWriteQueue {
             figures
                 .truncated_bytes
                 .fetch_add(recovery.truncated_bytes, Ordering::Relaxed);
-            endpoint.stats.pending_add(recovery.samples as i64);
             let wal = Arc::new(Mutex::new(wal));
             let wake = Arc::new(Notify::new());
             let sender = tokio::spawn(run_sender(
                 endpoint.clone(),
                 wal.clone(),
                 wake.clone(),
-                figures.clone(),
                 config.clone(),
                 shutdown.subscribe(),
             ));
@@ -126,6 +131,12 @@ impl RemoteWriteQueue {
             })
             .collect();
         external_labels.sort();
+        let upkeep = tokio::spawn(keep_logs_bounded(
+            shards.iter().map(|s| s.wal.clone()).collect(),
+            endpoint.clone(),
+            figures.clone(),
+            config.wal.clone(),
+        ));
         Ok(RemoteWriteQueue {
             config: config.clone(),
             endpoint,
@@ -133,6 +144,7 @@ impl RemoteWriteQueue {
             shards,
             figures,
             shutdown,
+            upkeep,
             scratch: Mutex::new(Vec::new()),
         })
     }
@@ -182,11 +194,7 @@ impl RemoteWriteQueue {
             );
             match appended {
                 Ok(dropped) => {
-                    self.endpoint.stats.pending_add(part.len() as i64);
-                    if dropped > 0 {
-                        self.figures.dropped.fetch_add(dropped, Ordering::Relaxed);
-                        self.endpoint.stats.pending_add(-(dropped as i64));
-                    }
+                    self.figures.dropped.fetch_add(dropped, Ordering::Relaxed);
                 }
                 Err(e) => {
                     tracing::error!(endpoint = %self.endpoint.name, error = %e, "cannot append to the write-ahead log; samples dropped");
@@ -197,8 +205,9 @@ impl RemoteWriteQueue {
         }
     }
 
-    /// Stops the sender after it delivered what the log holds, or at `deadline`. Whatever is
-    /// left stays in the log for the next start. Returns the samples left.
+    /// Stops the senders after they delivered what the logs hold, or at `deadline`, whichever
+    /// comes first: a send in flight at the deadline is abandoned, and no retry starts after it.
+    /// Whatever is left stays in the log for the next start. Returns the samples left.
     pub async fn shutdown(&self, deadline: Instant) -> u64 {
         let _ = self.shutdown.send(Some(deadline));
         for shard in &self.shards {
@@ -213,23 +222,59 @@ impl RemoteWriteQueue {
             if let Some(sender) = sender {
                 let _ = sender.await;
             }
+        }
+        self.upkeep.abort();
+        for shard in &self.shards {
             let _ = shard.wal.lock().unwrap_or_else(|e| e.into_inner()).sync();
         }
-        self.endpoint.stats.pending_now()
+        self.pending_samples()
+    }
+
+    /// Samples accepted into the logs and not yet delivered (nor dropped).
+    pub fn pending_samples(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| {
+                s.wal
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pending_samples()
+            })
+            .sum()
     }
 
     /// The logs' self-metrics (all shards together), labelled `endpoint`.
     pub fn wal_families(&self) -> Vec<MetricFamily> {
-        let (mut bytes, mut segments, mut oldest) = (0, 0, None::<i64>);
+        let (mut bytes, mut segments, mut oldest, mut pending, mut syncs) =
+            (0, 0, None::<i64>, 0, 0);
         for shard in &self.shards {
             let wal = shard.wal.lock().unwrap_or_else(|e| e.into_inner());
             bytes += wal.bytes();
             segments += wal.segments();
+            pending += wal.pending_samples();
+            syncs += wal.syncs();
             if let Some(ms) = wal.oldest_unsent_ms() {
                 oldest = Some(oldest.map_or(ms, |o| o.min(ms)));
             }
         }
-        wal_families(&self.endpoint.name, bytes, segments, oldest, &self.figures)
+        let mut families =
+            wal_families(&self.endpoint.name, bytes, segments, oldest, &self.figures);
+        let l = [("endpoint", self.endpoint.name.as_str())];
+        families.push(
+            MetricFamily::gauge(
+                "sonde_remote_write_samples_pending",
+                "Samples queued and not yet accepted by the receiver.",
+            )
+            .with_sample(&l, pending as f64),
+        );
+        families.push(
+            MetricFamily::counter(
+                "sonde_wal_syncs_total",
+                "fsyncs of the remote-write write-ahead log (once a second with sync = \"interval\" while there is something to flush, at every append with \"batch\").",
+            )
+            .with_sample(&l, syncs as f64),
+        );
+        families
     }
 }
 
@@ -316,52 +361,69 @@ fn combine(records: &[Record]) -> Vec<u8> {
         .expect("snappy accepts any input below 4 GiB")
 }
 
-/// Sends the log in order. Waits for new records or the batch deadline; syncs the log once a
-/// second under the `interval` policy; enforces `max_age`; at shutdown sends until the log is
-/// drained or the deadline passes.
+/// Keeps the logs within their bounds on a schedule of its own, whatever the senders do (a
+/// sender may retry one batch for hours during an outage, exactly when the logs grow): syncs
+/// them once a second under the `interval` policy, and drops segments older than `max_age`.
+async fn keep_logs_bounded(
+    wals: Vec<Arc<Mutex<Wal>>>,
+    endpoint: Arc<Endpoint>,
+    figures: Arc<WalFigures>,
+    config: super::config::WalConfig,
+) {
+    let mut ticker = tokio::time::interval(UPKEEP_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        let cutoff = now_ms() - config.max_age.0.as_millis() as i64;
+        for wal in &wals {
+            let mut wal = wal.lock().unwrap_or_else(|e| e.into_inner());
+            if config.sync == WalSync::Interval
+                && let Err(e) = wal.sync()
+            {
+                tracing::error!(endpoint = %endpoint.name, error = %e, "cannot sync the write-ahead log");
+            }
+            match wal.drop_older_than(cutoff) {
+                Ok(dropped) => {
+                    figures.dropped.fetch_add(dropped, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::error!(endpoint = %endpoint.name, error = %e, "cannot drop old write-ahead log segments")
+                }
+            }
+        }
+    }
+}
+
+/// How often the logs are synced and checked against `max_age`.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Sends the log in order: waits for a full batch or the batch deadline, sends it, and moves
+/// the log's position when the receiver answered. While a batch is retried, the log keeps
+/// growing and being bounded ([`keep_logs_bounded`]); a batch the log dropped meanwhile is
+/// abandoned. At shutdown it sends until the log is drained or the deadline passes.
 async fn run_sender(
     endpoint: Arc<Endpoint>,
     wal: Arc<Mutex<Wal>>,
     wake: Arc<Notify>,
-    figures: Arc<WalFigures>,
     config: RemoteWriteConfig,
     shutdown: watch::Receiver<Option<Instant>>,
 ) {
     let max_samples = config.queue.max_samples_per_send;
-    let mut last_sync = Instant::now();
+    let lock = || wal.lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        let stopping = *shutdown.borrow();
-        {
-            let mut wal = wal.lock().unwrap_or_else(|e| e.into_inner());
-            if last_sync.elapsed() >= Duration::from_secs(1) {
-                let _ = wal.sync();
-                last_sync = Instant::now();
-            }
-            let cutoff = now_ms() - config.wal.max_age.0.as_millis() as i64;
-            if let Ok(dropped) = wal.drop_older_than(cutoff)
-                && dropped > 0
-            {
-                figures.dropped.fetch_add(dropped, Ordering::Relaxed);
-                endpoint.stats.pending_add(-(dropped as i64));
-            }
-        }
-        let records = {
-            let wal = wal.lock().unwrap_or_else(|e| e.into_inner());
-            wal.read_from_position(max_samples).unwrap_or_else(|e| {
-                tracing::error!(endpoint = %endpoint.name, error = %e, "reading the write-ahead log");
-                Vec::new()
-            })
-        };
+        let stopping = shutdown.borrow().is_some();
+        let records = lock().read_from_position(max_samples).unwrap_or_else(|e| {
+            tracing::error!(endpoint = %endpoint.name, error = %e, "reading the write-ahead log");
+            Vec::new()
+        });
         let samples: usize = records.iter().map(|r| r.samples as usize).sum();
         // Wait for a full batch, unless the oldest record has waited long enough (or we stop).
         let oldest_ms = records.iter().map(|r| r.newest_ms).min().unwrap_or(0);
         let waited = Duration::from_millis((now_ms() - oldest_ms).max(0) as u64);
         let ready = !records.is_empty()
-            && (samples >= max_samples
-                || waited >= config.queue.batch_send_deadline.0
-                || stopping.is_some());
+            && (samples >= max_samples || waited >= config.queue.batch_send_deadline.0 || stopping);
         if !ready {
-            if records.is_empty() && stopping.is_some() {
+            if records.is_empty() && stopping {
                 return;
             }
             let wait = if records.is_empty() {
@@ -374,27 +436,41 @@ async fn run_sender(
                     .saturating_sub(waited)
                     .min(Duration::from_secs(1))
             };
-            let _ = tokio::time::timeout(wait, wake.notified()).await;
+            let mut changed = shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::timeout(wait, wake.notified()) => {}
+                _ = changed.changed() => {}
+            }
             continue;
         }
-        let deadline =
-            stopping.unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
         let body = combine(&records);
-        let next = records.last().expect("not empty").next;
-        match endpoint.send_with_retry(body, samples, deadline).await {
+        let last = records.last().expect("not empty").next;
+        let delivery = endpoint
+            .send(
+                body,
+                samples,
+                Retrying {
+                    deadline: Instant::now() + Duration::from_secs(86400 * 365),
+                    shutdown: Some(shutdown.clone()),
+                    abandoned: &|| lock().position() >= last,
+                    backlog: &|| lock().pending_samples(),
+                },
+            )
+            .await;
+        match delivery {
             Delivery::Sent { .. } | Delivery::Rejected(_) => {
-                endpoint.stats.pending_add(-(samples as i64));
-                if let Err(e) = wal
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .set_position(next)
-                {
+                if let Err(e) = lock().acknowledge(&records) {
                     tracing::error!(endpoint = %endpoint.name, error = %e, "cannot record the send position");
                 }
             }
             Delivery::GaveUp(reason) => {
-                tracing::warn!(endpoint = %endpoint.name, samples, %reason, "stopping with samples left in the write-ahead log; they are sent at the next start");
-                return;
+                if shutdown.borrow().is_some() {
+                    tracing::warn!(endpoint = %endpoint.name, samples = lock().pending_samples(), %reason, "stopping with samples left in the write-ahead log; they are sent at the next start");
+                    return;
+                }
+                // The batch was dropped from the log while it was retried: go on with what is
+                // there now.
+                continue;
             }
         }
         // Pace a backlog, if asked to.

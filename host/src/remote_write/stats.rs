@@ -11,7 +11,6 @@ pub struct EndpointStats {
     failed: AtomicU64,
     retried: AtomicU64,
     dropped: AtomicU64,
-    pending: AtomicI64,
     bytes: AtomicU64,
     last_send_ms: AtomicI64,
 }
@@ -25,7 +24,6 @@ impl EndpointStats {
             failed: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            pending: AtomicI64::new(0),
             bytes: AtomicU64::new(0),
             last_send_ms: AtomicI64::new(0),
         }
@@ -51,16 +49,6 @@ impl EndpointStats {
     /// Samples were dropped before sending (queue full, or unsent at shutdown).
     pub fn dropped(&self, samples: usize) {
         self.dropped.fetch_add(samples as u64, Ordering::Relaxed);
-    }
-
-    /// Samples entered (positive) or left (negative) the queue.
-    pub fn pending_add(&self, samples: i64) {
-        self.pending.fetch_add(samples, Ordering::Relaxed);
-    }
-
-    /// Samples queued and not yet delivered.
-    pub fn pending_now(&self) -> u64 {
-        self.pending.load(Ordering::Relaxed).max(0) as u64
     }
 
     /// Samples accepted by the receiver so far.
@@ -103,11 +91,6 @@ impl EndpointStats {
                 "Samples dropped before they could be sent.",
             )
             .with_sample(&l, load(&self.dropped)),
-            MetricFamily::gauge(
-                "sonde_remote_write_samples_pending",
-                "Samples queued and not yet accepted by the receiver.",
-            )
-            .with_sample(&l, self.pending.load(Ordering::Relaxed) as f64),
             MetricFamily::counter(
                 "sonde_remote_write_bytes_sent_total",
                 "Compressed bytes of the requests the receiver accepted.",

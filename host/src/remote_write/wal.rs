@@ -83,9 +83,13 @@ pub struct Wal {
     segments: VecDeque<SegmentInfo>,
     writer: File,
     position: Position,
+    /// Samples of the records of the position's segment before the position (delivered).
+    delivered_in_segment: u64,
     max_bytes: u64,
     sync_each_append: bool,
     dirty: bool,
+    /// fsyncs of appended records so far.
+    syncs: u64,
 }
 
 fn segment_path(dir: &Path, number: u64) -> PathBuf {
@@ -184,6 +188,7 @@ impl Wal {
             };
         }
         let mut recovery = Recovery::default();
+        let mut delivered_in_segment = 0;
         let mut segments = VecDeque::new();
         for (i, &number) in numbers.iter().enumerate() {
             let path = segment_path(dir, number);
@@ -207,6 +212,8 @@ impl Wal {
                         if offset >= start {
                             recovery.records += 1;
                             recovery.samples += u64::from(record.samples);
+                        } else {
+                            delivered_in_segment += u64::from(record.samples);
                         }
                         info.samples += u64::from(record.samples);
                         info.newest_ms = info.newest_ms.max(record.newest_ms);
@@ -247,9 +254,11 @@ impl Wal {
             segments,
             writer,
             position,
+            delivered_in_segment,
             max_bytes,
             sync_each_append,
             dirty: false,
+            syncs: 0,
         };
         Ok((wal, recovery))
     }
@@ -272,6 +281,7 @@ impl Wal {
         last.newest_ms = last.newest_ms.max(newest_ms);
         if self.sync_each_append {
             self.writer.sync_data()?;
+            self.syncs += 1;
         } else {
             self.dirty = true;
         }
@@ -283,8 +293,14 @@ impl Wal {
         if self.dirty {
             self.writer.sync_data()?;
             self.dirty = false;
+            self.syncs += 1;
         }
         Ok(())
+    }
+
+    /// How many times appended records were flushed to disk.
+    pub fn syncs(&self) -> u64 {
+        self.syncs
     }
 
     fn roll(&mut self) -> io::Result<()> {
@@ -327,17 +343,21 @@ impl Wal {
     fn drop_oldest(&mut self) -> io::Result<u64> {
         let oldest = self.segments.pop_front().expect("more than one segment");
         let next = self.segments[0].number;
-        let undelivered = if self.position.segment <= oldest.number {
-            // Approximation within the segment being read: count what it holds.
-            oldest.samples
+        // Segments before the position's are removed as soon as it moves on, so the oldest is
+        // the position's segment or one after it.
+        let undelivered = if self.position.segment == oldest.number {
+            oldest.samples - self.delivered_in_segment
         } else {
-            0
+            oldest.samples
         };
         if self.position.segment <= oldest.number {
-            self.set_position(Position {
-                segment: next,
-                offset: 0,
-            })?;
+            self.move_position(
+                Position {
+                    segment: next,
+                    offset: 0,
+                },
+                0,
+            )?;
         }
         std::fs::remove_file(segment_path(&self.dir, oldest.number))?;
         tracing::warn!(
@@ -378,10 +398,39 @@ impl Wal {
         Ok(records)
     }
 
-    /// Marks everything before `position` delivered (persisted atomically), and removes
-    /// segments that are wholly delivered.
-    pub fn set_position(&mut self, position: Position) -> io::Result<()> {
+    /// Marks `records` (read with [`Self::read_from_position`], in order) delivered: the
+    /// position moves past the last one, persisted atomically, and wholly delivered segments are
+    /// removed. Returns the samples that were still undelivered: records the log dropped
+    /// meanwhile (over `max_size` or `max_age` while they were being sent) count as dropped, not
+    /// twice, and the position never moves back.
+    pub fn acknowledge(&mut self, records: &[Record]) -> io::Result<u64> {
+        let Some(last) = records.last() else {
+            return Ok(0);
+        };
+        if last.next <= self.position {
+            return Ok(0);
+        }
+        let still_pending = records.iter().filter(|r| r.at >= self.position);
+        let (mut acknowledged, mut in_last_segment) = (0, 0);
+        for record in still_pending {
+            acknowledged += u64::from(record.samples);
+            if record.at.segment == last.next.segment {
+                in_last_segment += u64::from(record.samples);
+            }
+        }
+        let delivered_in_segment = if last.next.segment == self.position.segment {
+            self.delivered_in_segment + in_last_segment
+        } else {
+            in_last_segment
+        };
+        self.move_position(last.next, delivered_in_segment)?;
+        Ok(acknowledged)
+    }
+
+    /// Moves the position (persisted atomically) and removes the segments before it.
+    fn move_position(&mut self, position: Position, delivered_in_segment: u64) -> io::Result<()> {
         self.position = position;
+        self.delivered_in_segment = delivered_in_segment;
         let tmp = self.dir.join("position.tmp");
         std::fs::write(&tmp, format!("{} {}\n", position.segment, position.offset))?;
         std::fs::rename(&tmp, self.dir.join("position"))?;
@@ -390,6 +439,21 @@ impl Wal {
             let _ = std::fs::remove_file(segment_path(&self.dir, done.number));
         }
         Ok(())
+    }
+
+    /// The first record not yet delivered.
+    pub fn position(&self) -> Position {
+        self.position
+    }
+
+    /// Samples appended and not yet delivered (nor dropped).
+    pub fn pending_samples(&self) -> u64 {
+        self.segments
+            .iter()
+            .filter(|s| s.number >= self.position.segment)
+            .map(|s| s.samples)
+            .sum::<u64>()
+            - self.delivered_in_segment
     }
 
     /// True when everything appended was delivered.
@@ -444,10 +508,12 @@ mod tests {
         let records = wal.read_from_position(25).unwrap();
         assert_eq!(records.len(), 2, "stops before exceeding 25 samples");
         assert_eq!(records[0].payload, b"body0");
-        wal.set_position(records[1].next).unwrap();
+        assert_eq!(wal.acknowledge(&records).unwrap(), 20);
+        assert_eq!(wal.pending_samples(), 30);
         drop(wal);
         let (wal, recovery) = open(dir.path());
         assert_eq!((recovery.records, recovery.samples), (3, 30));
+        assert_eq!(wal.pending_samples(), 30);
         let records = wal.read_from_position(1000).unwrap();
         assert_eq!(
             records
@@ -505,5 +571,39 @@ mod tests {
         assert!(wal.drop_older_than(i64::MAX).unwrap() > 0);
         assert_eq!(wal.segments(), 1);
         assert!(before > 1);
+    }
+
+    #[test]
+    fn a_batch_dropped_while_in_flight_is_counted_once_and_the_position_never_moves_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(dir.path(), 1 << 30, false).unwrap();
+        let payload = vec![0u8; 1 << 20];
+        // Two full segments and the start of a third, timestamps 0.., 100 samples a record.
+        for i in 0..17 {
+            wal.append(100, i, &payload).unwrap();
+        }
+        assert_eq!(wal.segments(), 3);
+        assert_eq!(wal.pending_samples(), 1700);
+        // A sender reads the first two records and delivers them; then reads the next batch.
+        let first = wal.read_from_position(200).unwrap();
+        assert_eq!(wal.acknowledge(&first).unwrap(), 200);
+        let in_flight = wal.read_from_position(200).unwrap();
+        // While that batch is retried, max_age drops the first segment (the 8 records 0..8).
+        let dropped = wal.drop_older_than(8).unwrap();
+        assert_eq!(dropped, 600, "what was left of the first segment");
+        assert_eq!(wal.pending_samples(), 900);
+        // The in-flight batch is then delivered: nothing counted twice, no move back.
+        let position = wal.position();
+        assert_eq!(wal.acknowledge(&in_flight).unwrap(), 0);
+        assert_eq!(wal.position(), position);
+        assert_eq!(wal.pending_samples(), 900);
+        // A batch across the dropped boundary counts only its records after the position.
+        let rest = wal.read_from_position(10_000).unwrap();
+        assert_eq!(wal.acknowledge(&rest).unwrap(), 900);
+        assert_eq!(wal.pending_samples(), 0);
+        assert!(wal.is_drained());
+        drop(wal);
+        let (wal, recovery) = Wal::open(dir.path(), 1 << 30, false).unwrap();
+        assert_eq!((recovery.records, wal.pending_samples()), (0, 0));
     }
 }
