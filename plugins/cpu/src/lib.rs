@@ -98,10 +98,7 @@ impl Collector for Cpu {
             });
         }
         if config.pressure {
-            bundle.run("pressure", |out| {
-                out.extend(load::pressure(host)?);
-                Ok(())
-            });
+            bundle.run("pressure", |out| load::pressure(host, out));
         }
         bundle.finish()
     }

@@ -100,10 +100,7 @@ impl Collector for Disk {
             });
         }
         if config.pressure {
-            bundle.run("pressure", |out| {
-                out.extend(pressure::collect(host)?);
-                Ok(())
-            });
+            bundle.run("pressure", |out| pressure::collect(host, out));
         }
         bundle.finish()
     }
