@@ -58,8 +58,22 @@ from_display!(
     std::num::ParseFloatError,
     std::str::Utf8Error,
     serde_json::Error,
-    procfs_core::ProcError,
 );
+
+impl From<procfs_core::ProcError> for Error {
+    /// `procfs-core` words a parse failure as its own bug, over two lines ("bug at …, please
+    /// report this procfs bug"); the message is kept without that.
+    fn from(e: procfs_core::ProcError) -> Self {
+        match e {
+            procfs_core::ProcError::InternalError(e) => Error::msg(
+                e.msg
+                    .trim_start_matches("Internal Unwrap Error: ")
+                    .replace('\n', " "),
+            ),
+            e => Error::msg(e),
+        }
+    }
+}
 
 /// Adds context to a `Result`'s error: `host.read(..).context("reading stat")?`.
 pub trait ResultExt<T> {
@@ -70,5 +84,26 @@ pub trait ResultExt<T> {
 impl<T, E: Into<Error>> ResultExt<T> for Result<T, E> {
     fn context(self, what: impl fmt::Display) -> Result<T, Error> {
         self.map_err(|e| e.into().context(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn procfs_core_errors_are_one_line_without_blaming_it() {
+        let internal = procfs_core::ProcError::InternalError(procfs_core::InternalError {
+            msg: "Internal Unwrap Error: Failed to parse x (\"y\") as a u64: invalid digit\nz"
+                .to_owned(),
+            file: "src/cpuinfo.rs",
+            line: 1,
+        });
+        assert_eq!(
+            Error::from(internal).to_string(),
+            "Failed to parse x (\"y\") as a u64: invalid digit z"
+        );
+        let other = procfs_core::ProcError::Other("odd".to_owned());
+        assert_eq!(Error::from(other).to_string(), "Unknown error odd");
     }
 }

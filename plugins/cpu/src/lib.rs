@@ -11,7 +11,7 @@ mod topology;
 
 use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::Bundle;
-use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
+use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily, ResultExt, Root};
 
 /// The `cpu` collector.
 #[derive(Default)]
@@ -65,15 +65,15 @@ impl Collector for Cpu {
     }
 
     fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
-        // /proc/stat is the collector's core: without it the cycle fails.
-        let seconds = seconds::collect(host, config.guest)?;
+        // /proc/stat is the collector's core: without it the cycle fails (a malformed line in
+        // it fails the part only).
+        let stat = host
+            .read_to_string(Root::Proc, "stat")
+            .context("reading /proc/stat")?;
         let info =
             config.info || !config.flags_include.is_empty() || !config.bugs_include.is_empty();
         let mut bundle = Bundle::new(host);
-        bundle.run("stat", |out| {
-            out.extend(seconds);
-            Ok(())
-        });
+        bundle.run("stat", |out| seconds::collect(&stat, config.guest, out));
         if info {
             bundle.run("cpuinfo", |out| {
                 out.extend(info::collect(host, config)?);
@@ -98,10 +98,7 @@ impl Collector for Cpu {
             });
         }
         if config.pressure {
-            bundle.run("pressure", |out| {
-                out.extend(load::pressure(host)?);
-                Ok(())
-            });
+            bundle.run("pressure", |out| load::pressure(host, out));
         }
         bundle.finish()
     }

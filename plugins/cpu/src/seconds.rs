@@ -1,14 +1,12 @@
 //! `node_cpu_seconds_total` and `node_cpu_guest_seconds_total` from `/proc/stat`.
 
 use sonde_sdk::procfs::{USER_HZ, stat};
-use sonde_sdk::{Error, Host, MetricFamily, ResultExt, Root};
+use sonde_sdk::{Error, MetricFamily};
 
-/// Seconds per CPU and mode, and guest seconds when `guest` is on.
-pub fn collect(host: &Host, guest: bool) -> Result<Vec<MetricFamily>, Error> {
-    let text = host
-        .read_to_string(Root::Proc, "stat")
-        .context("reading /proc/stat")?;
-    let stat = stat::parse(&text)?;
+/// Appends seconds per CPU and mode, and guest seconds when `guest` is on, from the text of
+/// `/proc/stat`. A malformed CPU line is left out (no series for that CPU) and fails the part.
+pub fn collect(text: &str, guest: bool, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+    let (cpus, skipped) = stat::parse_cpus(text);
     let mut seconds = MetricFamily::counter(
         "node_cpu_seconds_total",
         "Seconds the CPUs spent in each mode.",
@@ -17,7 +15,7 @@ pub fn collect(host: &Host, guest: bool) -> Result<Vec<MetricFamily>, Error> {
         "node_cpu_guest_seconds_total",
         "Seconds the CPUs spent in guests (VMs) for each mode.",
     );
-    for t in &stat.cpus {
+    for t in &cpus {
         let cpu = t.cpu.to_string();
         for (mode, ticks) in [
             ("user", t.user),
@@ -39,5 +37,6 @@ pub fn collect(host: &Host, guest: bool) -> Result<Vec<MetricFamily>, Error> {
             );
         }
     }
-    Ok(vec![seconds, guest_seconds])
+    out.extend([seconds, guest_seconds]);
+    skipped.result("/proc/stat", !cpus.is_empty())
 }

@@ -2,8 +2,8 @@
 //! real machines (the same trees the host's end-to-end tests use).
 
 use sonde_plugin_cpu::Cpu;
-use sonde_sdk::Root;
 use sonde_sdk::testing::{Fixture, collect_text, diff_families, family_lines, restore_empty_dirs};
+use sonde_sdk::{Level, Root};
 use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
@@ -147,5 +147,72 @@ fn bad_config_and_missing_files_are_errors() {
     assert_eq!(
         err.to_string(),
         "reading /proc/stat: not granted to this plugin"
+    );
+}
+
+/// The parts that read `/proc/stat` and `/sys` only.
+const STAT_ONLY: &str = r#"{"cpufreq": false, "loadavg": false, "pressure": false}"#;
+
+/// A scratch `/proc` holding only `stat`, removed on drop.
+struct StatTree(PathBuf);
+
+impl StatTree {
+    fn new(name: &str, stat: &str) -> StatTree {
+        let dir = std::env::temp_dir().join(format!("sonde-cpu-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("stat"), stat).unwrap();
+        StatTree(dir)
+    }
+}
+
+impl Drop for StatTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_cpu_line_cut_short_gives_no_series_for_that_cpu() {
+    let stat = std::fs::read_to_string(fixtures().join("node-exporter/proc/stat")).unwrap();
+    let cpu0 = stat.lines().find(|l| l.starts_with("cpu0 ")).unwrap();
+    let tree = StatTree::new("cut", &stat.replace(cpu0, "cpu0 301854 612"));
+    let host = Fixture::new()
+        .root(Root::Proc, &tree.0)
+        .root(Root::Sys, &tree.0)
+        .host();
+    let text = collect_text::<Cpu>(&host, STAT_ONLY).unwrap();
+    let seconds = family_lines(&text, "node_cpu_seconds_total");
+    // No zeros for cpu 0: no series at all; the 7 other CPUs keep their 8 modes.
+    assert!(
+        !seconds.iter().any(|l| l.contains("cpu=\"0\"")),
+        "{seconds:?}"
+    );
+    assert!(!text.contains("cpu=\"0\""), "{text}");
+    assert_eq!(seconds.len(), 7 * 8);
+    assert!(seconds.contains(&"node_cpu_seconds_total{cpu=\"1\",mode=\"idle\"} 11107.87"));
+    assert_eq!(
+        family_lines(&text, "node_cpu_guest_seconds_total").len(),
+        7 * 2
+    );
+    assert_eq!(
+        host.logged(),
+        [(
+            Level::Warn,
+            "stat: /proc/stat: 1 malformed line skipped: line 2: 2 columns, other CPU lines \
+             have 10 in line \"cpu0 301854 612\""
+                .to_owned()
+        )]
+    );
+
+    // Nothing parsable: the part fails with nothing, the cycle with it.
+    let tree = StatTree::new("garbage", "cpu0 1 x\n");
+    let host = Fixture::new()
+        .root(Root::Proc, &tree.0)
+        .root(Root::Sys, &tree.0)
+        .host();
+    let err = collect_text::<Cpu>(&host, STAT_ONLY).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "stat: /proc/stat: 2 columns, which no kernel prints in line \"cpu0 1 x\""
     );
 }

@@ -174,13 +174,16 @@ impl Diskstats {
         Ok(Diskstats { devices, udev_dir })
     }
 
-    /// Reads `/proc/diskstats` and each kept device's udev data and rotational flag.
-    pub fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+    /// Appends the series of `/proc/diskstats` and of each kept device's udev data and
+    /// rotational flag. A malformed line is left out (no series for that device) and fails the
+    /// part.
+    pub fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         let text = match host.read_to_string(Root::Proc, "diskstats") {
-            Err(FsError::NotFound) => return Ok(Vec::new()),
+            Err(FsError::NotFound) => return Ok(()),
             read => read.context("reading /proc/diskstats")?,
         };
-        let mut disks = diskstats::parse(&text)?;
+        let (mut disks, skipped) = diskstats::parse(&text);
+        let kept = !disks.is_empty();
         disks.retain(|d| self.devices.kept(&d.name));
         let properties = self.udev_properties(host, &disks);
         let rotational = rotational(host, &disks);
@@ -188,7 +191,8 @@ impl Diskstats {
         for ((disk, properties), rotational) in disks.iter().zip(&properties).zip(rotational) {
             families.add(host, disk, properties, rotational);
         }
-        Ok(families.into_vec())
+        out.extend(families.into_vec());
+        skipped.result("/proc/diskstats", kept)
     }
 
     /// The udev properties of each disk, read in one batch; a device without a database file

@@ -3,8 +3,9 @@
 
 use crate::{Config, patterns};
 use sonde_sdk::filter::NameFilter;
+use sonde_sdk::procfs::Skipped;
 use sonde_sdk::procfs::mountinfo::{self, MountInfo};
-use sonde_sdk::{Error, FsError, FsStats, Host, MetricFamily, ResultExt, Root};
+use sonde_sdk::{Error, FsError, FsStats, Host, MetricFamily, Root};
 use std::collections::HashSet;
 
 /// node_exporter's `--collector.filesystem.mount-points-exclude` default.
@@ -43,11 +44,13 @@ impl Filesystem {
         })
     }
 
-    /// Reads the mount table and `statfs`es every mount the filters keep.
-    pub fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
-        let Some(mounts) = mount_table(host)? else {
-            return Ok(Vec::new());
+    /// Reads the mount table and `statfs`es every mount the filters keep. A malformed line of
+    /// the table is left out (no series for that mount) and fails the part.
+    pub fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+        let Some((path, mounts, skipped)) = mount_table(host)? else {
+            return Ok(());
         };
+        let kept = !mounts.is_empty();
         let mut families = Families::new();
         let mut seen = HashSet::new();
         for mount in mounts {
@@ -75,19 +78,22 @@ impl Filesystem {
                 families.add(&mount, &status);
             }
         }
-        Ok(families.into_vec())
+        out.extend(families.into_vec());
+        skipped.result(&format!("/proc/{path}"), kept)
     }
 }
 
+/// A mount table: the path read, the mounts, the lines skipped.
+type MountTable = (&'static str, Vec<MountInfo>, Skipped);
+
 /// init's mount table (`/proc/1/mountinfo`), or this process' when init's is hidden
 /// (`hidepid`), as node_exporter reads it; `None` when neither exists.
-fn mount_table(host: &Host) -> Result<Option<Vec<MountInfo>>, Error> {
+fn mount_table(host: &Host) -> Result<Option<MountTable>, Error> {
     for path in ["1/mountinfo", "self/mountinfo"] {
         match host.read(Root::Proc, path) {
             Ok(bytes) => {
-                return mountinfo::parse(&bytes)
-                    .context(format_args!("/proc/{path}"))
-                    .map(Some);
+                let (mounts, skipped) = mountinfo::parse_skipping(&bytes);
+                return Ok(Some((path, mounts, skipped)));
             }
             Err(FsError::NotFound) => continue,
             Err(e) => return Err(Error::from(e).context(format_args!("reading /proc/{path}"))),

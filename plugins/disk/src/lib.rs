@@ -88,22 +88,13 @@ impl Collector for Disk {
         let mounts = filesystem::Filesystem::new(config)?;
         let mut bundle = Bundle::new(host);
         if config.diskstats {
-            bundle.run("diskstats", |out| {
-                out.extend(disks.collect(host)?);
-                Ok(())
-            });
+            bundle.run("diskstats", |out| disks.collect(host, out));
         }
         if config.filesystem {
-            bundle.run("filesystem", |out| {
-                out.extend(mounts.collect(host)?);
-                Ok(())
-            });
+            bundle.run("filesystem", |out| mounts.collect(host, out));
         }
         if config.pressure {
-            bundle.run("pressure", |out| {
-                out.extend(pressure::collect(host)?);
-                Ok(())
-            });
+            bundle.run("pressure", |out| pressure::collect(host, out));
         }
         bundle.finish()
     }

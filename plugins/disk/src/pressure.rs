@@ -6,17 +6,18 @@ use sonde_sdk::{Error, FsError, Host, MetricFamily, ResultExt, Root};
 
 /// `node_pressure_io_waiting_seconds_total` and `node_pressure_io_stalled_seconds_total`; nothing
 /// when the kernel has no PSI or reports only one of the `some` and `full` lines (node_exporter
-/// then reports no I/O pressure either).
-pub fn collect(host: &Host) -> Result<Vec<MetricFamily>, Error> {
+/// then reports no I/O pressure either). A malformed line fails the part.
+pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
     let text = match host.read_to_string(Root::Proc, "pressure/io") {
-        Err(FsError::NotFound) => return Ok(Vec::new()),
+        Err(FsError::NotFound) => return Ok(()),
         read => read.context("reading /proc/pressure/io")?,
     };
-    let io = pressure::parse(&text).context("/proc/pressure/io")?;
+    let (io, skipped) = pressure::parse(&text);
+    let kept = io.some.is_some() || io.full.is_some();
     let (Some(some), Some(full)) = (io.some, io.full) else {
-        return Ok(Vec::new());
+        return skipped.result("/proc/pressure/io", kept);
     };
-    Ok(vec![
+    out.extend([
         MetricFamily::counter(
             "node_pressure_io_waiting_seconds_total",
             "Total time in seconds that processes have waited due to IO congestion",
@@ -27,5 +28,6 @@ pub fn collect(host: &Host) -> Result<Vec<MetricFamily>, Error> {
             "Total time in seconds no process could make progress due to IO congestion",
         )
         .with_value(pressure::seconds(full.total_us)),
-    ])
+    ]);
+    skipped.result("/proc/pressure/io", kept)
 }

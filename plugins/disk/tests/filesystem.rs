@@ -354,3 +354,43 @@ fn malformed_mount_table_is_an_error() {
         "filesystem: /proc/1/mountinfo: mountinfo: too few fields: \"21 0 8:1 / / rw - ext4\""
     );
 }
+
+#[test]
+fn a_malformed_mount_line_drops_only_its_mount() {
+    let tree = Tree::new(
+        "malformed-line",
+        &[(
+            "1/mountinfo",
+            b"21 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+              22 21 8:2 / /home rw - ext4\n\
+              23 21 8:3 / /var rw - xfs /dev/sda3 rw\n",
+        )],
+    );
+    let host = Fixture::new()
+        .root(Root::Proc, tree.proc())
+        .statfs("/", Ok(stats(4096, 100, 50, 40, 10, 5)))
+        .statfs("/var", Ok(stats(4096, 200, 20, 20, 30, 3)))
+        .host();
+    let text = collect_text::<Disk>(&host, ONLY_FILESYSTEM).unwrap();
+    let sizes: Vec<&str> = sample_lines(&text)
+        .into_iter()
+        .filter(|l| l.starts_with("node_filesystem_size_bytes"))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            "node_filesystem_size_bytes{device=\"/dev/sda1\",device_error=\"\",fstype=\"ext4\",mountpoint=\"/\"} 409600",
+            "node_filesystem_size_bytes{device=\"/dev/sda3\",device_error=\"\",fstype=\"xfs\",mountpoint=\"/var\"} 819200",
+        ]
+    );
+    assert!(!text.contains("/home"));
+    assert_eq!(
+        host.logged(),
+        [(
+            Level::Warn,
+            "filesystem: /proc/1/mountinfo: 1 malformed line skipped: line 2: mountinfo: too few \
+             fields: \"22 21 8:2 / /home rw - ext4\""
+                .to_owned()
+        )]
+    );
+}

@@ -4,8 +4,8 @@
 //! rootfs root: `/udev/data`) and `--no-collector.filesystem`.
 
 use sonde_plugin_disk::Disk;
-use sonde_sdk::Root;
 use sonde_sdk::testing::{Fixture, collect_text, family_lines, family_names, restore_empty_dirs};
+use sonde_sdk::{Level, Root};
 use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
@@ -127,4 +127,51 @@ fn without_udev_data_the_labels_are_empty() {
         }
         assert_eq!(host.logged(), [], "{config}");
     }
+}
+
+#[test]
+fn a_malformed_diskstats_line_drops_only_its_device() {
+    let dir = fixtures();
+    restore_empty_dirs(&dir, &dir.join("empty-dirs.txt")).unwrap();
+    let diskstats = std::fs::read_to_string(dir.join("proc/diskstats")).unwrap();
+    let line = diskstats.lines().find(|l| l.contains(" dm-2 ")).unwrap();
+    let proc = std::env::temp_dir().join(format!("sonde-disk-bad-line-{}", std::process::id()));
+    std::fs::create_dir_all(&proc).unwrap();
+    std::fs::write(
+        proc.join("diskstats"),
+        diskstats.replace(line, &line.replacen(" 11571 ", " 11x71 ", 1)),
+    )
+    .unwrap();
+    let host = Fixture::new()
+        .root(Root::Proc, &proc)
+        .root(Root::Sys, dir.join("sys"))
+        .root(Root::Rootfs, &dir)
+        .host();
+    let config = r#"{"filesystem": false, "pressure": false, "udev_data_path": "/udev/data"}"#;
+    let ours = collect_text::<Disk>(&host, config).unwrap();
+    std::fs::remove_dir_all(&proc).unwrap();
+    // Every other device's series are node_exporter's, HELP and TYPE included.
+    let theirs = std::fs::read_to_string(dir.join("e2e-output.txt")).unwrap();
+    for family in families(&theirs, "node_disk_") {
+        let expected: Vec<&str> = family_lines(&theirs, family)
+            .into_iter()
+            .filter(|l| !l.contains("device=\"dm-2\""))
+            .collect();
+        assert_eq!(family_lines(&ours, family), expected, "{family}");
+    }
+    assert!(!ours.contains("dm-2"));
+    assert_eq!(
+        family_lines(&ours, "node_disk_info").len(),
+        family_lines(&theirs, "node_disk_info").len() - 1
+    );
+    assert_eq!(
+        host.logged(),
+        [(
+            Level::Warn,
+            "diskstats: /proc/diskstats: 1 malformed line skipped: line 32: column 4 \"11x71\": \
+             invalid digit found in string in line \" 252       2 dm-2 11x71 0 308350 6536 153522 \
+             0 5093416 122884 0 65400 129416\""
+                .to_owned()
+        )]
+    );
 }

@@ -15,7 +15,8 @@ thread_local! {
     static NAMES: DerivedNames = DerivedNames::default();
 }
 
-/// Appends `node_memory_<field>` for every line of `/proc/meminfo`.
+/// Appends `node_memory_<field>` for every line of `/proc/meminfo`; malformed lines are left out
+/// and fail the part.
 pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
     let Some(text) = read_optional(host, Root::Proc, "meminfo")? else {
         return Ok(());
@@ -23,7 +24,9 @@ pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
     // A field printed twice is reported once, with its last value (node_exporter keeps a map).
     let mut index: FxHashMap<&str, usize> = FxHashMap::default();
     let mut key = String::new();
-    for line in meminfo::parse(&text)? {
+    let (lines, skipped) = meminfo::parse(&text);
+    let kept = !lines.is_empty();
+    for line in lines {
         key.clear();
         key.push_str(line.key);
         if line.kb {
@@ -53,7 +56,7 @@ pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         index.insert(line.key, out.len());
         out.push(family.with_value(line.scaled()));
     }
-    Ok(())
+    skipped.result("/proc/meminfo", kept)
 }
 
 /// node_exporter's name for a line: `Active(anon)` → `Active_anon`, plus `_bytes` for `kB` lines.

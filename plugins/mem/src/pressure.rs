@@ -5,14 +5,16 @@ use sonde_sdk::procfs::pressure;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// Appends `node_pressure_memory_{waiting,stalled}_seconds_total`. Like node_exporter, reports
-/// nothing when the kernel has no PSI or the file lacks its `some` or `full` line.
+/// nothing when the kernel has no PSI or the file lacks its `some` or `full` line; a malformed
+/// line fails the part.
 pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
     let Some(text) = read_optional(host, Root::Proc, "pressure/memory")? else {
         return Ok(());
     };
-    let psi = pressure::parse(&text)?;
+    let (psi, skipped) = pressure::parse(&text);
+    let kept = psi.some.is_some() || psi.full.is_some();
     let (Some(some), Some(full)) = (psi.some, psi.full) else {
-        return Ok(());
+        return skipped.result("/proc/pressure/memory", kept);
     };
     out.push(
         MetricFamily::counter(
@@ -28,5 +30,5 @@ pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         )
         .with_value(pressure::seconds(full.total_us)),
     );
-    Ok(())
+    skipped.result("/proc/pressure/memory", kept)
 }

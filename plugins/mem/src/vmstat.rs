@@ -11,14 +11,17 @@ thread_local! {
     static NAMES: DerivedNames = DerivedNames::default();
 }
 
-/// Appends `node_vmstat_<field>` for each `/proc/vmstat` field `fields` keeps.
+/// Appends `node_vmstat_<field>` for each `/proc/vmstat` field `fields` keeps; malformed lines
+/// are left out and fail the part.
 pub fn collect(host: &Host, fields: &NameFilter, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
     let Some(text) = read_optional(host, Root::Proc, "vmstat")? else {
         return Ok(());
     };
     // A field printed twice is reported once: client_golang drops the repeated series.
     let mut seen = FxHashSet::default();
-    for field in vmstat::parse(&text)? {
+    let (parsed, skipped) = vmstat::parse(&text);
+    let kept = !parsed.is_empty();
+    for field in parsed {
         if fields.ignored(field.name) || !seen.insert(field.name) {
             continue;
         }
@@ -38,5 +41,5 @@ pub fn collect(host: &Host, fields: &NameFilter, out: &mut Vec<MetricFamily>) ->
             );
         }
     }
-    Ok(())
+    skipped.result("/proc/vmstat", kept)
 }

@@ -210,3 +210,63 @@ fn pressure_total_is_converted_as_node_exporter_does() {
         ]
     );
 }
+
+#[test]
+fn a_malformed_meminfo_line_is_skipped_and_fails_the_part() {
+    let live = std::fs::read_to_string(fixtures().join("live-debian12/proc/meminfo")).unwrap();
+    assert_eq!(live.lines().count(), 54);
+    let line = live.lines().nth(6).unwrap();
+    let broken = live.replacen(line, "Foo:             x kB", 1);
+    let vmstat = std::fs::read_to_string(fixtures().join("live-debian12/proc/vmstat")).unwrap();
+    let tree = Tree::new("bad-meminfo", &[("meminfo", &broken), ("vmstat", &vmstat)]);
+    let host = Fixture::new().root(Root::Proc, tree.path()).host();
+    let text = collect_text::<Mem>(&host, "").unwrap();
+    let memory: Vec<&str> = family_names(&text)
+        .into_iter()
+        .filter(|n| n.starts_with("node_memory_"))
+        .collect();
+    assert_eq!(memory.len(), 53, "the other lines are all there");
+    assert!(sample_lines(&text).contains(&"node_memory_MemAvailable_bytes 2.4772366336e+10"));
+    assert!(sample_lines(&text).contains(&"node_vmstat_pgmajfault 12395"));
+    assert_eq!(
+        host.logged(),
+        [(
+            Level::Warn,
+            "meminfo: /proc/meminfo: 1 malformed line skipped: line 7: invalid digit found in \
+             string in line \"Foo:             x kB\""
+                .to_owned()
+        )]
+    );
+}
+
+#[test]
+fn malformed_vmstat_and_pressure_lines_give_no_samples() {
+    let tree = Tree::new(
+        "bad-vmstat",
+        &[
+            ("vmstat", "pgfault 7\npgmajfault\npswpin 3\n"),
+            (
+                "pressure/memory",
+                "some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n\
+                 full avg10=0.00 avg60=0.00 avg300=0.00 total=\n",
+            ),
+        ],
+    );
+    let host = Fixture::new().root(Root::Proc, tree.path()).host();
+    let text = collect_text::<Mem>(&host, r#"{"vmstat_fields": "."}"#).unwrap();
+    assert_eq!(
+        sample_lines(&text),
+        ["node_vmstat_pgfault 7", "node_vmstat_pswpin 3"]
+    );
+    let logged: Vec<String> = host.logged().into_iter().map(|(_, line)| line).collect();
+    assert_eq!(
+        logged,
+        [
+            "vmstat: /proc/vmstat: 1 malformed line skipped: line 2: no value in line \
+             \"pgmajfault\"",
+            "pressure: /proc/pressure/memory: 1 malformed line skipped: line 2: total=: cannot \
+             parse integer from empty string in line \"full avg10=0.00 avg60=0.00 \
+             avg300=0.00 total=\"",
+        ]
+    );
+}

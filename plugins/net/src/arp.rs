@@ -50,9 +50,10 @@ impl Arp {
 }
 
 impl Part for Arp {
-    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+    /// Any malformed line fails the part with no counts: it would have counted for a device.
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         let Some(text) = read_optional(host, Root::Proc, "net/arp")? else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let mut counts: BTreeMap<String, u32> = BTreeMap::new();
         for entry in arp::parse(&text)? {
@@ -62,6 +63,7 @@ impl Part for Arp {
         for (device, count) in counts.iter().filter(|(d, _)| self.devices.kept(d)) {
             family.sample(&[("device", device)], *count as f64);
         }
-        Ok(vec![family])
+        out.push(family);
+        Ok(())
     }
 }

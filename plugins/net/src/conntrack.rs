@@ -59,8 +59,9 @@ const STATS: [Stat; 8] = [
 ];
 
 impl Part for Conntrack {
-    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
-        let mut out = Vec::new();
+    /// A malformed line of the per-CPU statistics fails the part without any of their sums (each
+    /// would miss that CPU); the entry counts are kept.
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         for (file, name, help) in [
             (
                 "sys/net/netfilter/nf_conntrack_count",
@@ -74,7 +75,7 @@ impl Part for Conntrack {
             ),
         ] {
             let Some(text) = read_optional(host, Root::Proc, file)? else {
-                return Ok(out);
+                return Ok(());
             };
             let value: u64 = text
                 .trim()
@@ -83,7 +84,7 @@ impl Part for Conntrack {
             out.push(MetricFamily::gauge(name, help).with_value(value as f64));
         }
         let Some(text) = read_optional(host, Root::Proc, "net/stat/nf_conntrack")? else {
-            return Ok(out);
+            return Ok(());
         };
         let per_cpu = conntrack::parse(&text)?;
         for (name, help, column) in STATS {
@@ -92,6 +93,6 @@ impl Part for Conntrack {
                 .fold(0u64, |sum, s| sum.wrapping_add(column(s)));
             out.push(MetricFamily::gauge(name, help).with_value(sum as f64));
         }
-        Ok(out)
+        Ok(())
     }
 }

@@ -62,8 +62,10 @@ impl Default for Toggle {
 
 /// One of the collectors this plugin bundles, ready to run (its config checked).
 pub trait Part {
-    /// Collects once. Files that do not exist on this kernel yield no families, not an error.
-    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error>;
+    /// Collects once, appending to `out`. Files that do not exist on this kernel yield no
+    /// families, not an error; a malformed line is left out and fails the part, after what
+    /// could be read was appended.
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error>;
 }
 
 impl Collector for Net {
@@ -83,10 +85,7 @@ impl Collector for Net {
     fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
         let mut bundle = Bundle::new(host);
         for (name, part) in parts(config)? {
-            bundle.run(name, |out| {
-                out.extend(part.collect(host)?);
-                Ok(())
-            });
+            bundle.run(name, |out| part.collect(host, out));
         }
         bundle.finish()
     }

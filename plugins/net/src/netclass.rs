@@ -82,10 +82,10 @@ const PROPERTIES: [Property; 16] = [
 ];
 
 impl Part for NetClass {
-    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         let devices = match net_class::devices(host) {
             Ok(devices) => devices,
-            Err(FsError::NotFound | FsError::PermissionDenied) => return Ok(Vec::new()),
+            Err(FsError::NotFound | FsError::PermissionDenied) => return Ok(()),
             Err(e) => return Err(Error::msg(format!("reading /sys/class/net: {e}"))),
         };
         let mut up = MetricFamily::gauge(
@@ -131,8 +131,9 @@ impl Part for NetClass {
                 speed.sample(&device, (mbits.wrapping_mul(1_000_000) / 8) as f64);
             }
         }
-        properties.extend([up, info, speed]);
-        Ok(properties)
+        out.extend(properties);
+        out.extend([up, info, speed]);
+        Ok(())
     }
 }
 

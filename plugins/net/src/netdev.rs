@@ -56,14 +56,13 @@ impl Netdev {
 }
 
 impl Part for Netdev {
-    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         let Some(text) = read_optional(host, Root::Proc, "net/dev")? else {
-            return Ok(Vec::new());
+            return Ok(());
         };
-        let lines: Vec<_> = net_dev::parse(&text)?
-            .into_iter()
-            .filter(|line| self.devices.kept(&line.name))
-            .collect();
+        let (mut lines, skipped) = net_dev::parse(&text);
+        let kept = !lines.is_empty();
+        lines.retain(|line| self.devices.kept(&line.name));
         let mut families: Vec<MetricFamily> = net_dev::COLUMNS
             .iter()
             .map(|column| counter_family(column))
@@ -78,8 +77,10 @@ impl Part for Netdev {
         for (device, value) in rx_nohandler(host, &names) {
             nohandler.sample(&[("device", device)], value as f64);
         }
-        families.push(nohandler);
-        Ok(families)
+        out.extend(families);
+        out.push(nohandler);
+        // A malformed line gives no series for its interface, and fails the part.
+        skipped.result("/proc/net/dev", kept)
     }
 }
 

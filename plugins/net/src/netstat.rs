@@ -47,7 +47,7 @@ impl Netstat {
 }
 
 impl Part for Netstat {
-    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         // netstat and snmp are required by node_exporter; a kernel without them has no IPv4
         // stack, so missing files yield nothing here rather than an error.
         let mut texts = Vec::with_capacity(3);
@@ -57,14 +57,19 @@ impl Part for Netstat {
             }
         }
         let mut counters = Vec::new();
+        // A malformed pair or line is left out; the first file's skipped lines fail the part.
+        let mut result = Ok(());
         for (file, text) in &texts {
-            counters.extend(if *file == "net/snmp6" {
-                netstat::parse_snmp6(text)?
+            let (parsed, skipped) = if *file == "net/snmp6" {
+                netstat::parse_snmp6(text)
             } else {
-                netstat::parse_pairs(text, &format!("/proc/{file}"))?
-            });
+                netstat::parse_pairs(text)
+            };
+            let kept = !parsed.is_empty();
+            result = result.and(skipped.result(&format!("/proc/{file}"), kept));
+            counters.extend(parsed);
         }
-        let mut out: Vec<MetricFamily> = Vec::new();
+        let start = out.len();
         // The filter remembers its answer for each key; the key is built in one buffer, so
         // the hundreds of fields a cycle skips cost no allocation.
         let mut key = String::new();
@@ -83,7 +88,7 @@ impl Part for Netstat {
             }
             let name = format!("node_netstat_{key}");
             // A field printed twice keeps its last value, as node_exporter's map does.
-            if let Some(family) = out.iter_mut().find(|f| f.name == name) {
+            if let Some(family) = out[start..].iter_mut().find(|f| f.name == name) {
                 family.samples[0].value = value;
                 continue;
             }
@@ -95,6 +100,6 @@ impl Part for Netstat {
                     .with_value(value),
             );
         }
-        Ok(out)
+        result
     }
 }

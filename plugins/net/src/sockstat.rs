@@ -12,14 +12,17 @@ use std::cell::OnceCell;
 pub struct Sockstat;
 
 impl Part for Sockstat {
-    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
-        let mut out = Vec::new();
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         let page_size = OnceCell::new();
+        // A malformed line is left out; the first file's skipped lines fail the part.
+        let mut result = Ok(());
         for file in ["net/sockstat", "net/sockstat6"] {
             let Some(text) = read_optional(host, Root::Proc, file)? else {
                 continue;
             };
-            let stat = sockstat::parse(&text).map_err(|e| e.context(format!("/proc/{file}")))?;
+            let (stat, skipped) = sockstat::parse(&text);
+            let kept = stat.used.is_some() || !stat.protocols.is_empty();
+            result = result.and(skipped.result(&format!("/proc/{file}"), kept));
             // sockstat6 has no `sockets:` line; node_exporter reports it for IPv4 only.
             if let Some(used) = stat.used.filter(|_| file == "net/sockstat") {
                 out.push(
@@ -33,7 +36,7 @@ impl Part for Sockstat {
             let page_bytes = || *page_size.get_or_init(|| auxv::page_size(host) as i64);
             for p in &stat.protocols {
                 let states = [
-                    ("inuse", Some(p.inuse)),
+                    ("inuse", p.inuse),
                     ("orphan", p.orphan),
                     ("tw", p.tw),
                     ("alloc", p.alloc),
@@ -59,6 +62,6 @@ impl Part for Sockstat {
                 }
             }
         }
-        Ok(out)
+        result
     }
 }

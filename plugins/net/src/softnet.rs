@@ -63,20 +63,19 @@ const COLUMNS: [Column; 7] = [
 ];
 
 impl Part for Softnet {
-    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+    /// A malformed line is left out (no series for that CPU) and fails the part.
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         let Some(text) = read_optional(host, Root::Proc, "net/softnet_stat")? else {
-            return Ok(Vec::new());
+            return Ok(());
         };
-        let stats = softnet::parse(&text)?;
-        Ok(COLUMNS
-            .iter()
-            .map(|(name, help, kind, value)| {
-                let mut family = MetricFamily::new(*name, *help, *kind);
-                for stat in &stats {
-                    family.sample(&[("cpu", &stat.cpu.to_string())], value(stat) as f64);
-                }
-                family
-            })
-            .collect())
+        let (stats, skipped) = softnet::parse(&text);
+        out.extend(COLUMNS.iter().map(|(name, help, kind, value)| {
+            let mut family = MetricFamily::new(*name, *help, *kind);
+            for stat in &stats {
+                family.sample(&[("cpu", &stat.cpu.to_string())], value(stat) as f64);
+            }
+            family
+        }));
+        skipped.result("/proc/net/softnet_stat", !stats.is_empty())
     }
 }

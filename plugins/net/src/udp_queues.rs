@@ -10,19 +10,29 @@ use sonde_sdk::{Error, Host, MetricFamily, Root};
 pub struct UdpQueues;
 
 impl Part for UdpQueues {
-    fn collect(&self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+    /// A malformed socket line gives no sums for its file (they would miss that socket) and
+    /// fails the part; the other file's sums are kept.
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         let mut family = MetricFamily::gauge(
             "node_udp_queues",
             "Number of allocated memory in the kernel for UDP datagrams in bytes.",
         );
+        let mut result = Ok(());
         for (file, ip) in [("net/udp", "v4"), ("net/udp6", "v6")] {
             let Some(text) = read_optional(host, Root::Proc, file)? else {
                 continue;
             };
-            let summary = udp::summarize(&text).map_err(|e| e.context(format!("/proc/{file}")))?;
-            family.sample(&[("queue", "tx"), ("ip", ip)], summary.tx_queue as f64);
-            family.sample(&[("queue", "rx"), ("ip", ip)], summary.rx_queue as f64);
+            match udp::summarize(&text) {
+                Ok(summary) => {
+                    family.sample(&[("queue", "tx"), ("ip", ip)], summary.tx_queue as f64);
+                    family.sample(&[("queue", "rx"), ("ip", ip)], summary.rx_queue as f64);
+                }
+                Err(e) => {
+                    result = result.and(Err(e.context(format!("/proc/{file}"))));
+                }
+            }
         }
-        Ok(vec![family])
+        out.push(family);
+        result
     }
 }

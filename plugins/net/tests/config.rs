@@ -221,3 +221,74 @@ fn a_broken_part_is_logged_and_the_others_kept() {
          arp: /proc/net/arp: 3 columns, expected 6, in line \"1 2 3\""
     );
 }
+
+#[test]
+fn malformed_lines_drop_their_series_only_and_fail_their_part() {
+    let udp_header = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n";
+    let udp6 = format!(
+        "{udp_header}  0: 00000000000000000000000000000000:0222 00000000000000000000000000000000:0000 07 00000000:00000004 00:00000000 00000000     0        0 5 2 ffff 0\n"
+    );
+    let tree = Tree::new(
+        "malformed-lines",
+        &[
+            (
+                "net/sockstat",
+                "sockets: used 229\nTCP: inuse x orphan 0\nUDP: inuse 3 mem 0\n",
+            ),
+            (
+                "net/softnet_stat",
+                "00000001 0 0 0 0 0 0 0 0 0 0\n00000002 0\n00000003 0 0 0 0 0 0 0 0 0 0\n",
+            ),
+            (
+                "net/snmp",
+                "Ip: Forwarding\nIp: x\nUdp: InDatagrams NoPorts\nUdp: 7 8\n",
+            ),
+            ("sys/net/netfilter/nf_conntrack_count", "7\n"),
+            ("sys/net/netfilter/nf_conntrack_max", "65536\n"),
+            ("net/stat/nf_conntrack", "header\n1 2 3\n"),
+            ("net/udp", &format!("{udp_header}0: 1 2\n")),
+            ("net/udp6", &udp6),
+        ],
+    );
+    let host = tree.host();
+    let config = r#"{"netstat": {"fields": "^(Ip|Udp)_"}}"#;
+    let text = collect_text::<Net>(&host, config).unwrap();
+    assert_eq!(
+        sample_lines(&text)
+            .into_iter()
+            .filter(|l| !l.starts_with("node_softnet_"))
+            .collect::<Vec<_>>(),
+        [
+            "node_netstat_Udp_InDatagrams 7",
+            "node_netstat_Udp_NoPorts 8",
+            "node_nf_conntrack_entries 7",
+            "node_nf_conntrack_entries_limit 65536",
+            "node_sockstat_UDP_inuse 3",
+            "node_sockstat_UDP_mem 0",
+            "node_sockstat_UDP_mem_bytes 0",
+            "node_sockstat_sockets_used 229",
+            "node_udp_queues{ip=\"v6\",queue=\"rx\"} 4",
+            "node_udp_queues{ip=\"v6\",queue=\"tx\"} 0",
+        ]
+    );
+    assert_eq!(
+        family_lines(&text, "node_softnet_processed_total"),
+        [
+            "node_softnet_processed_total{cpu=\"0\"} 1",
+            "node_softnet_processed_total{cpu=\"2\"} 3",
+        ]
+    );
+    let logged: Vec<String> = host.logged().into_iter().map(|(_, line)| line).collect();
+    assert_eq!(
+        logged,
+        [
+            "netstat: /proc/net/snmp: 1 malformed line skipped: line 2: invalid value \"x\"",
+            "sockstat: /proc/net/sockstat: 1 malformed line skipped: line 2: invalid integer \
+             \"x\" in line \"TCP: inuse x orphan 0\"",
+            "softnet: /proc/net/softnet_stat: 1 malformed line skipped: line 2: 2 columns, \
+             expected at least 9",
+            "conntrack: /proc/net/stat/nf_conntrack: 3 columns in line \"1 2 3\"",
+            "udp_queues: /proc/net/udp: 3 columns, expected at least 13 in socket line \"0: 1 2\"",
+        ]
+    );
+}

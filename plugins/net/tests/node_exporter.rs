@@ -2,8 +2,8 @@
 //! node_exporter 1.12's e2e output (sample lines, HELP and TYPE), with the e2e run's flags.
 
 use sonde_plugin_net::Net;
-use sonde_sdk::Root;
 use sonde_sdk::testing::{Fixture, collect_text, family_lines, family_names, restore_empty_dirs};
+use sonde_sdk::{Level, Root};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -137,5 +137,45 @@ fn netdev_matches_node_exporter_on_its_proc_net_dev() {
     assert_eq!(
         family_lines(&ours, "node_network_receive_bytes_total"),
         ["node_network_receive_bytes_total{device=\"lo\"} 4.35303245e+08"]
+    );
+}
+
+#[test]
+fn a_malformed_net_dev_line_drops_only_its_interface() {
+    let dir = fixtures().join("node-exporter-netdev");
+    let dev = std::fs::read_to_string(dir.join("proc/net/dev")).unwrap();
+    let line = dev.lines().find(|l| l.contains("docker0:")).unwrap();
+    let proc = std::env::temp_dir().join(format!("sonde-net-bad-dev-{}", std::process::id()));
+    std::fs::create_dir_all(proc.join("net")).unwrap();
+    std::fs::write(
+        proc.join("net/dev"),
+        dev.replace(line, &line.replacen("1065585", "10655x5", 1)),
+    )
+    .unwrap();
+    let host = Fixture::new()
+        .root(Root::Proc, &proc)
+        .root(Root::Sys, dir.join("sys"))
+        .host();
+    let ours = collect_text::<Net>(&host, "").unwrap();
+    std::fs::remove_dir_all(&proc).unwrap();
+    // The 9 other interfaces keep node_exporter's 16 counters.
+    let old = std::fs::read_to_string(dir.join("e2e-output-netdev.txt")).unwrap();
+    for family in families(&old) {
+        let expected: Vec<&str> = family_lines(&old, &family)
+            .into_iter()
+            .filter(|l| !l.contains("device=\"docker0\""))
+            .collect();
+        assert_eq!(expected.len(), 9, "{family}");
+        assert_eq!(family_lines(&ours, &family), expected, "{family}");
+    }
+    assert!(!ours.contains("docker0"));
+    assert_eq!(
+        host.logged(),
+        [(
+            Level::Warn,
+            "netdev: /proc/net/dev: 1 malformed line skipped: line 9: invalid counter in line \
+             \"docker0: 64910168 10655x5    0    0    0     0          0         0 2681662018 1\"…"
+                .to_owned()
+        )]
     );
 }

@@ -41,8 +41,13 @@ impl Machine {
         let stat = host
             .read_to_string(Root::Proc, "stat")
             .context("reading /proc/stat")?;
+        // Start times count from the boot time: without it they would all be wrong.
+        let boot_time = stat::parse(&stat)
+            .0
+            .boot_time
+            .ok_or_else(|| Error::msg("/proc/stat: no valid btime line"))?;
         Ok(Machine {
-            boot_time: stat::parse(&stat)?.boot_time,
+            boot_time,
             page_size: auxv::page_size(host),
         })
     }

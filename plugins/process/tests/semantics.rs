@@ -248,3 +248,16 @@ fn nothing_configured_reads_nothing() {
     let err = collect_text::<Process>(&host, "").unwrap_err();
     assert_eq!(err.to_string(), "listing /proc: not granted to this plugin");
 }
+
+#[test]
+fn no_boot_time_no_start_times() {
+    let tree = tree("no-btime");
+    fs::write(tree.root.join("stat"), "cpu  1 2 3 4\nctxt 9\n").unwrap();
+    let host = Fixture::new().root(Root::Proc, &tree.root).host();
+    let config = format!(r#"{{"processes": false, "process_names": {GROUPS}}}"#);
+    let err = collect_text::<Process>(&host, &config).unwrap_err();
+    assert!(
+        err.to_string().ends_with("/proc/stat: no valid btime line"),
+        "{err}"
+    );
+}

@@ -307,7 +307,8 @@ fn stat_softirq_and_partial_failures() {
     let text = collect_text::<System>(&host, PROC_ONLY).unwrap();
     // Without softirq the stat part works; file-nr without tabs fails alone; no poolsize file.
     assert!(sample_lines(&text).contains(&"node_intr_total 5"));
-    assert!(sample_lines(&text).contains(&"node_forks_total 0"));
+    // No `processes` line: no sample (it once read as 0).
+    assert!(!text.contains("node_forks_total"));
     assert!(sample_lines(&text).contains(&"node_entropy_available_bits 256"));
     assert!(!text.contains("node_entropy_pool_size_bits"));
     assert!(!text.contains("node_filefd"));
@@ -338,6 +339,72 @@ fn stat_softirq_and_partial_failures() {
     let config = r#"{"softirq": true, "uname": false, "os": false, "time": false, "timex": false}"#;
     let text = collect_text::<System>(&host, config).unwrap();
     assert!(text.contains("node_softirqs_total{vector=\"rcu\"} 0\n"));
+}
+
+/// The stat part's samples and log lines for a `/proc/stat` of `text`.
+fn collect_stat(name: &str, text: &str) -> (String, Vec<(Level, String)>) {
+    let tree = Tree::new(name, &[("stat", text)]);
+    let host = Fixture::new().root(Root::Proc, tree.path()).host();
+    let config = r#"{"uname": false, "os": false, "time": false, "timex": false, "filefd": false, "entropy": false}"#;
+    let text = collect_text::<System>(&host, config).unwrap();
+    (sample_lines(&text).join("\n"), host.logged())
+}
+
+#[test]
+fn missing_stat_lines_are_no_samples_not_zeros() {
+    let live = std::fs::read_to_string(fixtures().join("live-debian12/proc/stat")).unwrap();
+    let without = |key: &str| -> String {
+        live.lines()
+            .filter(|l| !l.starts_with(&format!("{key} ")))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let (samples, logged) = collect_stat("stat-no-btime", &without("btime"));
+    assert!(!samples.contains("node_boot_time_seconds"), "{samples}");
+    assert!(samples.contains("node_context_switches_total 331139"));
+    assert_eq!(logged, []);
+    let (samples, logged) = collect_stat("stat-no-ctxt", &without("ctxt"));
+    assert!(
+        !samples.contains("node_context_switches_total"),
+        "{samples}"
+    );
+    assert!(samples.contains("node_boot_time_seconds 1.795671691e+09"));
+    assert_eq!(logged, []);
+}
+
+#[test]
+fn a_malformed_stat_line_fails_the_part_and_keeps_the_others() {
+    let live = std::fs::read_to_string(fixtures().join("live-debian12/proc/stat")).unwrap();
+    let (number, _) = live
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("ctxt "))
+        .unwrap();
+    let broken = live.replace("ctxt 331139", "ctxt 33x139");
+    let (samples, logged) = collect_stat("stat-bad-ctxt", &broken);
+    assert_eq!(
+        samples,
+        "node_boot_time_seconds 1.795671691e+09\nnode_forks_total 7276\n\
+         node_intr_total 205614\nnode_procs_blocked 0\nnode_procs_running 1"
+    );
+    assert_eq!(
+        logged,
+        [(
+            Level::Warn,
+            format!(
+                "stat: /proc/stat: 1 malformed line skipped: line {}: invalid digit found in \
+                 string in line \"ctxt 33x139\"",
+                number + 1
+            )
+        )]
+    );
+    // A softirq line that does not parse gives no node_softirqs_total (not zeros).
+    let tree = Tree::new("stat-bad-softirq", &[("stat", "ctxt 9\nsoftirq 1 2 x\n")]);
+    let host = Fixture::new().root(Root::Proc, tree.path()).host();
+    let config = r#"{"softirq": true, "uname": false, "os": false, "time": false, "timex": false, "filefd": false, "entropy": false}"#;
+    let text = collect_text::<System>(&host, config).unwrap();
+    assert_eq!(sample_lines(&text), ["node_context_switches_total 9"]);
+    assert_eq!(host.logged().len(), 1);
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //!
 //! `procfs-core` has a parser, but it turns a mount source of `none` (and an empty one) into
 //! `None`, which node_exporter reports as the `device` label verbatim. This module follows
-//! procfs' Go parser instead: fields are split on single spaces, a line needs at least 10 of them
-//! with the `-` separator fourth from the end, and any malformed line fails the whole file.
+//! procfs' Go parser instead: fields are split on single spaces, and a line needs at least 10 of
+//! them with the `-` separator fourth from the end.
 
+use super::Skipped;
 use crate::Error;
 
 /// One mount, with text fields made valid UTF-8 as node_exporter does (each run of invalid bytes
@@ -45,13 +46,33 @@ impl MountInfo {
     }
 }
 
-/// Parses a whole mountinfo file.
+/// Parses a whole mountinfo file; a malformed line fails it, for a reader that needs every
+/// mount.
 pub fn parse(bytes: &[u8]) -> Result<Vec<MountInfo>, Error> {
+    lines(bytes).map(|(_, line)| parse_line(line)).collect()
+}
+
+/// Parses a whole mountinfo file, skipping the malformed lines (node_exporter's procfs fails the
+/// file on one): the other mounts are kept.
+pub fn parse_skipping(bytes: &[u8]) -> (Vec<MountInfo>, Skipped) {
+    let mut mounts = Vec::new();
+    let mut skipped = Skipped::default();
+    for (number, line) in lines(bytes) {
+        match parse_line(line) {
+            Ok(mount) => mounts.push(mount),
+            Err(e) => skipped.line(number, e),
+        }
+    }
+    (mounts, skipped)
+}
+
+/// The non-empty lines with their numbers (from 1).
+fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     bytes
         .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(parse_line)
-        .collect()
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(index, line)| (index + 1, line))
 }
 
 /// Parses one mountinfo line such as
@@ -145,5 +166,23 @@ mod tests {
         assert!(parse(b"1 2 8-1 / /x rw - ext4 /dev/sda1 rw\n").is_err());
         assert!(parse(b"x 2 8:1 / /x rw - ext4 /dev/sda1 rw\n").is_err());
         assert_eq!(parse(b"").unwrap(), []);
+    }
+
+    #[test]
+    fn skipping_keeps_the_other_mounts() {
+        let (mounts, skipped) = parse_skipping(
+            b"25 1 0:22 / /run rw - tmpfs tmpfs rw\n\n1 2 8:1 / /x rw - ext4\n\
+              26 1 8:1 / / rw - ext4 /dev/sda1 rw\n",
+        );
+        let points: Vec<&str> = mounts.iter().map(|m| m.mount_point.as_str()).collect();
+        assert_eq!(points, ["/run", "/"]);
+        assert_eq!(
+            skipped
+                .result("/proc/1/mountinfo", true)
+                .unwrap_err()
+                .to_string(),
+            "/proc/1/mountinfo: 1 malformed line skipped: line 3: mountinfo: too few fields: \
+             \"1 2 8:1 / /x rw - ext4\""
+        );
     }
 }

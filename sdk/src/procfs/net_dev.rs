@@ -4,7 +4,7 @@
 //! such as `eth0:68210035552 …` (no space after the colon) and on alias names like `ibr10:30`;
 //! this one splits at the last `:`, as the kernel's format and Go's procfs require.
 
-use crate::Error;
+use super::{Skipped, quoted};
 
 /// The counter columns, named after the file's header (`Receive bytes` → `receive_bytes`), which
 /// are also node_exporter's metric names (`node_network_<column>_total`).
@@ -43,13 +43,22 @@ impl NetDevLine {
     }
 }
 
-/// Parses `/proc/net/dev`: two header lines, then `name: 16 counters` per interface.
-pub fn parse(text: &str) -> Result<Vec<NetDevLine>, Error> {
-    text.lines().skip(2).map(parse_line).collect()
+/// Parses `/proc/net/dev`: two header lines, then `name: 16 counters` per interface. A malformed
+/// line is skipped (node_exporter's procfs fails the whole file on it).
+pub fn parse(text: &str) -> (Vec<NetDevLine>, Skipped) {
+    let mut lines = Vec::new();
+    let mut skipped = Skipped::default();
+    for (index, line) in text.lines().enumerate().skip(2) {
+        match parse_line(line) {
+            Ok(parsed) => lines.push(parsed),
+            Err(problem) => skipped.line(index + 1, problem),
+        }
+    }
+    (lines, skipped)
 }
 
-fn parse_line(line: &str) -> Result<NetDevLine, Error> {
-    let bad = |what: &str| Error::msg(format!("/proc/net/dev: {what} in line {line:?}"));
+fn parse_line(line: &str) -> Result<NetDevLine, String> {
+    let bad = |what: &str| format!("{what} in line {}", quoted(line));
     let (name, rest) = line.rsplit_once(':').ok_or_else(|| bad("no colon"))?;
     let name = name.trim();
     if name.is_empty() {
@@ -81,7 +90,8 @@ ibr10:30:       0       0    0    0    0     0          0         0        0    
 
     #[test]
     fn parses_names_and_counters() {
-        let lines = parse(SAMPLE).unwrap();
+        let (lines, skipped) = parse(SAMPLE);
+        assert!(skipped.is_empty());
         let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["lo", "eth0", "ibr10:30"]);
         let eth0: Vec<(&str, u64)> = lines[1].columns().collect();
@@ -100,8 +110,30 @@ ibr10:30:       0       0    0    0    0     0          0         0        0    
             "eth0: 1 2 3",
             &format!("eth0: x{}", " 0".repeat(15)),
         ] {
-            assert!(parse(&format!("{header}{line}\n")).is_err(), "{line}");
+            let (lines, skipped) = parse(&format!("{header}{line}\n"));
+            assert!(lines.is_empty() && skipped.count() == 1, "{line}");
         }
-        assert!(parse(header).unwrap().is_empty());
+        assert_eq!(parse(header), (vec![], Skipped::default()));
+    }
+
+    #[test]
+    fn a_malformed_line_is_skipped_the_other_interfaces_kept() {
+        let text = SAMPLE.replace(
+            "  eth0:68210035552 520993275",
+            "  eth0:68210035552 5209x3275",
+        );
+        let (lines, skipped) = parse(&text);
+        let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["lo", "ibr10:30"]);
+        let err = skipped
+            .result("/proc/net/dev", true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "/proc/net/dev: 1 malformed line skipped: line 4: invalid counter in line \"  eth0:"
+            ),
+            "{err}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! `/proc/net/softnet_stat`: per-CPU packet processing counters, one line of hex columns per
-//! CPU. Older kernels print fewer columns; those missing read as 0.
+//! CPU. Older kernels print fewer columns; those missing read as 0, as node_exporter reports them.
 
-use crate::Error;
+use super::{Skipped, quoted};
 
 /// One line of `/proc/net/softnet_stat`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,36 +24,44 @@ pub struct SoftnetStat {
     pub cpu: u32,
 }
 
-/// Parses `/proc/net/softnet_stat`. A line with fewer than 9 columns, or a used column that is
-/// not a 32-bit hex number, is an error.
-pub fn parse(text: &str) -> Result<Vec<SoftnetStat>, Error> {
-    text.lines()
-        .enumerate()
-        .map(|(index, line)| parse_line(index, line))
-        .collect()
+/// Parses `/proc/net/softnet_stat`. A line with fewer than 9 columns or with 12 (Linux 5.14 added
+/// the last two together), or a used column that is not a 32-bit hex number, is skipped
+/// (node_exporter's procfs fails the whole file on it).
+pub fn parse(text: &str) -> (Vec<SoftnetStat>, Skipped) {
+    let mut stats = Vec::new();
+    let mut skipped = Skipped::default();
+    for (index, line) in text.lines().enumerate() {
+        match parse_line(index, line) {
+            Ok(stat) => stats.push(stat),
+            Err(problem) => skipped.line(index + 1, problem),
+        }
+    }
+    (stats, skipped)
 }
 
-fn parse_line(index: usize, line: &str) -> Result<SoftnetStat, Error> {
+fn parse_line(index: usize, line: &str) -> Result<SoftnetStat, String> {
     let columns: Vec<&str> = line.split_whitespace().collect();
     if columns.len() < 9 {
-        return Err(Error::msg(format!(
-            "/proc/net/softnet_stat: {} columns, expected at least 9",
-            columns.len()
-        )));
+        return Err(format!("{} columns, expected at least 9", columns.len()));
     }
-    let hex = |i: usize| -> Result<u32, Error> {
+    if columns.len() == 12 {
+        return Err(format!(
+            "12 columns, which no kernel prints, in line {}",
+            quoted(line)
+        ));
+    }
+    // Columns an older kernel does not print read as 0, as node_exporter reports them.
+    let hex = |i: usize| -> Result<u32, String> {
         match columns.get(i) {
             None => Ok(0),
-            Some(column) => u32::from_str_radix(column, 16).map_err(|_| {
-                Error::msg(format!("/proc/net/softnet_stat: invalid column {column:?}"))
-            }),
+            Some(column) => u32::from_str_radix(column, 16)
+                .map_err(|_| format!("invalid column {column:?} in line {}", quoted(line))),
         }
     };
     // procfs parses the first nine columns, used or not.
     for i in 3..8 {
         hex(i)?;
     }
-    // The last two columns only count together (Linux 5.14 added both).
     let (backlog_len, cpu) = if columns.len() >= 13 {
         (hex(11)?, hex(12)?)
     } else {
@@ -79,7 +87,8 @@ mod tests {
     fn old_and_new_layouts() {
         let old = "00049279 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000005 00000000 00000003\n\
                    000dfb82 00000029 0000000a 00000000 00000000 00000000 00000000 00000000 00000000\n";
-        let stats = parse(old).unwrap();
+        let (stats, skipped) = parse(old);
+        assert!(skipped.is_empty());
         assert_eq!(stats[0].processed, 299641);
         assert_eq!((stats[0].cpu_collision, stats[0].flow_limit_count), (5, 3));
         assert_eq!(
@@ -88,7 +97,7 @@ mod tests {
         );
         assert_eq!(stats[1].received_rps, 0);
         let new = "00001b2b 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000007 00000003 00000000 00000000\n";
-        let stats = parse(new).unwrap();
+        let (stats, _) = parse(new);
         assert_eq!(
             (stats[0].processed, stats[0].backlog_len, stats[0].cpu),
             (6955, 7, 3)
@@ -97,8 +106,33 @@ mod tests {
 
     #[test]
     fn short_or_invalid_lines_are_errors() {
-        assert!(parse("1 2 3\n").is_err());
-        assert!(parse("1 2 3 4 5 6 7 8 zz\n").is_err());
-        assert!(parse("1 2 3 x 5 6 7 8 9\n").is_err());
+        for bad in [
+            "1 2 3\n",
+            "1 2 3 4 5 6 7 8 zz\n",
+            "1 2 3 x 5 6 7 8 9\n",
+            "1 2 3 4 5 6 7 8 9 a b c\n",
+        ] {
+            let (stats, skipped) = parse(bad);
+            assert!(stats.is_empty() && skipped.count() == 1, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_line_is_skipped_the_other_cpus_kept() {
+        let (stats, skipped) = parse("1 2 3 4 5 6 7 8 9 a b\n1 2\n3 2 3 4 5 6 7 8 9 a b\n");
+        let cpus: Vec<(u32, u32)> = stats.iter().map(|s| (s.cpu, s.processed)).collect();
+        assert_eq!(
+            cpus,
+            [(0, 1), (2, 3)],
+            "old kernels: the CPU is the line's index"
+        );
+        assert_eq!(
+            skipped
+                .result("/proc/net/softnet_stat", true)
+                .unwrap_err()
+                .to_string(),
+            "/proc/net/softnet_stat: 1 malformed line skipped: line 2: 2 columns, expected at \
+             least 9"
+        );
     }
 }
