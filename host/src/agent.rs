@@ -104,7 +104,7 @@ impl Agent {
                 _ = hangup.recv() => {
                     match Config::load(&self.config_path) {
                         Ok(config) => {
-                            let listen_changed = config.http.listen != current.config.http.listen;
+                            let listen_changed = config.http != current.config.http;
                             match self.start(config, Some(&mut current)).await {
                                 Ok(next) => {
                                     current = next;
@@ -154,7 +154,8 @@ impl Agent {
             Some(listen) => {
                 let address = listen.parse()?;
                 Ok(Some(
-                    crate::http::serve(address, self.store.clone(), stop).await?,
+                    crate::http::serve(address, self.store.clone(), config.http.limits(), stop)
+                        .await?,
                 ))
             }
             None => Ok(None),

@@ -34,11 +34,37 @@ pub struct Config {
 }
 
 /// `[http]`: serve `/metrics` like node_exporter, for Prometheus or Alloy to scrape.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address to listen on, e.g. `127.0.0.1:9100`; no endpoint when unset.
     pub listen: Option<String>,
+    /// Connections served at once (default 64; never more than an eighth of the descriptor
+    /// limit). More wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's header, counted from when the connection
+    /// waits for it; also how long a kept-alive connection may stay idle (default 30s).
+    pub header_read_timeout: ConfigDuration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: None,
+            max_connections: 64,
+            header_read_timeout: ConfigDuration(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The endpoint's connection limits.
+    pub fn limits(&self) -> crate::http::ConnectionLimits {
+        crate::http::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout.0,
+        }
+    }
 }
 
 /// `[log]`.
@@ -403,6 +429,18 @@ impl Config {
                 .unwrap_or_default();
             let span = key_span(text, &table, "");
             return Err(at(span, message));
+        }
+        if self.http.max_connections == 0 {
+            return Err(at(
+                key("http", "max_connections"),
+                "[http] max_connections: at least 1".into(),
+            ));
+        }
+        if self.http.header_read_timeout.0.is_zero() {
+            return Err(at(
+                key("http", "header_read_timeout"),
+                "[http] header_read_timeout: must be longer than 0s".into(),
+            ));
         }
         if let Some(listen) = &self.http.listen
             && listen.parse::<std::net::SocketAddr>().is_err()

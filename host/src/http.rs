@@ -11,42 +11,106 @@ use hyper_util::rt::TokioIo;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// The text format's content type, as node_exporter sends it.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// Limits of the endpoint against clients that hold connections (anyone who can reach the port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections served at once; more wait in the kernel's backlog, holding no descriptor.
+    pub max_connections: usize,
+    /// A request's header must arrive within this from when the connection waits for it: the
+    /// first request's, and the next one's on a kept-alive connection (so it is also the idle
+    /// keep-alive deadline).
+    pub header_read_timeout: Duration,
+}
+
+/// Read buffer of a connection: requests to /metrics are a few hundred bytes.
+const MAX_REQUEST_BUFFER: usize = 16 << 10;
+
 /// Binds `listen` and serves until `shutdown` turns true. Binding errors are returned at once.
+///
+/// At most `limits.max_connections` connections are open at once, and never more than an eighth
+/// of the descriptor limit, so that the plugins' files (a quarter, [`crate::kept_files::Budget`])
+/// and the agent's own (the write-ahead log, remote-write connections) always have theirs.
+/// Accept errors (such as the descriptor limit) back off from 5 ms to 1 s instead of spinning.
 pub async fn serve(
     listen: SocketAddr,
     store: Arc<LatestValues>,
+    limits: ConnectionLimits,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("[http] listen {listen}: {e}"))?;
-    tracing::info!(%listen, "serving /metrics");
+    let max_connections = limits
+        .max_connections
+        .min(crate::kept_files::descriptor_limit() / 8)
+        .max(1);
+    tracing::info!(%listen, max_connections, "serving /metrics");
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     Ok(tokio::spawn(async move {
+        let mut backoff = AcceptBackoff::default();
         loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let store = store.clone();
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |request| {
-                            let store = store.clone();
-                            async move { Ok::<_, std::convert::Infallible>(respond(&store, &request)) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
                 _ = shutdown.changed() => break,
-            }
+            };
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => { backoff.succeeded(); stream }
+                    Err(e) => { backoff.failed(&e).await; continue; }
+                },
+                _ = shutdown.changed() => break,
+            };
+            let store = store.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                let service = hyper::service::service_fn(move |request| {
+                    let store = store.clone();
+                    async move { Ok::<_, std::convert::Infallible>(respond(&store, &request)) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout)
+                    .max_buf_size(MAX_REQUEST_BUFFER)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
         }
     }))
+}
+
+/// Waits after failed accepts, doubling from 5 ms to 1 s (as Go's net/http does), and logs the
+/// first failure of a run and then at most once a minute.
+#[derive(Default)]
+struct AcceptBackoff {
+    delay: Duration,
+    last_logged: Option<std::time::Instant>,
+    failures: u64,
+}
+
+impl AcceptBackoff {
+    async fn failed(&mut self, error: &std::io::Error) {
+        self.delay = (self.delay * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+        self.failures += 1;
+        if self
+            .last_logged
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+        {
+            self.last_logged = Some(std::time::Instant::now());
+            tracing::warn!(%error, failures = self.failures, retry_in = ?self.delay, "cannot accept a connection on [http] listen");
+        }
+        tokio::time::sleep(self.delay).await;
+    }
+
+    fn succeeded(&mut self) {
+        self.delay = Duration::ZERO;
+    }
 }
 
 fn respond(store: &LatestValues, request: &Request<Incoming>) -> Response<Full<Bytes>> {

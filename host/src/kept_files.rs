@@ -218,6 +218,19 @@ pub fn raise_descriptor_limit() {
     }
 }
 
+/// The process's soft limit on open descriptors (1024 if it cannot be read).
+pub fn descriptor_limit() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
+        0 => limit.rlim_cur.min(1 << 20) as usize,
+        _ => 1024,
+    }
+}
+
 /// The descriptors all plugins together may keep: a quarter of the soft `RLIMIT_NOFILE`, so
 /// kept files never starve the agent's own opens (connections, the write-ahead log).
 #[derive(Debug)]
@@ -226,16 +239,7 @@ pub struct Budget(AtomicUsize);
 impl Budget {
     /// A quarter of the process's current descriptor limit.
     pub fn from_rlimit() -> Arc<Budget> {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes the struct it is given.
-        let soft = match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
-            0 => limit.rlim_cur.min(1 << 20) as usize,
-            _ => 1024,
-        };
-        Budget::of(soft / 4)
+        Budget::of(descriptor_limit() / 4)
     }
 
     /// A budget of `files` descriptors.

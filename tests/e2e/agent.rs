@@ -23,12 +23,22 @@ pub struct Daemon {
 impl Daemon {
     /// Starts sonde with `body` (without `[http]`, which is added) and waits until it is ready.
     pub fn start(body: &str) -> Daemon {
+        Self::start_with(body, "", None)
+    }
+
+    /// [`Daemon::start`] with more `[http]` keys and, if given, a descriptor limit.
+    pub fn start_with(body: &str, http: &str, max_files: Option<u64>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("sonde.toml");
         let log = dir.path().join("sonde.log");
-        write_config(&config, port, dir.path(), body);
-        let process = spawn(&config, &log);
+        write_config(
+            &config,
+            port,
+            dir.path(),
+            &format!("{body}\n[http]\n{http}"),
+        );
+        let process = spawn(&config, &log, max_files);
         let daemon = Daemon {
             process,
             config,
@@ -48,7 +58,7 @@ impl Daemon {
 
     /// Starts sonde again (after [`Daemon::kill9`]).
     pub fn restart(&mut self) {
-        self.process = spawn(&self.config, &self.log);
+        self.process = spawn(&self.config, &self.log, None);
         self.wait_for(Duration::from_secs(60), |_| true);
     }
 
@@ -127,26 +137,47 @@ impl Daemon {
     }
 }
 
-fn spawn(config: &Path, log: &Path) -> KillOnDrop {
+fn spawn(config: &Path, log: &Path, max_files: Option<u64>) -> KillOnDrop {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
-    KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_sonde"))
-            .args(["run", "--config", config.to_str().unwrap()])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sonde"));
+    command
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log);
+    if let Some(files) = max_files {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; it runs in the child before exec.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: files,
+                    rlim_max: files,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    KillOnDrop(command.spawn().unwrap())
 }
 
+/// Writes a config: the cache and state directories in `dir`, then `body`, then the listen
+/// address at the end of `body`'s `[http]` table (or of a new one).
 fn write_config(path: &Path, port: u16, dir: &Path, body: &str) {
+    let listen = format!("listen = \"127.0.0.1:{port}\"\n");
+    let body = match body.find("\n[http]\n") {
+        Some(at) => format!("{}\n[http]\n{listen}{}", &body[..at], &body[at + 8..]),
+        None => format!("{body}\n[http]\n{listen}"),
+    };
     let text = format!(
-        "[global]\ncache_dir = {:?}\nstate_dir = {:?}\n{body}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+        "[global]\ncache_dir = {:?}\nstate_dir = {:?}\n{body}\n",
         dir.join("cache"),
         dir.join("state")
     );

@@ -378,3 +378,146 @@ async fn the_log_is_synced_and_bounded_while_a_batch_is_retried() {
         .shutdown(tokio::time::Instant::now() + Duration::from_millis(100))
         .await;
 }
+
+/// A process's resident memory (kB), open sockets and CPU time (clock ticks).
+fn usage(pid: u32) -> (u64, usize, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let sockets = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .count();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let cpu = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    (rss, sockets, cpu)
+}
+
+/// Up to `n` connections to `port` that send nothing: as many as the kernel completes (past the
+/// listener's backlog, a connect waits for a retransmitted SYN; this stops at the first that
+/// takes more than 200 ms).
+fn idle_connections(port: u16, n: usize) -> Vec<std::net::TcpStream> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    (0..n)
+        .map_while(|_| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).ok()
+        })
+        .collect()
+}
+
+#[test]
+fn idle_connections_are_capped_closed_and_cost_no_memory() {
+    // Regression: idle connections were never closed and cost ~9.6 KB each; 11,262 of them got
+    // the agent OOM-killed in a 128 MiB cgroup.
+    let daemon = crate::agent::Daemon::start_with(
+        &format!("interval = \"1s\"\n{}", crate::agent::ONLY_CPU),
+        "max_connections = 32\nheader_read_timeout = \"1s\"\n",
+        None,
+    );
+    let pid = daemon.pid();
+    let (rss_before, sockets_before, _) = usage(pid);
+    let held = idle_connections(daemon.port, 400);
+    assert!(held.len() >= 100, "only {} connections", held.len());
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss, sockets, _) = usage(pid);
+    assert!(
+        sockets <= sockets_before + 32,
+        "{sockets} sockets, {sockets_before} before: the cap of 32 connections does not hold"
+    );
+    assert!(
+        rss < rss_before + 4096,
+        "RSS {rss} kB with {} idle connections, {rss_before} kB before",
+        held.len()
+    );
+    // The first ones served are closed by the header deadline.
+    use std::io::Read;
+    let mut first = &held[0];
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(
+        first.read(&mut [0; 16]).unwrap(),
+        0,
+        "closed after 1 s idle"
+    );
+    // A kept-alive connection idle after a request is closed too.
+    drop(held);
+    let mut scraper = std::net::TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    use std::io::Write;
+    write!(scraper, "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    scraper
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = scraper.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.ends_with("OK\n"),
+        "kept alive, then closed: {answer}"
+    );
+    daemon.wait_for(Duration::from_secs(30), |m| m.contains_key("node_load1"));
+}
+
+#[test]
+fn connections_never_take_the_plugins_descriptors_nor_spin_the_accept_loop() {
+    // Regression: with the open-files limit reached, the accept loop spun at ~100 % CPU and every
+    // plugin failed with "Too many open files".
+    let daemon = crate::agent::Daemon::start_with(
+        &format!(
+            "interval = \"1s\"\n{}",
+            crate::agent::ONLY_CPU.replace("[plugins.mem]\nenabled = false\n", "")
+        ),
+        "max_connections = 1000\n",
+        Some(128),
+    );
+    let pid = daemon.pid();
+    let cycles = |m: &std::collections::BTreeMap<String, f64>| {
+        m.get(r#"sonde_plugin_cycles_total{plugin="mem"}"#)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let before = cycles(&daemon.metrics());
+    let (_, _, cpu_before) = usage(pid);
+    let held = idle_connections(daemon.port, 600);
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, sockets, cpu) = usage(pid);
+    assert!(
+        sockets <= 16 + 4,
+        "{sockets} sockets: more than 16 connections"
+    );
+    // 3 s at 100 ticks a second: a spinning loop would take ~300.
+    assert!(
+        cpu - cpu_before < 60,
+        "{} ticks of CPU in 3 s",
+        cpu - cpu_before
+    );
+    drop(held);
+    let after = daemon.wait_for(Duration::from_secs(60), |m| cycles(m) >= before + 3.0);
+    for plugin in ["cpu", "mem"] {
+        assert_eq!(
+            crate::agent::value(
+                &after,
+                &format!("node_scrape_collector_success{{collector=\"{plugin}\"}}")
+            ),
+            1.0,
+            "{plugin}: {}",
+            daemon.log()
+        );
+    }
+    assert!(
+        !daemon.log().contains("Too many open files"),
+        "{}",
+        daemon.log()
+    );
+}
