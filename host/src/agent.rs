@@ -5,6 +5,7 @@
 //! config (a bad one keeps the running one), SIGTERM and SIGINT stop collection and flush the
 //! queues within a deadline.
 
+use crate::backoff::Change as BackoffChange;
 use crate::compile_cache::CompileCache;
 use crate::config::Config;
 use crate::cycle::ScheduledPlugin;
@@ -179,6 +180,9 @@ impl Agent {
                 DEFAULT_READ_CAP,
             ))?),
         };
+        runtime
+            .memory_budget()
+            .set_limit(config.global.plugins_memory_limit.0 as usize);
         let cache = match CompileCache::open(&config.global.cache_dir()) {
             Ok(cache) => Some(cache.compiling_in_child()),
             Err(e) => {
@@ -433,6 +437,7 @@ struct Member {
     name: String,
     plugin: ScheduledPlugin,
     staleness: StalenessTracker,
+    backoff: crate::backoff::Backoff,
     first_cycle: bool,
     last_metadata: Option<std::time::Instant>,
 }
@@ -443,6 +448,7 @@ impl Member {
             name: plugin.plugin.name().to_owned(),
             plugin,
             staleness: StalenessTracker::new(),
+            backoff: Default::default(),
             first_cycle: true,
             last_metadata: None,
         }
@@ -457,6 +463,13 @@ impl Member {
         outgoing: &mut Outgoing,
     ) -> Option<CollectionTime> {
         let name = &self.name;
+        if self.backoff.skip_this_cycle() {
+            sinks.stats.skipped(name);
+            return Some(CollectionTime {
+                took: Duration::ZERO,
+                timed_out: false,
+            });
+        }
         let timestamp_ms = now_ms();
         let started = std::time::Instant::now();
         // A panic in the host's own code fails this cycle, not the thread.
@@ -467,12 +480,14 @@ impl Member {
             }
             // Decoded into the store's own families, the previous cycle's, under its lock: only
             // one cycle's families are ever kept.
-            Some(collected.and_then(|collected| {
+            let decoded = collected.and_then(|collected| {
                 sinks.store.update_with(name, |families| {
                     collected.decode_into(families)?;
                     Ok(families.iter().map(|f| f.samples.len()).sum::<usize>())
                 })
-            }))
+            });
+            self.plugin.plugin.after_decode(&decoded);
+            Some(decoded)
         }));
         let took = started.elapsed();
         let result = result.transpose()?;
@@ -480,6 +495,35 @@ impl Member {
         let counters = self.plugin.plugin.counters();
         let seconds = took.as_secs_f64();
         let mut series: Vec<SeriesSample> = Vec::new();
+        let change = match &result {
+            Ok(Ok(_)) => self.backoff.succeeded(),
+            Ok(Err(error)) => self
+                .backoff
+                .failed(crate::stats::failure_reason(error), self.plugin.interval),
+            Err(_) => self.backoff.failed("panic", self.plugin.interval),
+        };
+        sinks
+            .stats
+            .set_backing_off(name, self.backoff.is_backing_off());
+        match (&result, change) {
+            (Ok(Err(error)), Some(BackoffChange::Failing)) => {
+                tracing::warn!(plugin = %name, error = %crate::bindings::escape_control(&error.to_string()), "collection failed")
+            }
+            (Ok(Err(error)), _) => {
+                tracing::debug!(plugin = %name, error = %crate::bindings::escape_control(&error.to_string()), "collection failed again")
+            }
+            _ => {}
+        }
+        match change {
+            Some(BackoffChange::BackingOff { failures }) => tracing::warn!(
+                plugin = %name, failures, interval = ?self.plugin.interval, max_pause = ?crate::backoff::MAX_PAUSE,
+                "plugin fails every cycle; backing off: attempts are spaced out until one succeeds"
+            ),
+            Some(BackoffChange::Recovered { failures }) => {
+                tracing::info!(plugin = %name, failures, "plugin collects again after failing")
+            }
+            _ => {}
+        }
         match result {
             Ok(Ok(samples)) => {
                 sinks.stats.record(name, seconds, Ok(samples), counters);
@@ -495,7 +539,6 @@ impl Member {
                 }
             }
             Ok(Err(error)) => {
-                tracing::warn!(plugin = %name, %error, "collection failed");
                 sinks.stats.record(name, seconds, Err(&error), counters);
                 sinks.store.fail(name);
                 series = self.staleness.fail(timestamp_ms);

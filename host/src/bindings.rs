@@ -20,8 +20,11 @@ use self::sonde::collector::types as wit;
 
 /// How many log lines one plugin call may send before the rest are dropped (and counted).
 const LOG_LINES_PER_CALL: u32 = 100;
+/// How many bytes of log messages one plugin call may send (so one collection per interval:
+/// a plugin logging at full rate writes at most this per interval).
+const LOG_BYTES_PER_CALL: usize = 16 << 10;
 /// Log messages are cut to this many bytes.
-const LOG_LINE_MAX: usize = 4096;
+const LOG_LINE_MAX: usize = 1024;
 /// How much of a plugin's stderr (where a Rust panic message goes) is kept. When a call leaves
 /// it more than half full, the instance is replaced so a long-lived one never fills it.
 const STDERR_CAPACITY: usize = 64 << 10;
@@ -36,6 +39,7 @@ pub struct PluginState {
     table: ResourceTable,
     stderr: MemoryOutputPipe,
     log_lines_left: u32,
+    log_bytes_left: usize,
     /// Host calls refused this call because they tried to leave a root or were not granted.
     pub(crate) refused_calls: u32,
     /// Log lines dropped by the rate limit this call.
@@ -48,14 +52,16 @@ pub struct PluginState {
 }
 
 impl PluginState {
-    /// State for one call of `plugin`: an empty WASI context (no preopens, env, args, network);
-    /// stderr is kept (up to 4 KiB) to explain a trap, stdout is discarded; at most `kept_files`
-    /// kernel files are kept open between calls.
+    /// State of one instance of `plugin`: an empty WASI context (no preopens, env, args,
+    /// network); stderr is kept (up to 64 KiB) to explain a trap, stdout is discarded; its memory
+    /// grows within `limits` and the `budget` all plugins share; at most `kept_files` kernel
+    /// files are kept open between calls.
     pub fn new(
         plugin: Arc<str>,
         sandbox: Arc<Sandbox>,
         grants: Arc<Grants>,
         limits: StoreLimits,
+        budget: Arc<MemoryBudget>,
         kept_files: usize,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
@@ -64,11 +70,16 @@ impl PluginState {
             plugin,
             sandbox,
             grants,
-            limits: MemoryLimiter { limits, memory: 0 },
+            limits: MemoryLimiter {
+                limits,
+                budget,
+                memory: 0,
+            },
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             table: ResourceTable::new(),
             stderr,
             log_lines_left: LOG_LINES_PER_CALL,
+            log_bytes_left: LOG_BYTES_PER_CALL,
             refused_calls: 0,
             dropped_log_lines: 0,
             mount_table: None,
@@ -80,6 +91,7 @@ impl PluginState {
     pub(crate) fn begin_call(&mut self) {
         self.kept.begin_collection();
         self.log_lines_left = LOG_LINES_PER_CALL;
+        self.log_bytes_left = LOG_BYTES_PER_CALL;
         self.refused_calls = 0;
         self.dropped_log_lines = 0;
         self.mount_table = None;
@@ -155,12 +167,69 @@ impl PluginState {
     }
 }
 
-/// `StoreLimits` that also remember how much linear memory the plugin has.
+/// The linear memory all plugins' instances may hold together (`[global]
+/// plugins_memory_limit`): each instance takes its growth from it and gives it back when it is
+/// dropped, so no number of plugins can take the agent past its memory cap.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: std::sync::atomic::AtomicUsize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> MemoryBudget {
+        MemoryBudget {
+            limit: limit.into(),
+            used: 0.into(),
+        }
+    }
+
+    /// Changes the limit (a reload); instances above it keep what they have.
+    pub fn set_limit(&self, limit: usize) {
+        self.limit
+            .store(limit, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bytes all live instances hold.
+    pub fn used(&self) -> usize {
+        self.used.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn take(&self, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let limit = self.limit.load(Relaxed);
+        self.used
+            .fetch_update(Relaxed, Relaxed, |used| {
+                used.checked_add(bytes).filter(|total| *total <= limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.used
+            .fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `StoreLimits` and the shared [`MemoryBudget`], remembering how much linear memory the
+/// instance has (given back to the budget when the instance is dropped).
 pub struct MemoryLimiter {
     limits: StoreLimits,
+    budget: Arc<MemoryBudget>,
     /// Bytes of linear memory the plugin has grown to.
     pub(crate) memory: usize,
 }
+
+impl Drop for MemoryLimiter {
+    fn drop(&mut self) {
+        self.budget.give_back(self.memory);
+    }
+}
+
+/// The start of the message of a refused growth; [`crate::plugin`] classifies it as the
+/// memory limit. (`StoreLimits`' own `trap_on_grow_failure` message starts the same.)
+pub(crate) const GROWTH_REFUSED: &str = "forcing trap when growing memory";
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
@@ -169,11 +238,17 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
-        if allowed {
-            self.memory = self.memory.max(desired);
+        if !self.limits.memory_growing(current, desired, maximum)? {
+            return Ok(false);
         }
-        Ok(allowed)
+        let more = desired.saturating_sub(self.memory);
+        if !self.budget.take(more) {
+            wasmtime::bail!(
+                "{GROWTH_REFUSED} to {desired} bytes: all plugins together would hold more than plugins_memory_limit"
+            );
+        }
+        self.memory += more;
+        Ok(true)
     }
 
     fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
@@ -394,20 +469,22 @@ impl self::sonde::collector::host::Host for PluginState {
     }
 
     fn log(&mut self, level: wit::Level, message: String) {
-        if self.log_lines_left == 0 {
+        if self.log_lines_left == 0 || self.log_bytes_left == 0 {
             self.dropped_log_lines += 1;
             return;
         }
         self.log_lines_left -= 1;
-        let mut message = message;
-        if message.len() > LOG_LINE_MAX {
-            let mut cut = LOG_LINE_MAX;
+        let mut message = escape_control(&message).into_owned();
+        let max = LOG_LINE_MAX.min(self.log_bytes_left);
+        if message.len() > max {
+            let mut cut = max;
             while !message.is_char_boundary(cut) {
                 cut -= 1;
             }
             message.truncate(cut);
             message.push('…');
         }
+        self.log_bytes_left = self.log_bytes_left.saturating_sub(message.len());
         let plugin = &*self.plugin;
         match level {
             wit::Level::Trace => tracing::trace!(plugin, "{message}"),
@@ -416,5 +493,44 @@ impl self::sonde::collector::host::Host for PluginState {
             wit::Level::Warn => tracing::warn!(plugin, "{message}"),
             wit::Level::Error => tracing::error!(plugin, "{message}"),
         }
+    }
+}
+
+/// Text from a plugin made safe for one log line: control characters (newlines, carriage
+/// returns, terminal escapes) and the Unicode marks that reorder text are written as escapes, so
+/// a plugin cannot print a line that looks like the agent's own.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_cannot_forge_a_log_line() {
+        assert_eq!(escape_control("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(
+            escape_control("ok\n ERROR sonde::agent: forged plugin=cpu\r\x1b[2K"),
+            "ok\\n ERROR sonde::agent: forged plugin=cpu\\r\\u{1b}[2K"
+        );
+        assert_eq!(escape_control("abc\u{202e}def"), "abc\\u{202e}def");
     }
 }

@@ -160,7 +160,7 @@ impl PathArgs {
 
 /// Parses the command line, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    crate::memory::limit_malloc_arenas();
+    crate::memory::tune_malloc();
     crate::memory::map_files_on_demand();
     crate::kept_files::raise_descriptor_limit();
     let cli = Cli::parse();
@@ -431,6 +431,9 @@ fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
     };
     let paths = args.paths.overrides().resolve(&config);
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP))?);
+    runtime
+        .memory_budget()
+        .set_limit(config.global.plugins_memory_limit.0 as usize);
     let cache = open_cache(&config);
     let loaded = loader::load_enabled(&runtime, &config, cache.as_ref())?;
     let output = collect_once(&loaded.plugins);

@@ -125,6 +125,10 @@ pub struct GlobalConfig {
     /// Also run the components of `plugin_dir` that the config does not name (default off).
     /// Such a plugin gets no grants; one that needs any is skipped with a warning.
     pub enable_discovered_plugins: bool,
+    /// The linear memory of all plugins together (default 96MiB): a plugin whose growth would
+    /// pass it fails its cycle as over its memory limit. With the agent's own ~20 MB and one
+    /// plugin's output in transit (at most its `memory_limit`), this bounds the agent's memory.
+    pub plugins_memory_limit: ByteSize,
 }
 
 impl Default for GlobalConfig {
@@ -137,6 +141,7 @@ impl Default for GlobalConfig {
             state_dir: None,
             plugin_dir: None,
             enable_discovered_plugins: false,
+            plugins_memory_limit: ByteSize(crate::runtime::DEFAULT_PLUGINS_MEMORY_LIMIT as u64),
         }
     }
 }
@@ -390,6 +395,12 @@ impl Config {
             return Err(at(
                 key("global", "job"),
                 "[global] job: must not be empty".into(),
+            ));
+        }
+        if self.global.plugins_memory_limit.0 < 1 << 20 {
+            return Err(at(
+                key("global", "plugins_memory_limit"),
+                "[global] plugins_memory_limit: at least 1MiB".into(),
             ));
         }
         if self.global.interval.0.is_zero() {

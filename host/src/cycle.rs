@@ -59,6 +59,7 @@ pub fn collect_into(plugins: &[ScheduledPlugin], out: &mut CycleOutput) {
             .plugin
             .call_collect(&p.config_json)
             .and_then(|collected| collected.decode_into(families));
+        p.plugin.after_decode(&result);
         let elapsed = started.elapsed().as_secs_f64();
         name.clear();
         name.push_str(p.plugin.name());
@@ -68,7 +69,7 @@ pub fn collect_into(plugins: &[ScheduledPlugin], out: &mut CycleOutput) {
                 stats.record(name, elapsed, Ok(samples), p.plugin.counters());
             }
             Err(e) => {
-                tracing::error!(plugin = %name, error = %e, "collection failed");
+                tracing::error!(plugin = %name, error = %crate::bindings::escape_control(&e.to_string()), "collection failed");
                 stats.record(name, elapsed, Err(&e), p.plugin.counters());
                 // A call that failed (a trap, a timeout) left the earlier cycle's families.
                 families.clear();

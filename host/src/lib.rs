@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod backoff;
 mod bindings;
 pub mod builtin;
 pub mod cli;

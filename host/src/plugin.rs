@@ -146,7 +146,9 @@ impl Collected {
         let limit = self.sample_limit;
         match self.returned {
             Returned::Encoded(result) => {
-                let bytes = result.map_err(CallError::Failed)?;
+                let bytes = result.map_err(|e| {
+                    CallError::Failed(crate::bindings::escape_control(&e).into_owned())
+                })?;
                 sonde_sdk::encoding::decode_into(&bytes, limit, families).map_err(|e| match e {
                     DecodeError::TooManySamples { returned } => {
                         CallError::SampleLimit { returned, limit }
@@ -160,7 +162,9 @@ impl Collected {
                 })
             }
             Returned::Records(result) => {
-                let records = result.map_err(CallError::Failed)?;
+                let records = result.map_err(|e| {
+                    CallError::Failed(crate::bindings::escape_control(&e).into_owned())
+                })?;
                 let returned: usize = records.iter().map(|f| f.samples.len()).sum();
                 if returned > limit {
                     return Err(CallError::SampleLimit { returned, limit });
@@ -306,6 +310,7 @@ impl Plugin {
             self.runtime.sandbox().clone(),
             self.grants.clone(),
             limits,
+            self.runtime.memory_budget().clone(),
             self.limits.kept_files,
         );
         let mut store = Store::new(self.runtime.engine(), state);
@@ -407,8 +412,19 @@ impl Plugin {
     /// validated output.
     pub fn collect(&self, config_json: &str) -> Result<Vec<MetricFamily>, CallError> {
         let mut families = Vec::new();
-        self.call_collect(config_json)?.decode_into(&mut families)?;
-        Ok(families)
+        let decoded = self.call_collect(config_json)?.decode_into(&mut families);
+        self.after_decode(&decoded);
+        decoded.map(|()| families)
+    }
+
+    /// What a refused output means for the instance: one that returned more samples than its
+    /// limit or invalid output is dropped (with the memory it built that output in), and the
+    /// next call starts from a fresh one. Call it with the result of
+    /// [`Collected::decode_into`].
+    pub fn after_decode<T>(&self, decoded: &Result<T, CallError>) {
+        if let Err(CallError::SampleLimit { .. } | CallError::InvalidOutput(_)) = decoded {
+            *self.instance.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
     }
 
     /// Runs one collection with `config` (JSON) under the plugin's limits and returns its output
@@ -441,14 +457,14 @@ impl Plugin {
             return match trap {
                 Trap::Interrupt => CallError::Timeout(self.limits.timeout),
                 trap => CallError::Trap(match store.data().stderr_message() {
-                    Some(line) => format!("{trap} ({line})"),
+                    Some(line) => format!("{trap} ({})", bindings::escape_control(&line)),
                     None => trap.to_string(),
                 }),
             };
         }
         let cause = e.root_cause().to_string();
-        // StoreLimits' `trap_on_grow_failure` reports a refused growth with this text.
-        if cause.starts_with("forcing trap when growing memory") {
+        // StoreLimits' `trap_on_grow_failure` and the shared budget report a refused growth so.
+        if cause.starts_with(bindings::GROWTH_REFUSED) {
             CallError::MemoryLimit(self.limits.memory)
         } else {
             CallError::Trap(cause)

@@ -4,7 +4,7 @@
 //! This module and [`crate::plugin`] are the only places that use wasmtime's API, which changes
 //! with every wasmtime release.
 
-use crate::bindings::{self, PluginState};
+use crate::bindings::{self, MemoryBudget, PluginState};
 use crate::sandbox::Sandbox;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -20,9 +20,13 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<PluginState>,
     sandbox: Arc<Sandbox>,
+    memory: Arc<MemoryBudget>,
     ticker: Arc<Ticker>,
     ticker_thread: Option<JoinHandle<()>>,
 }
+
+/// The default of `[global] plugins_memory_limit`: the linear memory of all plugins together.
+pub const DEFAULT_PLUGINS_MEMORY_LIMIT: usize = 96 << 20;
 
 /// Advances the engine's epoch every [`EPOCH_TICK`], but only while a plugin call is running:
 /// an idle agent does not wake up 200 times a second for nothing.
@@ -112,6 +116,7 @@ impl Runtime {
             engine,
             linker,
             sandbox: Arc::new(sandbox),
+            memory: Arc::new(MemoryBudget::new(DEFAULT_PLUGINS_MEMORY_LIMIT)),
             ticker,
             ticker_thread: Some(handle),
         })
@@ -142,6 +147,11 @@ impl Runtime {
     /// The roots plugins read from.
     pub fn sandbox(&self) -> &Arc<Sandbox> {
         &self.sandbox
+    }
+
+    /// The linear memory all plugins' instances share (see [`MemoryBudget`]).
+    pub fn memory_budget(&self) -> &Arc<MemoryBudget> {
+        &self.memory
     }
 }
 

@@ -26,6 +26,8 @@ struct PluginFigures {
     failures: BTreeMap<&'static str, u64>,
     samples: usize,
     counters: Counters,
+    skipped: u64,
+    backing_off: bool,
 }
 
 /// Figures of every plugin, updated after each of its cycles.
@@ -59,6 +61,18 @@ impl AgentStats {
                 *figures.failures.entry(failure_reason(error)).or_default() += 1;
             }
         }
+    }
+
+    /// A cycle of `plugin` skipped while it backs off ([`crate::backoff`]).
+    pub fn skipped(&self, plugin: &str) {
+        let mut plugins = self.plugins.lock().unwrap_or_else(|e| e.into_inner());
+        plugins.entry(plugin.to_owned()).or_default().skipped += 1;
+    }
+
+    /// Whether `plugin`'s attempts are spaced out after repeated failures.
+    pub fn set_backing_off(&self, plugin: &str, backing_off: bool) {
+        let mut plugins = self.plugins.lock().unwrap_or_else(|e| e.into_inner());
+        plugins.entry(plugin.to_owned()).or_default().backing_off = backing_off;
     }
 
     /// Forgets plugins that are no longer configured (after a reload).
@@ -106,9 +120,17 @@ impl AgentStats {
             "sonde_plugin_refused_host_calls_total",
             "Host calls of a plugin that were refused: paths leaving a root, ungranted roots or capabilities, statfs outside the mount table.",
         );
+        let mut skipped = MetricFamily::counter(
+            "sonde_plugin_skipped_cycles_total",
+            "Cycles a plugin skipped while backing off after failing every cycle.",
+        );
+        let mut backing_off = MetricFamily::gauge(
+            "sonde_plugin_backing_off",
+            "Whether a plugin's attempts are spaced out after repeated failures of one kind (1) or it collects on its schedule (0).",
+        );
         let mut dropped_logs = MetricFamily::counter(
             "sonde_plugin_dropped_log_lines_total",
-            "Log lines of a plugin dropped by the limit of 100 per collection.",
+            "Log lines of a plugin dropped by the limits of 100 lines and 16 KiB per collection.",
         );
         for (name, f) in &plugins {
             let plugin = [("collector", name.as_str())];
@@ -120,6 +142,8 @@ impl AgentStats {
             kept_files.sample(&[("plugin", name)], f.counters.kept_files as f64);
             refused.sample(&[("plugin", name)], f.counters.refused_host_calls as f64);
             dropped_logs.sample(&[("plugin", name)], f.counters.dropped_log_lines as f64);
+            skipped.sample(&[("plugin", name)], f.skipped as f64);
+            backing_off.sample(&[("plugin", name)], f64::from(u8::from(f.backing_off)));
             for reason in [
                 "trap",
                 "timeout",
@@ -150,6 +174,8 @@ impl AgentStats {
             kept_files,
             refused,
             dropped_logs,
+            skipped,
+            backing_off,
             build,
         ]
     }

@@ -194,10 +194,11 @@ pub fn decode_into(
                 let label = &mut sample.labels[k];
                 label.name.clear();
                 label.value.clear();
-                if let Err(p) = reader
-                    .string_into(&mut label.name)
-                    .and_then(|()| reader.string_into(&mut label.value))
-                {
+                if let Err(p) = reader.string_into(&mut label.name) {
+                    return Err(at(family, p));
+                }
+                if let Err(p) = reader.string_into(&mut label.value) {
+                    let p = format!("the value of label {:?}: {p}", label.name);
                     return Err(at(family, p));
                 }
             }
@@ -217,6 +218,10 @@ pub fn decode_into(
     }
     Ok(())
 }
+
+/// The longest string a collection may hold: the longest label value or HELP validation accepts.
+const MAX_STRING_BYTES: usize = crate::validate::MAX_LABEL_VALUE_BYTES;
+const _: () = assert!(crate::validate::MAX_HELP_BYTES <= MAX_STRING_BYTES);
 
 fn put_len(out: &mut Vec<u8>, len: usize) {
     // A collection's counts and string lengths are far below 4 GiB (the host's caps are MiBs).
@@ -260,9 +265,15 @@ impl Reader<'_> {
         Ok(f64::from_le_bytes(self.take()?))
     }
 
-    /// Appends the next string to `dst` (its allocation reused when large enough).
+    /// Appends the next string to `dst` (its allocation reused when large enough). A string
+    /// longer than validation allows any string (16 KiB) is refused before it is copied.
     fn string_into(&mut self, dst: &mut String) -> Result<(), String> {
         let len = self.len()?;
+        if len > MAX_STRING_BYTES {
+            return Err(format!(
+                "a string of {len} bytes, more than the {MAX_STRING_BYTES} a name, label value or HELP may have"
+            ));
+        }
         let bytes = self
             .bytes
             .get(self.at..self.at.saturating_add(len))
@@ -344,6 +355,26 @@ mod tests {
         let err = decode_into(&encoded(&families()), 4, &mut out).unwrap_err();
         assert_eq!(err, DecodeError::TooManySamples { returned: 5 });
         assert!(same(&out, &families()), "nothing was touched");
+    }
+
+    #[test]
+    fn a_string_longer_than_validation_allows_is_refused_before_it_is_copied() {
+        let mut huge = families();
+        huge[1].samples[0].labels.push(Label {
+            name: "blob".into(),
+            value: "x".repeat(20 << 20),
+        });
+        let mut out = Vec::new();
+        let err = decode_into(&encoded(&huge), 100, &mut out).unwrap_err();
+        assert!(
+            err.to_string().contains("a string of 20971520 bytes"),
+            "{err}"
+        );
+        assert!(out.iter().all(|f| {
+            f.samples
+                .iter()
+                .all(|s| s.labels.iter().all(|l| l.value.len() <= MAX_STRING_BYTES))
+        }));
     }
 
     #[test]

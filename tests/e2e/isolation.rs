@@ -258,10 +258,49 @@ mod abuse {
         let err = misbehave("huge-labels", Limits::default()).unwrap_err();
         assert!(matches!(err, CallError::InvalidOutput(_)), "{err:?}");
         assert!(
-            err.to_string()
-                .contains("the value of label \"blob\" has 1048576 bytes, more than 16384"),
+            err.to_string().contains(
+                "the value of label \"blob\": a string of 1048576 bytes, more than the 16384"
+            ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_refused_output_drops_its_instance_and_gives_its_memory_back() {
+        // Regression: a plugin returning a 20 MB label value failed validation but its instance
+        // (and ~75 MB of RSS) was kept.
+        let rt = runtime(&fixtures().join("live-debian12/proc"));
+        let plugin = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+        plugin.collect(r#"{"mode": "ok"}"#).unwrap();
+        let idle = rt.memory_budget().used();
+        assert!(idle > 0 && idle < 4 << 20, "{idle}");
+        let err = plugin
+            .collect(r#"{"mode": "huge-labels", "series": 1, "bytes": 20971520}"#)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("a string of 20971520 bytes"),
+            "refused before the label is copied: {err}"
+        );
+        assert_eq!(rt.memory_budget().used(), 0, "the instance was dropped");
+        plugin.collect(r#"{"mode": "ok"}"#).unwrap();
+        assert!(rt.memory_budget().used() <= idle);
+    }
+
+    #[test]
+    fn all_plugins_together_stay_within_plugins_memory_limit() {
+        // Regression: each plugin kept its own 64 MiB cap, and two of them got the agent
+        // OOM-killed under the unit's MemoryMax.
+        let rt = runtime(&fixtures().join("live-debian12/proc"));
+        rt.memory_budget().set_limit(48 << 20);
+        let quiet = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+        quiet.collect(r#"{"mode": "ok"}"#).unwrap();
+        let hog = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+        let err = hog.collect(r#"{"mode": "oom"}"#).unwrap_err();
+        assert!(matches!(err, CallError::MemoryLimit(_)), "{err:?}");
+        // The hog got what the quiet plugin left of the 48 MiB, not its own 64 MiB, and gave
+        // it back when its instance was dropped; the quiet one still works.
+        assert!(rt.memory_budget().used() < 4 << 20);
+        quiet.collect(r#"{"mode": "ok"}"#).unwrap();
     }
 
     #[test]
@@ -295,8 +334,8 @@ mod abuse {
             "{:?}",
             started.elapsed()
         );
-        // 2^30 / 4096 lines, 100 let through.
-        assert_eq!(plugin.counters().dropped_log_lines, (1 << 18) - 100);
+        // 2^30 / 4096 lines; cut to 1 KiB each, 16 KiB of them let through: 16 lines.
+        assert_eq!(plugin.counters().dropped_log_lines, (1 << 18) - 16);
     }
 
     #[test]

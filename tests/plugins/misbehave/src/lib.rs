@@ -1,7 +1,9 @@
 //! A deliberately broken plugin for sonde's tests. Its config picks the misbehaviour:
 //! `{"mode": "trap"}`, `"invalid-name"`, `"invalid-label"`, `"duplicate-series"`, `"loop"`,
 //! `"oom"`, `"recurse"` (overflows its stack), `"fail"`, `"flood"` (returns `series` series, a
-//! million by default), `"huge-labels"` (megabyte label values), `"invalid-utf8"`,
+//! million by default), `"huge-labels"` (`series` label values of `bytes` bytes, 8 of a
+//! megabyte by default), `"forge-log"` (a log message with a newline and terminal escapes that
+//! would look like a line of the agent's own), `"invalid-utf8"`,
 //! `"special-values"` (NaN and infinities, which are valid), `"log-flood"` and `"stderr-flood"`
 //! (a gigabyte each), `"escape"` (tries to leave its roots and reports each attempt), or `"ok"`.
 
@@ -24,8 +26,10 @@ pub struct Misbehave;
 pub struct Config {
     /// What to do; `ok` when empty.
     pub mode: String,
-    /// How many series `flood` returns (0: a million).
+    /// How many series `flood` (0: a million) or `huge-labels` (0: 8) returns.
     pub series: usize,
+    /// The size of `huge-labels`' values (0: a megabyte).
+    pub bytes: usize,
 }
 
 impl Collector for Misbehave {
@@ -70,10 +74,25 @@ impl Collector for Misbehave {
                 MetricFamily::gauge("misbehave_depth", "Never returned.")
                     .with_value(recurse(std::hint::black_box(1)) as f64),
             ]),
+            "forge-log" => {
+                host.log(
+                    Level::Error,
+                    "broken\n ERROR sonde::agent: collection failed plugin=cpu\r\x1b[2K",
+                );
+                Ok(vec![
+                    MetricFamily::gauge("misbehave_ok", "Fine.").with_value(1.0),
+                ])
+            }
             "huge-labels" => {
-                let value = "x".repeat(1 << 20);
+                let bytes = if config.bytes == 0 {
+                    1 << 20
+                } else {
+                    config.bytes
+                };
+                let series = if config.series == 0 { 8 } else { config.series };
+                let value = "x".repeat(bytes);
                 let mut family = MetricFamily::gauge("misbehave_huge", "Megabyte label values.");
-                for i in 0..8 {
+                for i in 0..series {
                     family.sample(&[("i", &i.to_string()), ("blob", &value)], 1.0);
                 }
                 Ok(vec![family])
