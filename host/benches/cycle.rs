@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
-    let plugins = loader::load_enabled(&runtime, &config, None)?.plugins;
+    let plugins = loader::load_enabled(&runtime, &config, None)?;
 
     // Warm up, then record one cycle's accesses for the floor.
     for _ in 0..3 {

@@ -175,9 +175,9 @@ fn floor(plugins: &[&str], seconds: u64, process_groups: bool) -> (Cost, usize) 
     let dir = tempfile::tempdir().unwrap();
     let config = Config::load(&sonde_config(dir.path(), 1, plugins, process_groups)).unwrap();
     let loaded = loader::load_enabled(&runtime, &config, None).unwrap();
-    collect_once(&loaded.plugins);
+    collect_once(&loaded);
     runtime.sandbox().take_recorded();
-    collect_once(&loaded.plugins);
+    collect_once(&loaded);
     let accesses = runtime.sandbox().take_recorded();
     // Once a second, like the agents: a cycle after a second's pause finds colder caches than
     // back-to-back cycles would.

@@ -94,9 +94,12 @@ impl Agent {
         let mut hangup = signal(SignalKind::hangup())?;
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
-        let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
-        let mut http = self.start_http(&config, http_stopped.clone()).await?;
+        // The plugins load first: a config that does not fully load never binds anything.
         let mut current = self.start(config, None).await?;
+        let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
+        let mut http = self
+            .start_http(&current.config, http_stopped.clone())
+            .await?;
         // The compiled plugins are mapped now.
         crate::memory::map_files_on_demand();
         tracing::info!(plugins = current.plugin_count, "sonde is running");
@@ -195,8 +198,7 @@ impl Agent {
         let plugins = tokio::task::spawn_blocking(move || {
             loader::load_enabled(&load_runtime, &load_config, cache.as_ref())
         })
-        .await??
-        .plugins;
+        .await??;
 
         let mut kept: Vec<Arc<RemoteWriteQueue>> = Vec::new();
         let mut retired: Vec<Arc<RemoteWriteQueue>> = Vec::new();

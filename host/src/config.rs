@@ -31,6 +31,21 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[log]`: log level and format.
     pub log: LogConfig,
+    /// The file and text it was read from, to name the line of an error found later (a plugin
+    /// that does not load, a plugin config key the plugin does not know).
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Where a config came from: its path and text (none for a config built in code). It never makes
+/// two configs differ: a reload compares what the configs say, not where they were written.
+#[derive(Debug, Clone, Default)]
+pub struct Origin(Option<std::sync::Arc<(PathBuf, String)>>);
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
 }
 
 /// `[http]`: serve `/metrics` like node_exporter, for Prometheus or Alloy to scrape.
@@ -247,7 +262,8 @@ impl PluginConfig {
         self.interval.map_or(global.interval.0, |d| d.0)
     }
 
-    /// The plugin's timeout: as configured, else 5s, but never longer than its interval.
+    /// The plugin's timeout: as configured (the config refuses one longer than the interval),
+    /// else 5s or the interval if shorter.
     pub fn timeout(&self, global: &GlobalConfig) -> Duration {
         self.timeout
             .map_or(DEFAULT_TIMEOUT.min(self.interval(global)), |d| d.0)
@@ -303,34 +319,77 @@ pub enum ConfigError {
         /// What is wrong, naming the key.
         message: String,
     },
+    /// A config built in code (not read from a file) that is not valid.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Config {
     /// Reads and parses a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(&e.as_bytes()[..valid]);
+            let (line, column) = line_column(&text, valid);
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: "invalid UTF-8: a config file is UTF-8 text".into(),
+            }
         })?;
         Self::parse(&text, path)
     }
 
     /// Parses and validates config text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
             let (line, column) = e
                 .span()
                 .map(|span| line_column(text, span.start))
                 .unwrap_or((1, 1));
+            let mut message = e.message().trim().to_owned();
+            // toml says only "duplicate key": name it (the span covers the second one).
+            if message == "duplicate key"
+                && let Some(key) = e.span().and_then(|span| text.get(span))
+            {
+                message = format!("duplicate key `{}`", key.trim().trim_matches(['[', ']']));
+            }
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().trim().to_owned(),
+                message,
             }
         })?;
+        config.origin = Origin(Some(std::sync::Arc::new((
+            path.to_path_buf(),
+            text.to_owned(),
+        ))));
         config.validate(text, path)?;
         Ok(config)
+    }
+
+    /// An error about `key` of the table `[table]` (the whole table with an empty `key`), at the
+    /// line it is written on when the config came from a file.
+    pub fn error_at(&self, table: &str, key: &str, message: String) -> ConfigError {
+        match &self.origin.0 {
+            Some(origin) => {
+                let (path, text) = &**origin;
+                let (line, column) = line_column(text, key_span(text, table, key).start);
+                ConfigError::Parse {
+                    path: path.clone(),
+                    line,
+                    column,
+                    message,
+                }
+            }
+            None => ConfigError::Invalid(message),
+        }
     }
 
     /// Checks what the schema cannot: relabel rules compile, remote-write settings make sense.
@@ -423,23 +482,31 @@ impl Config {
                     format!("[plugins.{name}] timeout: must be longer than 0s"),
                 ));
             }
+            let (timeout, interval) = (plugin.timeout(&self.global), plugin.interval(&self.global));
+            if timeout > interval {
+                return Err(at(
+                    key(&table, "timeout"),
+                    format!(
+                        "[plugins.{name}] timeout: {} is longer than the plugin's interval of {}; a collection must end before the next begins",
+                        humantime::format_duration(timeout),
+                        humantime::format_duration(interval)
+                    ),
+                ));
+            }
             if plugin.memory_limit.is_some_and(|b| b.0 < 1 << 20) {
                 return Err(at(
                     key(&table, "memory_limit"),
                     format!("[plugins.{name}] memory_limit: at least 1MiB"),
                 ));
             }
-        }
-        // Every [plugins.<name>] must name a plugin that exists.
-        if let Err(e) = crate::loader::check_names(self) {
-            let message = format!("{e:#}");
-            let table = message
-                .strip_prefix("[plugins.")
-                .and_then(|rest| rest.split_once(']'))
-                .map(|(name, _)| format!("plugins.{name}"))
-                .unwrap_or_default();
-            let span = key_span(text, &table, "");
-            return Err(at(span, message));
+            if let Some(grants) = &plugin.grants {
+                crate::grants::Grants::parse(grants).map_err(|e| {
+                    at(
+                        key(&table, "grants"),
+                        format!("[plugins.{name}] grants: {e}"),
+                    )
+                })?;
+            }
         }
         if self.http.max_connections == 0 {
             return Err(at(

@@ -28,6 +28,58 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Parses `grants = ["proc", "sys:class/hwmon", "statfs"]`: capability names, and roots
+    /// optionally narrowed to path prefixes with `root:prefix`. A prefix is a relative path
+    /// inside its root: `..` and `.` components are refused (`sys:../../etc` would name nothing
+    /// inside the root, and reads past it are refused anyway: better to say so at start).
+    pub fn parse(grants: &[String]) -> Result<Grants, String> {
+        let mut capabilities = Vec::new();
+        let mut prefixes: Vec<(Root, Vec<String>)> = Vec::new();
+        for grant in grants {
+            let (name, prefix) = match grant.split_once(':') {
+                Some((name, prefix)) => (name, Some(prefix.trim_matches('/'))),
+                None => (grant.as_str(), None),
+            };
+            let capability = Capability::from_name(name).ok_or_else(|| {
+                format!(
+                    "unknown grant {grant:?}; use proc, sys, rootfs (optionally root:path/prefix), statfs, timex"
+                )
+            })?;
+            let Some(prefix) = prefix else {
+                capabilities.push(capability);
+                continue;
+            };
+            let root = Root::ALL
+                .into_iter()
+                .find(|r| r.capability() == capability)
+                .ok_or_else(|| {
+                    format!("grant {grant:?}: only proc, sys and rootfs take a path prefix")
+                })?;
+            if prefix.is_empty()
+                || prefix
+                    .split('/')
+                    .any(|part| part.is_empty() || part == "." || part == "..")
+            {
+                return Err(format!(
+                    "grant {grant:?}: the prefix must be a path inside the {} root, such as {}:class/hwmon, without `.`, `..` or empty parts",
+                    root.name(),
+                    root.name()
+                ));
+            }
+            match prefixes.iter_mut().find(|(r, _)| *r == root) {
+                Some((_, list)) => list.push(prefix.to_owned()),
+                None => prefixes.push((root, vec![prefix.to_owned()])),
+            }
+        }
+        let mut result = Grants::new(capabilities);
+        for (root, list) in prefixes {
+            if !result.has(root.capability()) {
+                result = result.limit_root(root, list);
+            }
+        }
+        Ok(result)
+    }
+
     /// Grants exactly `capabilities`, each root whole.
     pub fn new(capabilities: impl IntoIterator<Item = Capability>) -> Self {
         Grants {
@@ -87,6 +139,36 @@ fn normal_components(path: &Path) -> Vec<&std::ffi::OsStr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grants_parse_with_prefixes_and_refuse_prefixes_that_leave_their_root() {
+        let g = Grants::parse(&[
+            "proc".into(),
+            "sys:class/hwmon".into(),
+            "sys:/class/thermal/".into(),
+        ])
+        .unwrap();
+        assert!(g.has(Capability::Proc) && g.has(Capability::Sys) && !g.has(Capability::Statfs));
+        assert!(g.allows_path(Root::Sys, "class/hwmon/hwmon0/temp1_input"));
+        assert!(g.allows_path(Root::Sys, "class/thermal/thermal_zone0/temp"));
+        assert!(!g.allows_path(Root::Sys, "block/sda/stat"));
+        assert!(
+            Grants::parse(&["network".into()])
+                .unwrap_err()
+                .contains("unknown grant")
+        );
+        assert!(Grants::parse(&["statfs:/x".into()]).is_err());
+        for bad in [
+            "sys:../../etc",
+            "sys:class/../..",
+            "rootfs:./etc",
+            "sys:",
+            "sys:a//b",
+        ] {
+            let err = Grants::parse(&[bad.into()]).unwrap_err();
+            assert!(err.contains("must be a path inside"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn whole_roots() {

@@ -4,13 +4,12 @@
 
 use crate::builtin;
 use crate::compile_cache::CompileCache;
-use crate::config::{Config, PluginConfig};
+use crate::config::{Config, ConfigError, PluginConfig};
 use crate::cycle::ScheduledPlugin;
 use crate::grants::Grants;
 use crate::plugin::{Limits, Plugin};
 use crate::runtime::Runtime;
 use anyhow::{Context, bail};
-use sonde_sdk::{Capability, Root};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -47,85 +46,45 @@ fn component_path(
 
 /// Checks that every `[plugins.<name>]` names a built-in plugin, gives a `path`, or has a
 /// component in `plugin_dir`.
-pub fn check_names(config: &Config) -> anyhow::Result<()> {
-    let discovered = discover(config)?;
+fn check_names(
+    config: &Config,
+    discovered: &std::collections::BTreeMap<String, PathBuf>,
+) -> Result<(), ConfigError> {
     for (name, settings) in &config.plugins {
-        if builtin::builtin(name).is_none() && component_path(name, settings, &discovered).is_none()
+        if builtin::builtin(name).is_none() && component_path(name, settings, discovered).is_none()
         {
             let known: Vec<_> = builtin::builtin_names().collect();
-            bail!(
-                "[plugins.{name}]: no built-in plugin of that name, no `path` to a component and \
-                 no {name}.wasm in plugin_dir (built-ins: {})",
-                known.join(", ")
-            );
+            return Err(config.error_at(
+                &format!("plugins.{name}"),
+                "",
+                format!(
+                    "[plugins.{name}]: no built-in plugin of that name, no `path` to a component \
+                     and no {name}.wasm in plugin_dir (built-ins: {})",
+                    known.join(", ")
+                ),
+            ));
         }
     }
     Ok(())
 }
 
-/// Parses `grants = ["proc", "sys:class/hwmon", "statfs"]`: capability names, and roots
-/// optionally narrowed to path prefixes with `root:prefix`.
-pub fn parse_grants(grants: &[String]) -> anyhow::Result<Grants> {
-    let mut capabilities = Vec::new();
-    let mut prefixes: Vec<(Root, Vec<String>)> = Vec::new();
-    for grant in grants {
-        let (name, prefix) = match grant.split_once(':') {
-            Some((name, prefix)) => (name, Some(prefix.trim_matches('/').to_owned())),
-            None => (grant.as_str(), None),
-        };
-        let capability = Capability::from_name(name).with_context(|| {
-            format!("unknown grant {grant:?}; use proc, sys, rootfs (optionally root:path/prefix), statfs, timex")
-        })?;
-        match prefix {
-            None => capabilities.push(capability),
-            Some(prefix) => {
-                let root = Root::ALL
-                    .into_iter()
-                    .find(|r| r.capability() == capability)
-                    .with_context(|| {
-                        format!("grant {grant:?}: only proc, sys and rootfs take a path prefix")
-                    })?;
-                match prefixes.iter_mut().find(|(r, _)| *r == root) {
-                    Some((_, list)) => list.push(prefix),
-                    None => prefixes.push((root, vec![prefix])),
-                }
-            }
-        }
-    }
-    let mut result = Grants::new(capabilities);
-    for (root, list) in prefixes {
-        if !result.has(root.capability()) {
-            result = result.limit_root(root, list);
-        }
-    }
-    Ok(result)
-}
-
-/// The plugins that loaded, and the third-party ones that did not (with why).
-#[derive(Default)]
-pub struct Loaded {
-    /// Ready to run.
-    pub plugins: Vec<ScheduledPlugin>,
-    /// Third-party plugins left out: a missing grant, a file that is not a sonde component, an
-    /// unsupported API version. The agent runs without them (after logging each as an error);
-    /// `check-config` fails on them.
-    pub refused: Vec<(String, String)>,
-}
-
 /// Loads the plugins the config enables: every built-in unless `enabled = false`, and every
 /// plugin with a `path` (or in `plugin_dir`) unless `enabled = false`. Built-ins get what they
 /// declare unless `grants` says otherwise; third-party plugins get only their `grants`, and must
-/// be granted everything they declare. A built-in that fails to load is an error; a
-/// third-party plugin that fails is left out and reported in [`Loaded::refused`].
+/// be granted everything they declare; each plugin's `config` table must use the plugin's own
+/// keys. Anything else is an error naming the file, line and key: the agent never starts (or
+/// reloads) with part of its config, and `check-config`, `collect` and `run` refuse the same
+/// configs. Only components found in `plugin_dir` that the config does not name
+/// (`enable_discovered_plugins`) are skipped with a warning when they do not load.
 pub fn load_enabled(
     runtime: &Arc<Runtime>,
     config: &Config,
     cache: Option<&CompileCache>,
-) -> anyhow::Result<Loaded> {
-    check_names(config)?;
-    let discovered = discover(config)?;
+) -> anyhow::Result<Vec<ScheduledPlugin>> {
+    let discovered =
+        discover(config).map_err(|e| config.error_at("global", "plugin_dir", format!("{e:#}")))?;
+    check_names(config, &discovered)?;
     let mut plugins = Vec::new();
-    let mut refused = Vec::new();
     let has_path = |name: &str| config.plugins.get(name).is_some_and(|s| s.path.is_some());
     // A `path` under a built-in's name replaces the built-in.
     let mut names: Vec<String> = builtin::builtin_names()
@@ -146,17 +105,8 @@ pub fn load_enabled(
         }
         if builtin::builtin(name).is_none() || has_path(name) {
             settings.path = component_path(name, &settings, &discovered);
-            match load(runtime, config, name, &settings, cache) {
-                Ok(plugin) => plugins.push(plugin),
-                Err(e) => {
-                    let reason = format!("{e:#}");
-                    tracing::error!(plugin = %name, error = %reason, "plugin not started");
-                    refused.push((name.clone(), reason));
-                }
-            }
-        } else {
-            plugins.push(load(runtime, config, name, &settings, cache)?);
         }
+        plugins.push(load(runtime, config, name, &settings, cache)?);
     }
     if config.global.enable_discovered_plugins {
         for (name, path) in &discovered {
@@ -175,9 +125,10 @@ pub fn load_enabled(
             }
         }
     }
-    Ok(Loaded { plugins, refused })
+    Ok(plugins)
 }
 
+/// Loads one plugin; every failure of the config's making is an error at its table's line.
 fn load(
     runtime: &Arc<Runtime>,
     config: &Config,
@@ -185,9 +136,16 @@ fn load(
     settings: &PluginConfig,
     cache: Option<&CompileCache>,
 ) -> anyhow::Result<ScheduledPlugin> {
+    let table = format!("plugins.{name}");
     let wasm: std::borrow::Cow<'static, [u8]> = match &settings.path {
         Some(path) => std::fs::read(path)
-            .with_context(|| format!("[plugins.{name}] path {}", path.display()))?
+            .map_err(|e| {
+                config.error_at(
+                    &table,
+                    "path",
+                    format!("[plugins.{name}] path {}: {e}", path.display()),
+                )
+            })?
             .into(),
         None => builtin::builtin(name).expect("checked").into(),
     };
@@ -197,17 +155,28 @@ fn load(
         samples: settings.sample_limit(),
         kept_files: settings.keep_open_files(),
     };
-    let mut plugin = match cache {
-        Some(cache) => {
-            let (component, _) = cache
-                .load(runtime.engine(), &wasm)
-                .with_context(|| format!("[plugins.{name}]: not a loadable component"))?;
-            Plugin::from_component(runtime, name, &component, Grants::default(), limits)?
+    let loaded = crate::plugin::check_component_header(&wasm).and_then(|()| match cache {
+        Some(cache) => cache
+            .load(runtime.engine(), &wasm)
+            .context("not a loadable component")
+            .and_then(|(component, _)| {
+                Plugin::from_component(runtime, name, &component, Grants::default(), limits)
+            }),
+        None => Plugin::load(runtime, name, &wasm, Grants::default(), limits),
+    });
+    let mut plugin = loaded.map_err(|e| {
+        let message = format!("[plugins.{name}]: {e:#}");
+        match &settings.path {
+            // A third-party component that does not load is the config's mistake.
+            Some(_) => anyhow::Error::from(config.error_at(&table, "path", message)),
+            // A built-in that does not load is sonde's.
+            None => anyhow::anyhow!(message),
         }
-        None => Plugin::load(runtime, name, &wasm, Grants::default(), limits)?,
-    };
+    })?;
     let grants = match &settings.grants {
-        Some(grants) => parse_grants(grants).with_context(|| format!("[plugins.{name}] grants"))?,
+        Some(grants) => Grants::parse(grants).map_err(|e| {
+            config.error_at(&table, "grants", format!("[plugins.{name}] grants: {e}"))
+        })?,
         // Built-ins are part of the binary: they get what they declare.
         None if settings.path.is_none() => Grants::new(plugin.info().needs.iter().copied()),
         None => Grants::default(),
@@ -216,53 +185,72 @@ fn load(
     let missing = plugin.missing_grants();
     if !missing.is_empty() {
         let missing: Vec<&str> = missing.iter().map(|c| c.name()).collect();
-        bail!(
-            "[plugins.{name}]: the plugin needs {} but is not granted {}; add them to `grants` \
-             (e.g. grants = [{}])",
-            plugin
-                .info()
-                .needs
-                .iter()
-                .map(|c| c.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-            missing.join(", "),
-            missing
-                .iter()
-                .map(|m| format!("\"{m}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let needs: Vec<&str> = plugin.info().needs.iter().map(|c| c.name()).collect();
+        let quoted: Vec<String> = missing.iter().map(|m| format!("\"{m}\"")).collect();
+        bail!(config.error_at(
+            &table,
+            "grants",
+            format!(
+                "[plugins.{name}]: the plugin needs {} but is not granted {}; add them to `grants` (e.g. grants = [{}])",
+                needs.join(", "),
+                missing.join(", "),
+                quoted.join(", ")
+            ),
+        ));
+    }
+    let config_json = settings.config_json();
+    let defaults: serde_json::Value =
+        serde_json::from_str(&plugin.info().default_config).unwrap_or_default();
+    let given: serde_json::Value = serde_json::from_str(&config_json)?;
+    if let Err(problem) = config_matches_defaults(&given, &defaults, "") {
+        bail!(config.error_at(
+            &table,
+            "config",
+            format!("[plugins.{name}] config: {problem}")
+        ));
     }
     Ok(ScheduledPlugin {
         plugin,
-        config_json: settings.config_json(),
+        config_json,
         interval: settings.interval(&config.global),
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grants_with_prefixes() {
-        let g = parse_grants(&[
-            "proc".into(),
-            "sys:class/hwmon".into(),
-            "sys:/class/thermal/".into(),
-        ])
-        .unwrap();
-        assert!(g.has(Capability::Proc) && g.has(Capability::Sys) && !g.has(Capability::Statfs));
-        assert!(g.allows_path(Root::Sys, "class/hwmon/hwmon0/temp1_input"));
-        assert!(g.allows_path(Root::Sys, "class/thermal/thermal_zone0/temp"));
-        assert!(!g.allows_path(Root::Sys, "block/sda/stat"));
-        assert!(
-            parse_grants(&["network".into()])
-                .unwrap_err()
-                .to_string()
-                .contains("unknown grant")
-        );
-        assert!(parse_grants(&["statfs:/x".into()]).is_err());
+/// Checks a plugin config against the plugin's defaults: every key known, every value of the
+/// default's JSON type (tables recursively; lists and `null` defaults accept anything).
+fn config_matches_defaults(
+    given: &serde_json::Value,
+    defaults: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    use serde_json::Value;
+    match (given, defaults) {
+        (Value::Object(given), Value::Object(defaults)) => {
+            for (key, value) in given {
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                match defaults.get(key) {
+                    None => {
+                        let known: Vec<&str> = defaults.keys().map(String::as_str).collect();
+                        return Err(format!(
+                            "unknown key `{path}` (known: {})",
+                            known.join(", ")
+                        ));
+                    }
+                    Some(default) => config_matches_defaults(value, default, &path)?,
+                }
+            }
+            Ok(())
+        }
+        (_, Value::Null | Value::Array(_)) => Ok(()),
+        (Value::Bool(_), Value::Bool(_))
+        | (Value::Number(_), Value::Number(_))
+        | (Value::String(_), Value::String(_)) => Ok(()),
+        (given, default) => Err(format!(
+            "`{at}` is {given}, but should be like its default {default}"
+        )),
     }
 }

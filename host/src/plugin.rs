@@ -526,6 +526,16 @@ fn check_api_version(engine: &wasmtime::Engine, component: &Component) -> anyhow
     }
 }
 
+/// Refuses bytes that do not even start as a WebAssembly component, saying what they look like
+/// (before anything is compiled).
+pub fn check_component_header(bytes: &[u8]) -> anyhow::Result<()> {
+    match bytes {
+        // `\0asm`, then the component layer's version and layer fields.
+        [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, ..] => Ok(()),
+        _ => anyhow::bail!("not a WebAssembly component: {}", describe_bytes(bytes)),
+    }
+}
+
 /// What a file that is not a component looks like, for the error message.
 fn describe_bytes(bytes: &[u8]) -> &'static str {
     match bytes {

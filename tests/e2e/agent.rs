@@ -547,3 +547,31 @@ fn hostile_plugins_keep_the_agent_within_the_memory_the_docs_give() {
         "RSS {now:.1} MiB once the hogs were dropped"
     );
 }
+
+#[test]
+fn a_reload_whose_plugin_does_not_load_keeps_the_running_config() {
+    let daemon = Daemon::start(&format!("interval = \"1s\"\n{ONLY_CPU}"));
+    daemon.rewrite(&format!(
+        "interval = \"1s\"\n{ONLY_CPU}[plugins.third]\npath = \"/nonexistent/third.wasm\"\n"
+    ));
+    daemon.signal(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !daemon.log().contains("reload failed") {
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        daemon
+            .log()
+            .contains("[plugins.third] path /nonexistent/third.wasm"),
+        "{}",
+        daemon.log()
+    );
+    let before = value(
+        &daemon.metrics(),
+        r#"sonde_plugin_cycles_total{plugin="cpu"}"#,
+    );
+    daemon.wait_for(Duration::from_secs(10), |m| {
+        value(m, r#"sonde_plugin_cycles_total{plugin="cpu"}"#) >= before + 2.0
+    });
+}

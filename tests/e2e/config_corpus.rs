@@ -93,13 +93,37 @@ const CORPUS: &[(&str, &str, usize, &str)] = &[
         "duplicate plugin table",
         "[plugins.cpu]\n[plugins.cpu]\n",
         2,
-        "duplicate",
+        "duplicate key `cpu`",
     ),
     (
         "duplicate key",
         "[global]\njob = \"a\"\njob = \"b\"\n",
         3,
-        "duplicate key",
+        "duplicate key `job`",
+    ),
+    (
+        "a grant prefix that leaves its root",
+        "[plugins.cpu]\ngrants = [\"proc\", \"sys:../../etc\"]\n",
+        2,
+        "[plugins.cpu] grants: grant \"sys:../../etc\": the prefix must be a path inside the sys root",
+    ),
+    (
+        "an unknown root in a grant",
+        "\n[plugins.cpu]\ninterval = \"5s\"\ngrants = [\"gpu:card0\"]\n",
+        4,
+        "[plugins.cpu] grants: unknown grant \"gpu:card0\"",
+    ),
+    (
+        "a timeout longer than the interval",
+        "[global]\ninterval = \"2s\"\n[plugins.net]\ntimeout = \"5s\"\n",
+        4,
+        "[plugins.net] timeout: 5s is longer than the plugin's interval of 2s",
+    ),
+    (
+        "an unknown key in a built-in's config table",
+        "[plugins.mem]\nconfig = { meminfo = true, vmstats = false }\n",
+        2,
+        "[plugins.mem] config: unknown key `vmstats`",
     ),
     (
         "both auth kinds",
@@ -188,4 +212,93 @@ fn a_missing_config_file_is_an_error_naming_it() {
     );
     let (code, _) = sonde(&["run", "--config", "/nonexistent/sonde.toml"]);
     assert_eq!(code, Some(2));
+}
+
+#[test]
+fn invalid_utf8_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sonde.toml");
+    std::fs::write(&path, b"[global]\njob = \"n\xffde\"\n").unwrap();
+    let file = path.to_str().unwrap();
+    for args in [vec!["check-config", file], vec!["run", "--config", file]] {
+        let (code, stderr) = sonde(&args);
+        assert_eq!(code, Some(2));
+        assert!(
+            stderr.contains(&format!("{file}:2:9: invalid UTF-8")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_plugin_that_does_not_load_stops_run_as_it_stops_check_config() {
+    // Regression: check-config refused these, but `run` started with the other plugins.
+    let dir = tempfile::tempdir().unwrap();
+    let random = dir.path().join("random.wasm");
+    std::fs::write(&random, [0x5a_u8; 64]).unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, wat::parse_str("(module)").unwrap()).unwrap();
+    let misbehave = crate::support::test_plugin_path("misbehave");
+    let cases = [
+        (
+            "a directory",
+            format!("path = {:?}", dir.path()),
+            "Is a directory",
+        ),
+        (
+            "a missing file",
+            format!("path = {:?}", dir.path().join("gone.wasm")),
+            "No such file",
+        ),
+        (
+            "random bytes",
+            format!("path = {random:?}"),
+            "not WebAssembly at all",
+        ),
+        (
+            "a core module",
+            format!("path = {core:?}"),
+            "a core WebAssembly module",
+        ),
+        (
+            "an ungranted need",
+            format!("path = {misbehave:?}"),
+            "is not granted proc",
+        ),
+        (
+            "an unknown config key",
+            format!("path = {misbehave:?}\ngrants = [\"proc\"]\nconfig = {{ mood = \"bad\" }}"),
+            "[plugins.third] config: unknown key `mood`",
+        ),
+    ];
+    for (what, settings, needle) in cases {
+        let path = dir.path().join("sonde.toml");
+        let port = crate::support::free_port();
+        std::fs::write(
+            &path,
+            format!(
+                "[global]\ncache_dir = {:?}\n\n[plugins.third]\n{settings}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+                dir.path().join("cache")
+            ),
+        )
+        .unwrap();
+        let file = path.to_str().unwrap();
+        let (check_code, check) = sonde(&["check-config", file]);
+        let (run_code, run) = sonde(&["run", "--config", file]);
+        assert_eq!(check_code, Some(2), "{what}: check-config: {check}");
+        assert_eq!(run_code, Some(2), "{what}: run: {run}");
+        assert!(
+            check.contains(&format!("error: {file}:")) && check.contains(needle),
+            "{what}: {check}"
+        );
+        assert!(
+            run.lines()
+                .any(|l| l.contains(&format!("error: {file}:")) && l.contains(needle)),
+            "{what}: run said: {run}"
+        );
+        assert!(
+            !run.contains("serving /metrics"),
+            "{what}: run bound its port: {run}"
+        );
+    }
 }
