@@ -138,8 +138,12 @@ impl Agent {
         let deadline = Instant::now() + SHUTDOWN_FLUSH_DEADLINE;
         for queue in &current.queues {
             let undelivered = queue.shutdown(deadline).await;
+            let stats = &queue.endpoint().stats;
+            let (sent, failed) = (stats.sent_total(), stats.failed_total());
             if undelivered > 0 {
-                tracing::warn!(endpoint = %queue.endpoint().name, undelivered, "samples left undelivered at shutdown");
+                tracing::warn!(endpoint = %queue.endpoint().name, sent, failed, undelivered, "samples left undelivered at shutdown");
+            } else {
+                tracing::info!(endpoint = %queue.endpoint().name, sent, failed, "queue flushed");
             }
         }
         let _ = http_stop.send(true);

@@ -44,6 +44,9 @@ pub struct PluginState {
     pub(crate) refused_calls: u32,
     /// Log lines dropped by the rate limit this call.
     pub(crate) dropped_log_lines: u32,
+    /// Warnings and errors logged this call (dropped ones included): how a part of a plugin
+    /// that failed while the rest collected shows.
+    pub(crate) warnings: u32,
     /// The mount table, read at the first `statfs` of a call: only its mount points are
     /// answered, each on the thread its kind allows.
     mount_table: Option<Arc<std::collections::HashMap<String, MountKind>>>,
@@ -82,6 +85,7 @@ impl PluginState {
             log_bytes_left: LOG_BYTES_PER_CALL,
             refused_calls: 0,
             dropped_log_lines: 0,
+            warnings: 0,
             mount_table: None,
         }
     }
@@ -94,6 +98,7 @@ impl PluginState {
         self.log_bytes_left = LOG_BYTES_PER_CALL;
         self.refused_calls = 0;
         self.dropped_log_lines = 0;
+        self.warnings = 0;
         self.mount_table = None;
     }
 
@@ -469,6 +474,9 @@ impl self::sonde::collector::host::Host for PluginState {
     }
 
     fn log(&mut self, level: wit::Level, message: String) {
+        if matches!(level, wit::Level::Warn | wit::Level::Error) {
+            self.warnings = self.warnings.saturating_add(1);
+        }
         if self.log_lines_left == 0 || self.log_bytes_left == 0 {
             self.dropped_log_lines += 1;
             return;

@@ -62,6 +62,8 @@ pub struct Counters {
     pub refused_host_calls: u64,
     /// Log lines dropped by the per-call limit since the plugin was loaded.
     pub dropped_log_lines: u64,
+    /// Warnings and errors the plugin logged since it was loaded.
+    pub warnings: u64,
 }
 
 /// Why a plugin call failed. Each is the plugin's failure, never the host's.
@@ -190,6 +192,7 @@ pub struct Plugin {
     kept_files: std::sync::atomic::AtomicUsize,
     refused_host_calls: std::sync::atomic::AtomicU64,
     dropped_log_lines: std::sync::atomic::AtomicU64,
+    warnings: std::sync::atomic::AtomicU64,
     runtime: Arc<Runtime>,
     grants: Arc<Grants>,
     limits: Limits,
@@ -247,6 +250,7 @@ impl Plugin {
             kept_files: Default::default(),
             refused_host_calls: Default::default(),
             dropped_log_lines: Default::default(),
+            warnings: Default::default(),
             runtime: runtime.clone(),
             grants: Arc::new(grants),
             limits,
@@ -276,6 +280,7 @@ impl Plugin {
             kept_files: self.kept_files.load(Relaxed),
             refused_host_calls: self.refused_host_calls.load(Relaxed),
             dropped_log_lines: self.dropped_log_lines.load(Relaxed),
+            warnings: self.warnings.load(Relaxed),
         }
     }
 
@@ -375,6 +380,8 @@ impl Plugin {
             state.dropped_log_lines.into(),
             std::sync::atomic::Ordering::Relaxed,
         );
+        self.warnings
+            .fetch_add(state.warnings.into(), std::sync::atomic::Ordering::Relaxed);
         if state.refused_calls > 0 {
             tracing::warn!(plugin = %self.name, refused = state.refused_calls, "plugin made host calls that were refused");
         }

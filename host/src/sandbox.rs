@@ -510,16 +510,23 @@ impl Sandbox {
             p if p.as_os_str().is_empty() => Path::new("."),
             p => p,
         };
-        // Not `open_dir`: its descriptor is `O_PATH`, which cannot be listed.
-        let dir = self
-            .dir(root)?
-            .open_with(
-                path,
-                OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK),
-            )
-            .map_err(fs_error)?;
+        // Not `open_dir` alone: its descriptor is `O_PATH`, which cannot be listed.
+        let listing = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+            .clone();
+        let base = self.dir(root)?;
+        let dir = match base.open_with(path, &listing) {
+            // Without openat2 (kernels before 5.6) cap-std resolves component by component
+            // and opens the last one with O_NOFOLLOW, which a symlink to a directory answers
+            // with ENOTDIR: resolve it with `open_dir` (which follows it, within the root)
+            // and open that directory for listing.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => base
+                .open_dir(path)
+                .and_then(|dir| dir.open_with(".", &listing))
+                .map_err(fs_error)?,
+            opened => opened.map_err(fs_error)?,
+        };
         rustix::fs::Dir::new(dir.into_std()).map_err(|e| fs_error(e.into()))
     }
 
@@ -1088,8 +1095,35 @@ mod tests {
         );
     }
 
+    /// Set in the child [`the_real_mount_table_is_kept_until_the_kernel_signals_a_change`] runs
+    /// itself as, in namespaces of its own.
+    const IN_NAMESPACES: &str = "SONDE_TEST_IN_OWN_NAMESPACES";
+
     #[test]
     fn the_real_mount_table_is_kept_until_the_kernel_signals_a_change() {
+        // Mounting needs CAP_SYS_ADMIN, and must not touch the host's mount table: the test runs
+        // again as pid 1 of its own user, mount and pid namespaces (util-linux `unshare`, no
+        // privilege needed) with a procfs of its own, whose `1/mountinfo` is its own table.
+        if std::env::var_os(IN_NAMESPACES).is_none() {
+            let output = std::process::Command::new("unshare")
+                .args(["--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc"])
+                .arg(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "sandbox::tests::the_real_mount_table_is_kept_until_the_kernel_signals_a_change",
+                    "--nocapture",
+                ])
+                .env(IN_NAMESPACES, "1")
+                .output()
+                .expect("util-linux unshare");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("1 passed"),
+                "in its own namespaces: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return;
+        }
         let host = Sandbox::open(RootPaths::default(), 1 << 20);
         let first = host.mount_table();
         assert!(first.contains_key("/"));
@@ -1097,7 +1131,6 @@ mod tests {
             Arc::ptr_eq(&first, &host.mount_table()),
             "read again unchanged"
         );
-        // Mounting needs CAP_SYS_ADMIN; where the test runs without it, only the above is checked.
         let dir = tempfile::tempdir().unwrap();
         let target = std::ffi::CString::new(dir.path().to_str().unwrap()).unwrap();
         let tmpfs = c"tmpfs";
@@ -1110,11 +1143,8 @@ mod tests {
                 0,
                 std::ptr::null(),
             )
-        } == 0;
-        if !mounted {
-            eprintln!("cannot mount a tmpfs here: {}", io::Error::last_os_error());
-            return;
-        }
+        };
+        assert_eq!(mounted, 0, "mount: {}", io::Error::last_os_error());
         let mount_point = dir.path().to_str().unwrap();
         let after_mount = host.mount_table();
         // SAFETY: a valid C string.

@@ -132,6 +132,10 @@ impl AgentStats {
             "sonde_plugin_dropped_log_lines_total",
             "Log lines of a plugin dropped by the limits of 100 lines and 16 KiB per collection.",
         );
+        let mut warnings = MetricFamily::counter(
+            "sonde_plugin_warnings_total",
+            "Warnings and errors a plugin logged: a part of a bundled plugin that failed while the others collected (node_scrape_collector_success stays 1), kernel lines skipped.",
+        );
         for (name, f) in &plugins {
             let plugin = [("collector", name.as_str())];
             duration.sample(&plugin, f.last_duration);
@@ -142,6 +146,7 @@ impl AgentStats {
             kept_files.sample(&[("plugin", name)], f.counters.kept_files as f64);
             refused.sample(&[("plugin", name)], f.counters.refused_host_calls as f64);
             dropped_logs.sample(&[("plugin", name)], f.counters.dropped_log_lines as f64);
+            warnings.sample(&[("plugin", name)], f.counters.warnings as f64);
             skipped.sample(&[("plugin", name)], f.skipped as f64);
             backing_off.sample(&[("plugin", name)], f64::from(u8::from(f.backing_off)));
             for reason in [
@@ -174,6 +179,7 @@ impl AgentStats {
             kept_files,
             refused,
             dropped_logs,
+            warnings,
             skipped,
             backing_off,
             build,

@@ -233,6 +233,7 @@ mod tests {
             kept_files: 3,
             refused_host_calls: 2,
             dropped_log_lines: 0,
+            warnings: 0,
         };
         stats.record("cpu", 0.001, Ok(1), counters);
         let store = LatestValues::new(stats);

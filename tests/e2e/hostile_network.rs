@@ -521,3 +521,83 @@ fn connections_never_take_the_plugins_descriptors_nor_spin_the_accept_loop() {
         daemon.log()
     );
 }
+
+#[tokio::test]
+async fn insecure_skip_verify_accepts_an_untrusted_certificate() {
+    // The same untrusted certificate is refused without it (see above).
+    let (_, untrusted) = certificate(&["receiver.example.com"], Some((2020, 2021)));
+    let rx = Receiver::start_tls(vec![], untrusted);
+    let url = format!("https://127.0.0.1:{}/api/v1/write", rx.port);
+    let endpoint = Endpoint::new(&config(&url, "tls = { insecure_skip_verify = true }")).unwrap();
+    let delivery = endpoint.send_with_retry(body(), 1, far()).await;
+    assert_eq!(delivery, Delivery::Sent { retries: 0 });
+    assert_eq!(rx.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_receiver_that_requires_a_client_certificate_gets_it() {
+    // Mutual TLS: the receiver trusts one client CA and refuses connections without a
+    // certificate it signed.
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let client_cert = rcgen::CertificateParams::new(vec!["sonde-client".to_string()])
+        .unwrap()
+        .self_signed(&client_key)
+        .unwrap();
+    let mut client_roots = rustls::RootCertStore::empty();
+    client_roots.add(client_cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        client_roots.into(),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    // The server's own certificate, with the verifier in place of `with_no_client_auth`.
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&server_key)
+        .unwrap();
+    let server = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                vec![server_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+            )
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca = file("ca.pem", server_cert.pem());
+    let cert = file("client.pem", client_cert.pem());
+    let key = file("client-key.pem", client_key.serialize_pem());
+
+    let rx = Receiver::start_tls(vec![], server);
+    let url = format!("https://127.0.0.1:{}/api/v1/write", rx.port);
+    let without = Endpoint::new(&config(&url, &format!("tls = {{ ca_file = {ca:?} }}"))).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    let refused = without.send_with_retry(body(), 1, deadline).await;
+    assert!(matches!(refused, Delivery::GaveUp(_)), "{refused:?}");
+    assert!(
+        rx.requests().is_empty(),
+        "a request got through without a certificate"
+    );
+
+    let with = Endpoint::new(&config(
+        &url,
+        &format!("tls = {{ ca_file = {ca:?}, cert_file = {cert:?}, key_file = {key:?} }}"),
+    ))
+    .unwrap();
+    assert_eq!(
+        with.send_with_retry(body(), 1, far()).await,
+        Delivery::Sent { retries: 0 }
+    );
+    assert_eq!(rx.requests().len(), 1);
+}

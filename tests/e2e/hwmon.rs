@@ -101,15 +101,14 @@ fn a_narrowed_grant_refuses_the_rest_and_keeps_what_is_granted() {
 }
 
 #[test]
-fn without_grants_the_plugin_is_refused_at_load_and_the_others_run() {
+fn without_grants_the_config_is_refused_naming_the_plugin_and_what_it_needs() {
+    // A plugin that cannot load makes the whole config invalid (exit 2, nothing collected), as
+    // `check-config` and `run` refuse it: no command starts half-configured.
     let (code, stdout, stderr) = collect("");
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("[plugins.hwmon]: the plugin needs sys but is not granted sys"),
         "{stderr}"
     );
-    assert!(
-        stdout.contains("node_cpu_seconds_total{"),
-        "built-ins unaffected"
-    );
+    assert!(stdout.is_empty(), "nothing is collected: {stdout}");
 }

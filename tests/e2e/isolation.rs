@@ -384,3 +384,55 @@ fn a_cycle_decoded_over_an_earlier_one_shows_nothing_for_a_plugin_that_failed() 
         assert_eq!(out.failures.len(), 1, "{mode}");
     }
 }
+
+#[test]
+fn a_malformed_kernel_line_is_left_out_the_rest_kept_and_the_failure_counted() {
+    // Regression: one bad line in /proc/meminfo dropped all `node_memory_*` series, with
+    // success 1 and nothing to alert on.
+    let tree = tempfile::tempdir().unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(fixtures().join("node-exporter/proc"))
+        .arg(tree.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let proc = tree.path().join("proc");
+    let collect = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sonde"))
+            .args(["collect", "--once", "--path.procfs", proc.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let series = crate::support::parse_exposition(&text);
+        (series, String::from_utf8(out.stderr).unwrap())
+    };
+    let memory = |series: &std::collections::BTreeMap<String, f64>| {
+        series
+            .keys()
+            .filter(|k| k.starts_with("node_memory_"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let (before, _) = collect();
+    assert_eq!(before[r#"sonde_plugin_warnings_total{plugin="mem"}"#], 0.0);
+
+    let meminfo = std::fs::read_to_string(proc.join("meminfo")).unwrap();
+    let broken = meminfo.replacen("MemFree:          225472 kB", "MemFree: lots kB", 1);
+    assert_ne!(broken, meminfo);
+    std::fs::write(proc.join("meminfo"), broken).unwrap();
+    let (after, stderr) = collect();
+
+    let kept = memory(&after);
+    let mut expected = memory(&before);
+    expected.retain(|k| !k.starts_with("node_memory_MemFree_bytes"));
+    assert_eq!(kept, expected, "only the bad line's series is missing");
+    assert_eq!(
+        after[r#"sonde_plugin_warnings_total{plugin="mem"}"#], 1.0,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("meminfo"),
+        "the log names the part: {stderr}"
+    );
+}

@@ -3,7 +3,6 @@
 //! gauges that do not move have the same values.
 
 use crate::support::{KillOnDrop, free_port, http_get, metric_name, parse_exposition};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -102,10 +101,7 @@ fn newer_labels_are_dropped_cleanly() {
 
 #[test]
 fn every_node_exporter_series_is_in_sondes_output() {
-    if !Path::new(NODE_EXPORTER).exists() {
-        eprintln!(
-            "\n*** SKIPPED: {NODE_EXPORTER} is not installed (apt-get install prometheus-node-exporter) ***\n"
-        );
+    if !crate::support::peer_installed(NODE_EXPORTER, "prometheus-node-exporter") {
         return;
     }
     let port = free_port();

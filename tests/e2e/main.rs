@@ -13,6 +13,7 @@ mod isolation;
 mod kept_files;
 mod live_node_exporter;
 mod node_exporter_fixtures;
+mod old_kernel;
 mod prometheus;
 mod remote_write;
 mod security;

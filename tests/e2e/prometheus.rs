@@ -3,7 +3,6 @@
 //! relabeled labels, `instance`, `job`, the external labels and the right values.
 
 use crate::support::{KillOnDrop, fixtures, free_port, http_get};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,10 +20,7 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus, or returns `None` (after a loud message) when it is not installed.
     pub fn start() -> Option<Prometheus> {
-        if !Path::new(PROMETHEUS).exists() {
-            eprintln!(
-                "\n*** SKIPPED: {PROMETHEUS} is not installed (apt-get install prometheus) ***\n"
-            );
+        if !crate::support::peer_installed(PROMETHEUS, "prometheus") {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();

@@ -222,3 +222,71 @@ async fn the_queue_batches_keeps_series_order_and_delivers_everything() {
         assert_eq!(timestamps, &[1, 1001, 2001, 3001, 4001]);
     }
 }
+
+/// The `Authorization` header of the first request `rx` got.
+fn authorization(rx: &Receiver) -> String {
+    rx.requests()[0]
+        .headers
+        .iter()
+        .find(|(n, _)| n == "authorization")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_bearer_token_is_sent_from_the_config_or_its_file() {
+    let rx = Receiver::start(vec![]);
+    let endpoint = Endpoint::new(&config(rx.port, "bearer_token = \"s3cr3t\"")).unwrap();
+    assert_eq!(
+        endpoint.send_with_retry(body(), 1, far()).await,
+        Delivery::Sent { retries: 0 }
+    );
+    assert_eq!(authorization(&rx), "Bearer s3cr3t");
+
+    // From a file, as Kubernetes mounts a service account token: the trailing newline is not
+    // part of the token.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "from-a-file\n").unwrap();
+    let rx = Receiver::start(vec![]);
+    let endpoint =
+        Endpoint::new(&config(rx.port, &format!("bearer_token_file = {file:?}"))).unwrap();
+    assert_eq!(
+        endpoint.send_with_retry(body(), 1, far()).await,
+        Delivery::Sent { retries: 0 }
+    );
+    assert_eq!(authorization(&rx), "Bearer from-a-file");
+}
+
+#[tokio::test]
+async fn max_samples_per_second_paces_a_backlog() {
+    // 1,000 samples in batches of 100 at 1,000 samples/s: a send every 100 ms, where the
+    // unpaced queue sends them all within milliseconds.
+    let rx = Receiver::start(vec![]);
+    let state = tempfile::tempdir().unwrap();
+    let queue = RemoteWriteQueue::start(
+        &config(
+            rx.port,
+            "queue = { max_samples_per_send = 100, max_samples_per_second = 1000, batch_send_deadline = \"10ms\" }",
+        ),
+        state.path(),
+    )
+    .unwrap();
+    // Ten cycles' worth, queued at once as after an outage.
+    for cycle in 0..10 {
+        let samples = (0..100)
+            .map(|i| sample(&format!("m{i}"), 1.0, 1000 + cycle))
+            .collect();
+        queue.push(samples, &[]);
+    }
+    let undelivered = queue
+        .shutdown(tokio::time::Instant::now() + Duration::from_secs(20))
+        .await;
+    assert_eq!(undelivered, 0);
+    let requests = rx.requests();
+    assert_eq!(requests.len(), 10);
+    for pair in requests.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(gap >= Duration::from_millis(90), "sent {gap:?} apart");
+    }
+}

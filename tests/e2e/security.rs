@@ -32,6 +32,11 @@ fn rootfs_fixture(root: &Path) {
     symlink("/dev/zero", granted.join("zero")).unwrap();
     symlink("loop", granted.join("loop")).unwrap();
     symlink("/", root.join("proc")).unwrap();
+    // A symlink that stays inside the grant: it must keep working.
+    std::fs::create_dir_all(granted.join("real/dir")).unwrap();
+    std::fs::write(granted.join("real/dir/file"), "inside").unwrap();
+    symlink("real/dir", granted.join("linked-dir")).unwrap();
+    symlink("real/dir/file", granted.join("linked-file")).unwrap();
     let huge = std::fs::File::create(granted.join("huge")).unwrap();
     huge.set_len(64 << 20).unwrap(); // sparse: 64 MiB, far past the 8 MiB cap
     rustix::fs::mknodat(
@@ -69,6 +74,11 @@ fn allowed_outcomes(attempt: &str) -> &'static [&'static str] {
         "fifo" | "fifo_batch" => &["Other(\"not a regular file\")"],
         "symlink_loop" => &["EscapesRoot"],
         "wasi_clock" => &["read"],
+        // Sockets meet a real listener (see the test): only the sandbox can refuse them.
+        "wasi_tcp_connect" | "wasi_tcp_listen" | "wasi_udp_send" => &["PermissionDenied"],
+        // `localhost` needs no network to resolve: wasmtime answers a lookup it does not allow
+        // with `permanent-resolver-failure`, which wasi-libc reports as EAI_FAIL.
+        "wasi_dns" => &["failed to lookup address information: Non-recoverable error"],
         a if a.starts_with("wasi_") => &[],
         _ => ESCAPES,
     }
@@ -76,6 +86,7 @@ fn allowed_outcomes(attempt: &str) -> &'static [&'static str] {
 
 #[test]
 fn every_escape_attempt_fails_and_is_counted() {
+    crate::old_kernel::act_as_old_kernel_if_asked();
     let rootfs = tempfile::tempdir().unwrap();
     rootfs_fixture(rootfs.path());
     let paths = RootPaths {
@@ -90,8 +101,19 @@ fn every_escape_attempt_fails_and_is_counted() {
     let wasm = std::fs::read(test_plugin_path("escape")).unwrap();
     let plugin = Plugin::load(&runtime, "escape", &wasm, grants, Limits::default()).unwrap();
 
+    // Real peers for the socket attempts: a refusal is the sandbox's, not an empty port's.
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_nonblocking(true).unwrap();
+    let config = format!(
+        r#"{{"tcp_port":{},"udp_port":{}}}"#,
+        tcp.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port()
+    );
+
     let started = Instant::now();
-    let families = plugin.collect("").unwrap();
+    let families = plugin.collect(&config).unwrap();
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "the attempts took {took:?}");
 
@@ -125,6 +147,55 @@ fn every_escape_attempt_fails_and_is_counted() {
         refusals,
         "refused calls counted"
     );
+    // Nothing reached the listeners.
+    let nothing = std::io::ErrorKind::WouldBlock;
+    assert_eq!(
+        tcp.accept().map(drop).unwrap_err().kind(),
+        nothing,
+        "a TCP connection got through"
+    );
+    let mut buffer = [0; 16];
+    assert_eq!(
+        udp.recv(&mut buffer).map(drop).unwrap_err().kind(),
+        nothing,
+        "a datagram got through"
+    );
     // The instance survived all of it.
-    assert_eq!(plugin.collect("").unwrap()[0].samples.len(), 68);
+    assert_eq!(plugin.collect(&config).unwrap()[0].samples.len(), 68);
+
+    // And symlinks that stay inside their root are followed, as /sys needs (class/net/lo).
+    let sandbox = Sandbox::open(
+        RootPaths {
+            procfs: "/proc".into(),
+            sysfs: "/sys".into(),
+            rootfs: rootfs.path().to_path_buf(),
+        },
+        DEFAULT_READ_CAP,
+    );
+    let names = |entries: Vec<sonde_sdk::DirEntry>| -> Vec<String> {
+        entries.into_iter().map(|e| e.name).collect()
+    };
+    assert_eq!(
+        names(
+            sandbox
+                .read_dir(Root::Rootfs, "granted/linked-dir")
+                .unwrap()
+        ),
+        ["file"]
+    );
+    assert_eq!(
+        sandbox
+            .read_file(Root::Rootfs, "granted/linked-file")
+            .unwrap(),
+        b"inside"
+    );
+    assert!(
+        names(sandbox.read_dir(Root::Sys, "class/net/lo").unwrap()).contains(&"operstate".into())
+    );
+    assert_eq!(
+        sandbox
+            .read_file(Root::Sys, "class/net/lo/operstate")
+            .unwrap(),
+        b"unknown\n"
+    );
 }

@@ -67,7 +67,9 @@ pub fn test_plugin_path(name: &str) -> PathBuf {
         .join("wasm32-wasip2/plugin")
         .join(format!("sonde_test_plugin_{name}.wasm"));
     let mut built = BUILT.lock().unwrap();
-    if !built.iter().any(|b| b == name) {
+    // A child acting as an old kernel cannot run cargo (OpenSSL wants `getrandom`): its
+    // parent built the plugin.
+    if !built.iter().any(|b| b == name) && !crate::old_kernel::acting_as_old_kernel() {
         let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
             .current_dir(workspace())
             .args([
@@ -100,6 +102,24 @@ fn target_root() -> PathBuf {
         .find(|p| p.join("CACHEDIR.TAG").exists())
         .expect("test binary inside a cargo target dir")
         .to_path_buf()
+}
+
+/// Whether a real peer this test runs against (Prometheus, node_exporter) is installed at `path`.
+/// When it is not, the test is skipped with a message on stdout and stderr, unless
+/// `SONDE_REQUIRE_PEERS` is set (as `.ci/run` sets it): then a missing peer fails the test, so a
+/// CI that lost its peers cannot pass by skipping what they test.
+pub fn peer_installed(path: &str, package: &str) -> bool {
+    if Path::new(path).exists() {
+        return true;
+    }
+    let message = format!("{path} is not installed (apt-get install {package})");
+    assert!(
+        std::env::var_os("SONDE_REQUIRE_PEERS").is_none(),
+        "{message}, and SONDE_REQUIRE_PEERS is set"
+    );
+    println!("\n*** SKIPPED: {message} ***\n");
+    eprintln!("\n*** SKIPPED: {message} ***\n");
+    false
 }
 
 /// The series of an exposition text: `name{labels}` → value, without `#` lines. Label values may
@@ -315,6 +335,29 @@ impl Receiver {
     /// The requests received so far.
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// The samples of the remote-write requests answered 2xx so far: how many in all, and the
+    /// timestamps (ms) of those of the metric `name`, in arrival order (repeats kept).
+    pub fn accepted_samples(&self, name: &str) -> (u64, Vec<i64>) {
+        let (mut total, mut times) = (0, Vec::new());
+        for request in self.requests() {
+            if !(200..300).contains(&request.status) {
+                continue;
+            }
+            let decoded = sonde::remote_write::encode::decode(&request.body).unwrap();
+            for series in decoded.timeseries {
+                total += series.samples.len() as u64;
+                if series
+                    .labels
+                    .iter()
+                    .any(|l| l.name == "__name__" && l.value == name)
+                {
+                    times.extend(series.samples.iter().map(|s| s.timestamp));
+                }
+            }
+        }
+        (total, times)
     }
 }
 

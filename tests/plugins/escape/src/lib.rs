@@ -14,10 +14,16 @@ use sonde_sdk::{Capability, Collector, Description, Error, FsError, Host, Metric
 #[derive(Default)]
 pub struct Escape;
 
-/// No options.
+/// Where the test listens, so that a socket attempt meets a real peer: a refusal then comes
+/// from the sandbox, never from a port nobody listens on.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Config {}
+pub struct Config {
+    /// A TCP listener on 127.0.0.1.
+    pub tcp_port: u16,
+    /// A bound UDP socket on 127.0.0.1.
+    pub udp_port: u16,
+}
 
 /// One attempt: a name, the host call it goes through, and what it tries.
 struct Attempt {
@@ -94,7 +100,7 @@ fn statfs(name: &'static str, mount_point: &'static str) -> Attempt {
     attempt(name, "statfs", move |host| host.statfs(mount_point))
 }
 
-fn wasi(name: &'static str, run: fn() -> Result<(), String>) -> Attempt {
+fn wasi(name: &'static str, run: impl Fn() -> Result<(), String> + 'static) -> Attempt {
     Attempt {
         name,
         call: "wasi",
@@ -105,8 +111,17 @@ fn wasi(name: &'static str, run: fn() -> Result<(), String>) -> Attempt {
     }
 }
 
+/// An I/O error as its kind (`PermissionDenied`, `Unsupported`…): stable across libc versions.
+fn kind(e: std::io::Error) -> String {
+    format!("{:?}", e.kind())
+}
+
 /// Every attempt, in the order they are reported.
-fn attempts() -> Vec<Attempt> {
+fn attempts(config: &Config) -> Vec<Attempt> {
+    let (tcp, udp) = (
+        format!("127.0.0.1:{}", config.tcp_port),
+        format!("127.0.0.1:{}", config.udp_port),
+    );
     use Root::{Proc, Rootfs, Sys};
     vec![
         // `..` in every call and root.
@@ -206,22 +221,17 @@ fn attempts() -> Vec<Attempt> {
             0 => Err("empty".into()),
             _ => Ok(()),
         }),
-        wasi("wasi_tcp_connect", || {
-            std::net::TcpStream::connect("127.0.0.1:22")
-                .map(drop)
-                .map_err(|e| e.to_string())
+        wasi("wasi_tcp_connect", move || {
+            std::net::TcpStream::connect(&tcp).map(drop).map_err(kind)
         }),
         wasi("wasi_tcp_listen", || {
             std::net::TcpListener::bind("0.0.0.0:0")
                 .map(drop)
-                .map_err(|e| e.to_string())
+                .map_err(kind)
         }),
-        wasi("wasi_udp_send", || {
-            let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
-            socket
-                .send_to(b"x", "127.0.0.1:53")
-                .map(drop)
-                .map_err(|e| e.to_string())
+        wasi("wasi_udp_send", move || {
+            let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(kind)?;
+            socket.send_to(b"x", &udp).map(drop).map_err(kind)
         }),
         wasi("wasi_dns", || {
             use std::net::ToSocketAddrs;
@@ -258,12 +268,12 @@ impl Collector for Escape {
         ])
     }
 
-    fn collect(&self, host: &Host, _config: &Config) -> Result<Vec<MetricFamily>, Error> {
+    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
         let mut family = MetricFamily::gauge(
             "sonde_escape_attempt",
             "One sample per escape attempt; outcome is `read` when it got data.",
         );
-        for attempt in attempts() {
+        for attempt in attempts(config) {
             let outcome = match (attempt.run)(host) {
                 Outcome::Read => "read".to_owned(),
                 Outcome::Refused(e) => e,
