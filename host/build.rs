@@ -1,9 +1,20 @@
-//! Builds the built-in plugins (`plugins/*`) for `wasm32-wasip2` and embeds them in the binary.
+//! Builds the built-in plugins (`plugins/*`) for `wasm32-wasip2`, precompiles them with wasmtime
+//! for the target (the engine settings of `src/engine_config.rs`, the target's baseline CPU) and
+//! embeds both in the binary: a first start loads the precompiled code without compiling, and
+//! compiles the component only where wasmtime refuses the artifact.
 //!
 //! The plugins are built by a nested `cargo build` into their own target directory
 //! (`<target>/wasm-plugins`), as wasmtime's test-programs are, so the host's build and theirs do not
 //! contend for one lock and an unchanged plugin is not rebuilt. The generated
 //! `$OUT_DIR/builtin_plugins.rs` lists each plugin's name and bytes.
+//!
+//! The `wasm32-wasip2` target is added to the toolchain when it is missing: rustup installs the
+//! targets of `rust-toolchain.toml` only when it auto-installs (`RUSTUP_AUTO_INSTALL=0` turns
+//! that off), and a newcomer's first `cargo run` must not fail on it.
+
+#[cfg(feature = "precompiled-builtins")]
+#[path = "src/engine_config.rs"]
+mod engine_config;
 
 use std::env;
 use std::fmt::Write as _;
@@ -25,6 +36,7 @@ fn main() {
         "plugins",
         "Cargo.toml",
         "Cargo.lock",
+        "host/src/engine_config.rs",
     ] {
         println!(
             "cargo:rerun-if-changed={}",
@@ -32,11 +44,12 @@ fn main() {
         );
     }
 
+    ensure_wasm_target();
     let plugins = BUILTIN_PLUGINS;
     let target_dir = target_root(&out_dir).join("wasm-plugins");
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(&workspace)
-        .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2"])
+        .args(["build", "--profile", "plugin", "--target", WASM_TARGET])
         .arg("--target-dir")
         .arg(&target_dir);
     for name in plugins {
@@ -61,25 +74,28 @@ fn main() {
         .status()
         .expect("cannot run cargo to build the built-in plugins");
     if !status.success() {
-        panic!(
-            "building the built-in plugins for wasm32-wasip2 failed (is the target installed? \
-             `rustup target add wasm32-wasip2`)"
-        );
+        panic!("building the built-in plugins for wasm32-wasip2 failed (see above)");
     }
 
+    let precompile = precompiler();
     let mut code = String::from(
-        "/// The built-in plugins: name and component bytes, embedded at build time.\n\
-         pub const BUILTIN_PLUGINS: &[(&str, &[u8])] = &[\n",
+        "/// The built-in plugins: name, component bytes and the component precompiled by wasmtime\n\
+         /// for the target (empty without the `precompiled-builtins` feature), embedded at build\n\
+         /// time.\n\
+         pub const BUILTIN_PLUGINS: &[(&str, &[u8], &[u8])] = &[\n",
     );
     for name in plugins {
         let wasm = target_dir
             .join("wasm32-wasip2/plugin")
             .join(format!("sonde_plugin_{name}.wasm"));
-        assert!(wasm.exists(), "missing {}", wasm.display());
+        let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
+        let cwasm = out_dir.join(format!("{name}.cwasm"));
+        std::fs::write(&cwasm, precompile(&bytes)).unwrap();
         writeln!(
             code,
-            "    ({name:?}, include_bytes!({:?})),",
-            wasm.display().to_string()
+            "    ({name:?}, include_bytes!({:?}), include_bytes!({:?})),",
+            wasm.display().to_string(),
+            cwasm.display().to_string()
         )
         .unwrap();
     }
@@ -97,11 +113,84 @@ fn compile_protos() {
         .expect("generating the remote-write types");
 }
 
-/// The cargo target directory containing `out_dir` (the one holding `CACHEDIR.TAG`).
+/// Compiles a component to the target's native code, with the agent's engine settings, for the
+/// target's baseline CPU (an explicit target gets no feature detection: what this machine's CPU
+/// has, another of the architecture may lack).
+#[cfg(feature = "precompiled-builtins")]
+fn precompiler() -> impl Fn(&[u8]) -> Vec<u8> {
+    let target = env::var("TARGET").unwrap();
+    let mut config = engine_config::config();
+    config
+        .target(&target)
+        .unwrap_or_else(|e| panic!("wasmtime cannot compile for {target}: {e}"));
+    let engine = wasmtime::Engine::new(&config).expect("the precompiling engine");
+    move |wasm| {
+        engine
+            .precompile_component(wasm)
+            .unwrap_or_else(|e| panic!("precompiling a built-in plugin: {e:#}"))
+    }
+}
+
+/// Without the feature: nothing (the agent compiles the built-ins).
+#[cfg(not(feature = "precompiled-builtins"))]
+fn precompiler() -> impl Fn(&[u8]) -> Vec<u8> {
+    |_| Vec::new()
+}
+
+/// The target the plugins are built for.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Adds [`WASM_TARGET`] to the toolchain building this crate when its standard library is
+/// missing, with rustup (the toolchain `RUSTUP_TOOLCHAIN` names, which rustup's proxy sets for
+/// the nested cargo too). Without rustup, says what to install.
+fn ensure_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = |sysroot: &Path| {
+        sysroot
+            .join("lib/rustlib")
+            .join(WASM_TARGET)
+            .join("lib")
+            .is_dir()
+    };
+    if sysroot.as_deref().is_some_and(installed) {
+        return;
+    }
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", WASM_TARGET]);
+    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
+        rustup.arg("--toolchain").arg(toolchain);
+    }
+    println!(
+        "cargo:warning=the {WASM_TARGET} target the built-in plugins need is missing: running `rustup target add {WASM_TARGET}`"
+    );
+    match rustup.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!("`rustup target add {WASM_TARGET}` failed ({status})"),
+        Err(e) => panic!(
+            "the {WASM_TARGET} target is not installed and rustup cannot be run ({e}): \
+             install the target for this toolchain (the built-in plugins are built for it)"
+        ),
+    }
+}
+
+/// The cargo target directory holding `out_dir` (the one with `CACHEDIR.TAG`). With `--target`
+/// cargo also tags `<target-dir>/<triple>`: the plugins, the same for every host target, go to
+/// `<target-dir>` then, built once for all of them.
 fn target_root(out_dir: &Path) -> PathBuf {
-    out_dir
-        .ancestors()
-        .find(|p| p.join("CACHEDIR.TAG").exists())
-        .unwrap_or(out_dir)
-        .to_path_buf()
+    let tagged = |p: &Path| p.join("CACHEDIR.TAG").exists();
+    let Some(dir) = out_dir.ancestors().find(|p| tagged(p)) else {
+        return out_dir.to_path_buf();
+    };
+    match dir.parent() {
+        Some(parent) if dir.file_name() == env::var_os("TARGET").as_deref() && tagged(parent) => {
+            parent.to_path_buf()
+        }
+        _ => dir.to_path_buf(),
+    }
 }

@@ -230,6 +230,9 @@ fn startup(plugins: &[&str]) -> (f64, f64) {
     (cold, warm)
 }
 
+/// The line in `BENCHMARKS.md` after which a regeneration keeps the file as it is.
+const KEPT_SECTIONS: &str = "<!-- kept by scripts/bench: measured by the commands given -->";
+
 fn main() {
     let o = options();
     let dir = tempfile::tempdir().unwrap();
@@ -393,7 +396,15 @@ fn main() {
     }
     rows.extend([sc, cd, cf]);
 
-    let report = render(&rows, &o);
+    let mut report = render(&rows, &o);
+    // Sections below the marker are measured by other means (their commands are in them) and
+    // kept as they are.
+    if let Ok(previous) = std::fs::read_to_string(&o.out)
+        && let Some(at) = previous.find(KEPT_SECTIONS)
+    {
+        report.push('\n');
+        report.push_str(&previous[at..]);
+    }
     std::fs::write(&o.out, &report).unwrap();
     println!("{report}\nwritten to {}", o.out.display());
     if o.quick {

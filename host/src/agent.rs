@@ -57,6 +57,8 @@ struct Generation {
     /// plugins' collection.
     threads: Vec<CollectionThread>,
     self_metrics: JoinHandle<()>,
+    /// The compile cache the plugins were loaded through, if any.
+    cache: Option<CompileCache>,
 }
 
 impl Generation {
@@ -96,6 +98,7 @@ impl Agent {
         let mut interrupt = signal(SignalKind::interrupt())?;
         // The plugins load first: a config that does not fully load never binds anything.
         let mut current = self.start(config, None).await?;
+        compile_natively_later(&current);
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
         let mut http = self
             .start_http(&current.config, http_stopped.clone())
@@ -112,6 +115,7 @@ impl Agent {
                             match self.start(config, Some(&mut current)).await {
                                 Ok(next) => {
                                     current = next;
+                                    compile_natively_later(&current);
                                     tracing::info!(path = %self.config_path.display(), plugins = current.plugin_count, "config reloaded");
                                     if listen_changed {
                                         let _ = http_stop.send(true);
@@ -199,8 +203,9 @@ impl Agent {
         };
         let load_runtime = runtime.clone();
         let load_config = config.clone();
+        let load_cache = cache.clone();
         let plugins = tokio::task::spawn_blocking(move || {
-            loader::load_enabled(&load_runtime, &load_config, cache.as_ref())
+            loader::load_enabled(&load_runtime, &load_config, load_cache.as_ref())
         })
         .await??;
 
@@ -240,6 +245,7 @@ impl Agent {
                     families
                 }) as MetricsSource
             })
+            .chain([Arc::new(crate::process_metrics::families) as MetricsSource])
             .collect();
 
         if let Some(p) = previous {
@@ -276,8 +282,27 @@ impl Agent {
             plugin_count,
             threads,
             self_metrics,
+            cache,
         })
     }
+}
+
+/// When plugins of `generation` started on the built-ins' precompiled baseline code, compiles
+/// their code for this CPU in the background (child processes, one after another), which the
+/// next start or reload loads: the first samples come at once, and from then on the plugins run
+/// code that uses the CPU's features (~9% less CPU per cycle here; see docs/design.md).
+fn compile_natively_later(generation: &Generation) {
+    let Some(cache) = generation.cache.clone().filter(CompileCache::has_baseline) else {
+        return;
+    };
+    let engine = generation.runtime.engine().clone();
+    tokio::task::spawn_blocking(move || {
+        let compiled = cache.compile_natively(&engine);
+        tracing::info!(
+            plugins = compiled,
+            "built-in plugins compiled for this CPU in the background; the next start or reload runs that code"
+        );
+    });
 }
 
 /// A collection thread: the plugins of one interval, collected one after another at every

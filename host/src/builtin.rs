@@ -1,4 +1,5 @@
-//! The built-in plugins, embedded in the binary by `build.rs`.
+//! The built-in plugins, embedded in the binary by `build.rs`: their components and the code
+//! wasmtime compiled from them at build time.
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 
@@ -6,13 +7,24 @@ include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 pub fn builtin(name: &str) -> Option<&'static [u8]> {
     BUILTIN_PLUGINS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, bytes)| *bytes)
+        .find(|(n, ..)| *n == name)
+        .map(|(_, bytes, _)| *bytes)
+}
+
+/// The built-in plugin `name` precompiled by wasmtime at build time, for this binary's target
+/// and engine settings ([`crate::engine_config`]) on the architecture's baseline CPU (`None`
+/// when built without the `precompiled-builtins` feature).
+pub fn precompiled(name: &str) -> Option<&'static [u8]> {
+    BUILTIN_PLUGINS
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .map(|(.., artifact)| *artifact)
+        .filter(|artifact| !artifact.is_empty())
 }
 
 /// The names of the built-in plugins.
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
-    BUILTIN_PLUGINS.iter().map(|(name, _)| *name)
+    BUILTIN_PLUGINS.iter().map(|(name, ..)| *name)
 }
 
 /// The node_exporter collectors whose series sonde's built-in plugins reproduce; benchmarks and

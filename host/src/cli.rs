@@ -328,7 +328,7 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             } else {
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?
             };
-            let (component, source) = cache.load(runtime.engine(), &wasm)?;
+            let (component, source) = cache.load(runtime.engine(), &wasm, None)?;
             // Refuse to cache what the agent would refuse to run.
             Plugin::from_component(
                 &runtime,
@@ -343,6 +343,7 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 match source {
                     crate::compile_cache::Source::Cache => "already compiled in",
                     crate::compile_cache::Source::Compiled => "compiled into",
+                    crate::compile_cache::Source::Precompiled => "written precompiled into",
                 },
                 cache.artifact_path(runtime.engine(), &wasm).display()
             );

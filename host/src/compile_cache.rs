@@ -7,6 +7,9 @@
 //! directory is created owner-only (0700) and artifacts are written atomically (temp file, then
 //! rename). A corrupt or unreadable artifact is replaced, never trusted.
 //!
+//! A built-in plugin's artifact comes precompiled in the binary (`build.rs`): a cold cache gets
+//! it written as is, when the engine accepts it, and nothing is compiled.
+//!
 //! The agent compiles a missing artifact in a child process (`sonde plugin compile -`): Cranelift
 //! leaves megabytes of fragmented heap behind, which would stay resident in a long-lived agent
 //! after every cold start (the first start after an install or upgrade); in a child it goes
@@ -26,6 +29,8 @@ pub struct CompileCache {
     dir: PathBuf,
     /// Compile missing artifacts in a child process (see the module doc).
     in_child: bool,
+    /// Components running on precompiled baseline code, to compile for this CPU later.
+    baseline: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
 }
 
 /// Feeds `Hash` output into SHA-256 (the engine exposes its compatibility hash only as `Hash`).
@@ -46,6 +51,9 @@ impl Hasher for ShaHasher {
 pub enum Source {
     /// Loaded from a cached artifact (no compilation).
     Cache,
+    /// A built-in's code precompiled at build time, written to the cache and loaded (no
+    /// compilation).
+    Precompiled,
     /// Compiled now (and written to the cache when possible).
     Compiled,
 }
@@ -68,6 +76,7 @@ impl CompileCache {
         Ok(CompileCache {
             dir: dir.to_path_buf(),
             in_child: false,
+            baseline: Default::default(),
         })
     }
 
@@ -93,9 +102,15 @@ impl CompileCache {
         self.dir.join(format!("{name}.cwasm"))
     }
 
-    /// The component for `wasm`: from the cache when a valid artifact is there, else compiled
-    /// and cached.
-    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> anyhow::Result<(Component, Source)> {
+    /// The component for `wasm`: from the cache when a valid artifact is there, else from
+    /// `precompiled` (a built-in's artifact, see `build.rs`) when the engine accepts it, else
+    /// compiled; cached in both cases.
+    pub fn load(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        precompiled: Option<&[u8]>,
+    ) -> anyhow::Result<(Component, Source)> {
         let path = self.artifact_path(engine, wasm);
         if path.exists() {
             // SAFETY: the artifact was written by this engine configuration (its name includes
@@ -108,6 +123,11 @@ impl CompileCache {
                     let _ = std::fs::remove_file(&path);
                 }
             }
+        }
+        if let Some(artifact) = precompiled
+            && let Some(component) = self.load_baseline(engine, wasm, artifact)
+        {
+            return Ok((component, Source::Precompiled));
         }
         if self.in_child && self.compile_in_child(wasm) {
             // SAFETY: as above; written by this binary, with this engine configuration, in
@@ -134,6 +154,68 @@ impl CompileCache {
 }
 
 impl CompileCache {
+    /// Where a built-in's precompiled (baseline CPU) code is kept while its code for this CPU is
+    /// not compiled yet.
+    fn baseline_path(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
+        self.artifact_path(engine, wasm)
+            .with_extension("baseline.cwasm")
+    }
+
+    /// A built-in's precompiled `artifact`, as a file mapping from the cache (written there
+    /// first), or from memory when the cache cannot be written; `None`, logged, when the engine
+    /// refuses it. In the agent, the component is noted for [`CompileCache::compile_natively`].
+    fn load_baseline(&self, engine: &Engine, wasm: &[u8], artifact: &[u8]) -> Option<Component> {
+        let path = self.baseline_path(engine, wasm);
+        let component = match path.exists() || write_atomically(&path, artifact).is_ok() {
+            // SAFETY: the artifact is part of this binary, written by its build with the same
+            // wasmtime (or a copy of it written by this code into the owner-only cache);
+            // wasmtime checks its header, version, target, settings and CPU features, and a
+            // refusal is compiled instead.
+            true => match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => Some(component),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    refused(&e);
+                    None
+                }
+            },
+            false => deserialize_precompiled(engine, artifact),
+        }?;
+        if self.in_child {
+            self.baseline
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(wasm.to_vec());
+        }
+        Some(component)
+    }
+
+    /// Compiles, for this CPU and in a child process, the components [`CompileCache::load`]
+    /// gave baseline code to (once each), and removes their baseline artifacts; the number
+    /// compiled. The next load of each finds its own artifact. Blocks for the compilation
+    /// (~0.4 s of CPU per built-in).
+    pub fn compile_natively(&self, engine: &Engine) -> usize {
+        let pending = std::mem::take(&mut *self.baseline.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut compiled = 0;
+        for wasm in pending {
+            if self.artifact_path(engine, &wasm).exists() || self.compile_in_child(&wasm) {
+                let _ = std::fs::remove_file(self.baseline_path(engine, &wasm));
+                compiled += 1;
+            }
+        }
+        compiled
+    }
+
+    /// Whether components run on baseline code that [`CompileCache::compile_natively`] would
+    /// compile for this CPU.
+    pub fn has_baseline(&self) -> bool {
+        !self
+            .baseline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
     /// Runs `sonde plugin compile - --cache-dir <dir>` with `wasm` on its stdin; true when it
     /// succeeded. `/proc/self/exe` is this very binary even if the file was replaced since (an
     /// upgrade): another build would compile for another engine and the artifact be missed.
@@ -161,6 +243,21 @@ impl CompileCache {
             }
         }
     }
+}
+
+/// A built-in's precompiled `artifact` loaded from memory (without a cache), or `None`, logged,
+/// when this engine refuses it.
+pub fn deserialize_precompiled(engine: &Engine, artifact: &[u8]) -> Option<Component> {
+    // SAFETY: as in `CompileCache::load`: part of this binary, checked by wasmtime.
+    unsafe { Component::deserialize(engine, artifact) }
+        .map_err(|e| refused(&e))
+        .ok()
+}
+
+/// Logs that a built-in's precompiled code was refused (another CPU architecture's, or engine
+/// settings that differ), so it is compiled.
+fn refused(error: &wasmtime::Error) {
+    tracing::info!(error = %format!("{error:#}"), "the built-in plugin's precompiled code does not fit this engine; compiling it");
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -192,8 +289,51 @@ mod tests {
         assert_eq!(mode & 0o777, 0o700);
         let engine = engine();
         let wasm = empty_component();
-        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Source::Compiled);
-        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Source::Cache);
+        assert_eq!(
+            cache.load(&engine, &wasm, None).unwrap().1,
+            Source::Compiled
+        );
+        assert_eq!(cache.load(&engine, &wasm, None).unwrap().1, Source::Cache);
+    }
+
+    #[test]
+    fn a_precompiled_artifact_is_cached_and_loaded_without_compiling() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(dir.path()).unwrap();
+        let engine = engine();
+        let wasm = empty_component();
+        let artifact = engine.precompile_component(&wasm).unwrap();
+        let loaded = cache.load(&engine, &wasm, Some(&artifact)).unwrap().1;
+        assert_eq!(loaded, Source::Precompiled);
+        let kept = std::fs::read(cache.baseline_path(&engine, &wasm)).unwrap();
+        assert_eq!(kept, artifact);
+        // Until it is compiled for this CPU the precompiled code serves; outside the agent
+        // nothing is noted for compiling.
+        assert!(!cache.has_baseline());
+        assert_eq!(
+            cache.load(&engine, &wasm, Some(&artifact)).unwrap().1,
+            Source::Precompiled
+        );
+        assert_eq!(cache.compile_natively(&engine), 0);
+    }
+
+    #[test]
+    fn a_precompiled_artifact_another_engine_refuses_is_compiled_instead() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::open(dir.path()).unwrap();
+        let wasm = empty_component();
+        // Compiled without epoch interruption: the agent's engine refuses it.
+        let other = Engine::new(wasmtime::Config::new().epoch_interruption(false)).unwrap();
+        let foreign = other.precompile_component(&wasm).unwrap();
+        let engine = engine();
+        assert!(deserialize_precompiled(&engine, &foreign).is_none());
+        let loaded = cache.load(&engine, &wasm, Some(&foreign)).unwrap().1;
+        assert_eq!(loaded, Source::Compiled);
+        assert!(!cache.baseline_path(&engine, &wasm).exists());
+        assert_eq!(
+            cache.load(&engine, &wasm, Some(&foreign)).unwrap().1,
+            Source::Cache
+        );
     }
 
     #[test]
@@ -215,8 +355,11 @@ mod tests {
         let engine = engine();
         let wasm = empty_component();
         std::fs::write(cache.artifact_path(&engine, &wasm), b"not an artifact").unwrap();
-        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Source::Compiled);
-        assert_eq!(cache.load(&engine, &wasm).unwrap().1, Source::Cache);
+        assert_eq!(
+            cache.load(&engine, &wasm, None).unwrap().1,
+            Source::Compiled
+        );
+        assert_eq!(cache.load(&engine, &wasm, None).unwrap().1, Source::Cache);
     }
 
     #[test]

@@ -155,14 +155,28 @@ fn load(
         samples: settings.sample_limit(),
         kept_files: settings.keep_open_files(),
     };
-    let loaded = crate::plugin::check_component_header(&wasm).and_then(|()| match cache {
-        Some(cache) => cache
-            .load(runtime.engine(), &wasm)
-            .context("not a loadable component")
-            .and_then(|(component, _)| {
-                Plugin::from_component(runtime, name, &component, Grants::default(), limits)
-            }),
-        None => Plugin::load(runtime, name, &wasm, Grants::default(), limits),
+    // A built-in's code was compiled at build time (a `path` replacing it was not).
+    let precompiled = match &settings.path {
+        None => builtin::precompiled(name),
+        Some(_) => None,
+    };
+    let loaded = crate::plugin::check_component_header(&wasm).and_then(|()| {
+        let component = match (cache, precompiled) {
+            (Some(cache), _) => {
+                cache
+                    .load(runtime.engine(), &wasm, precompiled)
+                    .context("not a loadable component")?
+                    .0
+            }
+            (None, Some(artifact)) => {
+                match crate::compile_cache::deserialize_precompiled(runtime.engine(), artifact) {
+                    Some(component) => component,
+                    None => return Plugin::load(runtime, name, &wasm, Grants::default(), limits),
+                }
+            }
+            (None, None) => return Plugin::load(runtime, name, &wasm, Grants::default(), limits),
+        };
+        Plugin::from_component(runtime, name, &component, Grants::default(), limits)
     });
     let mut plugin = loaded.map_err(|e| {
         let message = format!("[plugins.{name}]: {e:#}");

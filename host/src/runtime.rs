@@ -9,8 +9,8 @@ use crate::sandbox::Sandbox;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine};
 
 /// How often the epoch advances; plugin deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -61,20 +61,14 @@ impl Drop for ActiveCall<'_> {
 }
 
 impl Runtime {
-    /// Builds the engine (epoch interruption on; `SONDE_PERFMAP=1` writes `/tmp/perf-<pid>.map` so
+    /// Builds the engine ([`crate::engine_config`]; `SONDE_PERFMAP=1` writes `/tmp/perf-<pid>.map` so
     /// `perf report` can name JIT frames), links WASI with an
     /// empty context and the `sonde:collector/host` interface, and starts the epoch ticker.
     pub fn new(sandbox: Sandbox) -> anyhow::Result<Runtime> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
+        let mut config = crate::engine_config::config();
         if std::env::var_os("SONDE_PERFMAP").is_some() {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
-        // wasmtime's default 4 GiB virtual reservation (plus guard) per linear memory lets
-        // Cranelift drop the bounds check on every load and store, and memory grows in place. It
-        // is address space, not memory: each plugin's memory cap is enforced by its
-        // `StoreLimits`. A 64 MiB reservation cost 7% of a cycle's CPU in explicit checks.
-        config.max_wasm_stack(1 << 20);
         let engine = Engine::new(&config)?;
 
         let mut linker = Linker::new(&engine);

@@ -117,6 +117,7 @@ fn every_sample_of_a_receiver_outage_arrives() {
     // witness got, which got each once.
     let (collected, repeats) = collected(&witness);
     assert_eq!(repeats, 0, "the witness got a sample twice");
+    // The 6 s outage alone holds six cycles; before and after it, at least two more.
     assert!(collected.len() >= 8, "{} cycles", collected.len());
     assert_eq!(
         stored(&prometheus),
@@ -169,7 +170,8 @@ fn samples_accepted_before_a_kill_9_arrive_after_restart() {
     // Every sample of the outage, the kill and after is in Prometheus, and nothing else.
     let (collected, repeats) = collected(&witness);
     assert!(repeats <= RESENT_AFTER_KILL, "{repeats} samples resent");
-    assert!(collected.len() >= 8, "{} cycles", collected.len());
+    // The 4 s outage alone holds four cycles; before and after it, at least two more.
+    assert!(collected.len() >= 6, "{} cycles", collected.len());
     assert_eq!(
         stored(&prometheus),
         collected,

@@ -99,26 +99,35 @@ fn newer_labels_are_dropped_cleanly() {
     assert_eq!(comparable("node_load1"), "node_load1");
 }
 
-#[test]
-fn every_node_exporter_series_is_in_sondes_output() {
+/// Debian's node_exporter's `/metrics` on this host (with the flags sonde's defaults mirror, and
+/// its own `process_*`/`go_*` metrics if `exporter_metrics`), or `None` when it is not installed
+/// (and the run does not require it).
+pub fn node_exporter_metrics(exporter_metrics: bool) -> Option<String> {
     if !crate::support::peer_installed(NODE_EXPORTER, "prometheus-node-exporter") {
-        return;
+        return None;
     }
     let port = free_port();
     let mut cmd = Command::new(NODE_EXPORTER);
-    cmd.args(sonde::builtin::node_exporter_args(&format!(
-        "127.0.0.1:{port}"
-    )))
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    let mut args = sonde::builtin::node_exporter_args(&format!("127.0.0.1:{port}"));
+    if exporter_metrics {
+        args.retain(|a| a != "--web.disable-exporter-metrics");
+    }
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
     let _exporter = KillOnDrop(cmd.spawn().unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);
-    let theirs = loop {
+    loop {
         match http_get(port, "/metrics") {
-            Ok(body) => break body,
+            Ok(body) => return Some(body),
             Err(e) if Instant::now() > deadline => panic!("node_exporter did not answer: {e}"),
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
+    }
+}
+
+#[test]
+fn every_node_exporter_series_is_in_sondes_output() {
+    let Some(theirs) = node_exporter_metrics(false) else {
+        return;
     };
     let out = Command::new(env!("CARGO_BIN_EXE_sonde"))
         .args(["collect", "--once"])
