@@ -59,6 +59,8 @@ struct Generation {
     self_metrics: JoinHandle<()>,
     /// The compile cache the plugins were loaded through, if any.
     cache: Option<CompileCache>,
+    /// The plugins the threads run.
+    plugins: Vec<Arc<crate::plugin::Plugin>>,
 }
 
 impl Generation {
@@ -272,6 +274,7 @@ impl Agent {
             first_cycles_left: plugins.len().into(),
         });
         let plugin_count = plugins.len();
+        let loaded = plugins.iter().map(|p| p.plugin.clone()).collect();
         let threads = start_threads(plugins, &sinks)?;
         let self_metrics = tokio::spawn(self_metrics_loop(config.global.interval.0, sinks));
         Ok(Generation {
@@ -283,24 +286,47 @@ impl Agent {
             threads,
             self_metrics,
             cache,
+            plugins: loaded,
         })
     }
 }
 
 /// When plugins of `generation` started on the built-ins' precompiled baseline code, compiles
-/// their code for this CPU in the background (child processes, one after another), which the
-/// next start or reload loads: the first samples come at once, and from then on the plugins run
-/// code that uses the CPU's features (~9% less CPU per cycle here; see docs/design.md).
+/// their code for this CPU in the background (child processes, one after another) and gives it
+/// to them: the first samples come at once, and a few seconds later the plugins run code that
+/// uses the CPU's features (~9% less CPU per cycle here; see docs/design.md). Each takes its new
+/// code at its next call, on a fresh instance, on its schedule.
 fn compile_natively_later(generation: &Generation) {
     let Some(cache) = generation.cache.clone().filter(CompileCache::has_baseline) else {
         return;
     };
     let engine = generation.runtime.engine().clone();
+    let config = generation.config.clone();
+    let plugins = generation.plugins.clone();
     tokio::task::spawn_blocking(move || {
         let compiled = cache.compile_natively(&engine);
+        let mut replaced = 0;
+        for plugin in &plugins {
+            let replaced_by_path = config
+                .plugins
+                .get(plugin.name())
+                .is_some_and(|s| s.path.is_some());
+            let Some(wasm) = crate::builtin::builtin(plugin.name()).filter(|_| !replaced_by_path)
+            else {
+                continue;
+            };
+            if let Some((_, component)) = compiled.iter().find(|(w, _)| w == wasm) {
+                match plugin.replace_code(component) {
+                    Ok(()) => replaced += 1,
+                    Err(e) => {
+                        tracing::warn!(plugin = %plugin.name(), error = %format!("{e:#}"), "keeping the precompiled code")
+                    }
+                }
+            }
+        }
         tracing::info!(
-            plugins = compiled,
-            "built-in plugins compiled for this CPU in the background; the next start or reload runs that code"
+            plugins = replaced,
+            "the built-in plugins now run code compiled for this CPU"
         );
     });
 }
@@ -437,6 +463,11 @@ fn collection_loop(
                 continue;
             }
             index += 1;
+        }
+        // Stopped while the tick's plugins ran: the queues are flushing, the tick is discarded
+        // (a push now would land after the flush, left for the next start).
+        if stop.is_stopped() {
+            return;
         }
         send(sinks, outgoing);
         if members.is_empty() {

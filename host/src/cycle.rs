@@ -9,8 +9,8 @@ use std::time::Instant;
 
 /// A plugin and the config JSON it is called with.
 pub struct ScheduledPlugin {
-    /// The loaded plugin.
-    pub plugin: Plugin,
+    /// The loaded plugin (shared: the agent may give it new code while it runs).
+    pub plugin: std::sync::Arc<Plugin>,
     /// Its config table as JSON.
     pub config_json: String,
     /// How often it collects (in the agent).

@@ -224,7 +224,7 @@ fn load(
         ));
     }
     Ok(ScheduledPlugin {
-        plugin,
+        plugin: Arc::new(plugin),
         config_json,
         interval: settings.interval(&config.global),
     })

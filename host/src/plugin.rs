@@ -110,6 +110,33 @@ struct Exports {
     collect_encoded: Option<Func>,
 }
 
+/// A component linked against the host, ready to instantiate.
+#[derive(Clone)]
+struct Code {
+    pre: PluginPre<PluginState>,
+    /// Where `collect-encoded` is among the component's exports, if it has it.
+    collect_encoded: Option<ComponentExportIndex>,
+}
+
+impl Code {
+    /// Checks `component`'s API version and links it.
+    fn link(runtime: &Runtime, name: &str, component: &Component) -> anyhow::Result<Code> {
+        check_api_version(runtime.engine(), component)
+            .map_err(|e| anyhow::anyhow!("plugin {name}: {e}"))?;
+        let instance_pre = runtime
+            .linker()
+            .instantiate_pre(component)
+            .map_err(|e| anyhow::anyhow!("plugin {name}: cannot link: {e:#}"))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| {
+            anyhow::anyhow!("plugin {name}: does not export sonde:collector: {e:#}")
+        })?;
+        Ok(Code {
+            pre,
+            collect_encoded: collect_encoded_export(runtime.engine(), component),
+        })
+    }
+}
+
 /// The parameters of `collect` and `collect-encoded`: the config JSON.
 type CollectParams<'a> = (&'a str,);
 /// The results of `collect-encoded`: the encoded families ([`sonde_sdk::encoding`]) or the
@@ -184,9 +211,8 @@ impl Collected {
 pub struct Plugin {
     name: Arc<str>,
     info: PluginInfo,
-    pre: PluginPre<PluginState>,
-    /// Where `collect-encoded` is among the component's exports, if it has it.
-    collect_encoded: Option<ComponentExportIndex>,
+    /// The linked component new instances are made from; see [`Plugin::replace_code`].
+    code: Mutex<Code>,
     instance: Mutex<Option<Instance>>,
     memory: std::sync::atomic::AtomicUsize,
     kept_files: std::sync::atomic::AtomicUsize,
@@ -225,15 +251,7 @@ impl Plugin {
         grants: Grants,
         limits: Limits,
     ) -> anyhow::Result<Plugin> {
-        check_api_version(runtime.engine(), component)
-            .map_err(|e| anyhow::anyhow!("plugin {name}: {e}"))?;
-        let instance_pre = runtime
-            .linker()
-            .instantiate_pre(component)
-            .map_err(|e| anyhow::anyhow!("plugin {name}: cannot link: {e:#}"))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| {
-            anyhow::anyhow!("plugin {name}: does not export sonde:collector: {e:#}")
-        })?;
+        let code = Code::link(runtime, name, component)?;
         let mut plugin = Plugin {
             name: name.into(),
             info: PluginInfo {
@@ -243,8 +261,7 @@ impl Plugin {
                 needs: Vec::new(),
                 default_config: "{}".into(),
             },
-            pre,
-            collect_encoded: collect_encoded_export(runtime.engine(), component),
+            code: Mutex::new(code),
             instance: Mutex::new(None),
             memory: Default::default(),
             kept_files: Default::default(),
@@ -328,11 +345,23 @@ impl Plugin {
         Ok(Instance { store, exports })
     }
 
+    /// Replaces the plugin's code with `component` (the same plugin compiled otherwise, such as
+    /// a built-in's code compiled for this CPU after it started on precompiled baseline code):
+    /// linked and checked first, then the current instance is dropped once its call, if any, is
+    /// over, and the next call instantiates the new code, as after a failed call.
+    pub fn replace_code(&self, component: &Component) -> anyhow::Result<()> {
+        let code = Code::link(&self.runtime, &self.name, component)?;
+        *self.code.lock().unwrap_or_else(|e| e.into_inner()) = code;
+        *self.instance.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
+    }
+
     /// Instantiates the component in `store` and finds what the host calls.
     fn instantiate_exports(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Exports> {
-        let instance = self.pre.instance_pre().instantiate(&mut *store)?;
+        let code = self.code.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let instance = code.pre.instance_pre().instantiate(&mut *store)?;
         let bindings = bindings::Plugin::new(&mut *store, &instance)?;
-        let collect_encoded = match &self.collect_encoded {
+        let collect_encoded = match &code.collect_encoded {
             Some(index) => {
                 let func = instance
                     .get_func(&mut *store, index)

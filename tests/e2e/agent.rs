@@ -369,8 +369,8 @@ fn enable_disable_intervals_and_sighup_reload() {
     );
     // A cold compile cache: the built-ins started on the code precompiled at build time (no
     // compilation before the first samples), then their code for this CPU was compiled in the
-    // background, for the next start or reload.
-    let compiled = "built-in plugins compiled for this CPU in the background";
+    // background and given to them.
+    let compiled = "the built-in plugins now run code compiled for this CPU plugins=2";
     let log = daemon.wait_for_log(compiled, 1, Duration::from_secs(60));
     assert!(
         log.find("sonde is running").unwrap() < log.find(compiled).unwrap(),
@@ -381,6 +381,21 @@ fn enable_disable_intervals_and_sighup_reload() {
         artifacts(&daemon.dir().join("cache")),
         (2, 0),
         "cpu and mem"
+    );
+    // They go on collecting on the new code, on their schedule.
+    let cycles = value(
+        &daemon.metrics(),
+        r#"sonde_plugin_cycles_total{plugin="cpu"}"#,
+    );
+    let metrics = daemon.wait_for(Duration::from_secs(10), |m| {
+        value(m, r#"sonde_plugin_cycles_total{plugin="cpu"}"#) >= cycles + 2.0
+    });
+    assert_eq!(
+        value(
+            &metrics,
+            r#"node_scrape_collector_success{collector="cpu"}"#
+        ),
+        1.0
     );
 
     // Reload: cpu reconfigured (no load averages), mem removed, system added.
@@ -399,7 +414,11 @@ fn enable_disable_intervals_and_sighup_reload() {
     assert!(!metrics.keys().any(|k| k.contains(r#"plugin="mem""#)));
     // The reload loaded cpu's code for this CPU from the cache; the new plugin started on its
     // precompiled code, and its own was compiled in turn.
-    let log = daemon.wait_for_log(compiled, 2, Duration::from_secs(60));
+    let log = daemon.wait_for_log(
+        "the built-in plugins now run code compiled for this CPU plugins=1",
+        1,
+        Duration::from_secs(60),
+    );
     assert!(!log.contains("compiled in a child process"), "{log}");
     assert_eq!(
         artifacts(&daemon.dir().join("cache")),

@@ -364,7 +364,12 @@ fn a_cycle_decoded_over_an_earlier_one_shows_nothing_for_a_plugin_that_failed() 
     use sonde::cycle::{CycleOutput, ScheduledPlugin, collect_into};
     let rt = runtime(&fixtures().join("live-debian12/proc"));
     let mut plugins = [ScheduledPlugin {
-        plugin: test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default()),
+        plugin: std::sync::Arc::new(test_plugin(
+            &rt,
+            "misbehave",
+            &[Capability::Proc],
+            Limits::default(),
+        )),
         config_json: r#"{"mode": "ok"}"#.to_owned(),
         interval: Duration::from_secs(1),
     }];
