@@ -301,18 +301,14 @@ fn compile_natively_later(generation: &Generation) {
         return;
     };
     let engine = generation.runtime.engine().clone();
-    let config = generation.config.clone();
     let plugins = generation.plugins.clone();
     tokio::task::spawn_blocking(move || {
         let compiled = cache.compile_natively(&engine);
         let mut replaced = 0;
         for plugin in &plugins {
-            let replaced_by_path = config
-                .plugins
-                .get(plugin.name())
-                .is_some_and(|s| s.path.is_some());
-            let Some(wasm) = crate::builtin::builtin(plugin.name()).filter(|_| !replaced_by_path)
-            else {
+            // Only built-ins start on precompiled code; a `path` under a built-in's name is
+            // matched by its bytes, so it is never given the built-in's code.
+            let Some(wasm) = crate::builtin::builtin(plugin.name()) else {
                 continue;
             };
             if let Some((_, component)) = compiled.iter().find(|(w, _)| w == wasm) {

@@ -161,20 +161,20 @@ fn load(
         Some(_) => None,
     };
     let loaded = crate::plugin::check_component_header(&wasm).and_then(|()| {
-        let component = match (cache, precompiled) {
-            (Some(cache), _) => {
+        let engine = runtime.engine();
+        let component = match cache {
+            Some(cache) => {
                 cache
-                    .load(runtime.engine(), &wasm, precompiled)
+                    .load(engine, &wasm, precompiled)
                     .context("not a loadable component")?
                     .0
             }
-            (None, Some(artifact)) => {
-                match crate::compile_cache::deserialize_precompiled(runtime.engine(), artifact) {
-                    Some(component) => component,
-                    None => return Plugin::load(runtime, name, &wasm, Grants::default(), limits),
-                }
-            }
-            (None, None) => return Plugin::load(runtime, name, &wasm, Grants::default(), limits),
+            None => match precompiled
+                .and_then(|code| crate::compile_cache::deserialize_precompiled(engine, code))
+            {
+                Some(component) => component,
+                None => return Plugin::load(runtime, name, &wasm, Grants::default(), limits),
+            },
         };
         Plugin::from_component(runtime, name, &component, Grants::default(), limits)
     });

@@ -1,9 +1,10 @@
 //! The agent's own process metrics, as every Prometheus exporter serves them (client_golang's
 //! process collector, which node_exporter and Alloy embed): `process_cpu_seconds_total`,
 //! memory, descriptors and start time, read from the real `/proc/self` whatever `--path.procfs`
-//! says (they describe sonde, not the monitored host).
+//! says (they describe sonde, not the monitored host), with the SDK's `/proc` parsers.
 
 use sonde_sdk::MetricFamily;
+use sonde_sdk::procfs::{USER_HZ, pid_stat, stat};
 use std::sync::OnceLock;
 
 /// The `process_*` families, with client_golang's names, HELP and TYPE. A figure that cannot be
@@ -11,14 +12,22 @@ use std::sync::OnceLock;
 #[allow(clippy::unnecessary_cast)] // the RLIMIT_* constants are u32 with glibc, c_int with musl
 pub fn families() -> Vec<MetricFamily> {
     let mut families = Vec::with_capacity(7);
+    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let stat = pid_stat::parse(&text).ok();
+    if let Some(stat) = &stat {
+        families.push(
+            MetricFamily::counter(
+                "process_cpu_seconds_total",
+                "Total user and system CPU time spent in seconds.",
+            )
+            .with_sample(&[], (stat.utime + stat.stime) as f64 / USER_HZ),
+        );
+    }
     let mut gauge = |name: &str, help: &str, value: Option<f64>| {
         if let Some(value) = value {
             families.push(MetricFamily::gauge(name, help).with_sample(&[], value));
         }
     };
-    let stat = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|text| SelfStat::parse(&text));
     gauge(
         "process_max_fds",
         "Maximum number of open file descriptors.",
@@ -34,79 +43,33 @@ pub fn families() -> Vec<MetricFamily> {
     gauge(
         "process_resident_memory_bytes",
         "Resident memory size in bytes.",
-        stat.map(|s| s.rss_pages * sysconf(libc::_SC_PAGESIZE)),
+        stat.map(|s| s.rss as f64 * page_size()),
     );
     gauge(
         "process_start_time_seconds",
         "Start time of the process since unix epoch in seconds.",
-        start_time(stat.as_ref()),
+        stat.and_then(|s| Some(boot_time()? + s.starttime as f64 / USER_HZ)),
     );
     gauge(
         "process_virtual_memory_bytes",
         "Virtual memory size in bytes.",
-        stat.map(|s| s.vsize_bytes),
+        stat.map(|s| s.vsize as f64),
     );
     gauge(
         "process_virtual_memory_max_bytes",
         "Maximum amount of virtual memory available in bytes.",
         soft_limit(libc::RLIMIT_AS as u32),
     );
-    if let Some(stat) = stat {
-        families.insert(
-            0,
-            MetricFamily::counter(
-                "process_cpu_seconds_total",
-                "Total user and system CPU time spent in seconds.",
-            )
-            .with_sample(&[], stat.cpu_ticks / sysconf(libc::_SC_CLK_TCK)),
-        );
-    }
     families
 }
 
-/// The fields of `/proc/self/stat` these metrics use.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct SelfStat {
-    /// utime + stime, in clock ticks.
-    cpu_ticks: f64,
-    /// Start after boot, in clock ticks.
-    start_ticks: f64,
-    vsize_bytes: f64,
-    rss_pages: f64,
-}
-
-impl SelfStat {
-    /// Parses `/proc/<pid>/stat` (proc(5)): the fields after the command name, which is in
-    /// parentheses and may itself hold spaces and parentheses.
-    fn parse(text: &str) -> Option<SelfStat> {
-        let fields: Vec<&str> = text
-            .get(text.rfind(')')? + 1..)?
-            .split_whitespace()
-            .collect();
-        // proc(5) numbers fields from 1; `state` (field 3) is the first after the name.
-        let field = |n: usize| fields.get(n - 3)?.parse::<f64>().ok();
-        Some(SelfStat {
-            cpu_ticks: field(14)? + field(15)?,
-            start_ticks: field(22)?,
-            vsize_bytes: field(23)?,
-            rss_pages: field(24)?,
-        })
-    }
-}
-
-/// Boot time plus the process's start after boot; the boot time (`btime` of `/proc/stat`) is
-/// read once.
-fn start_time(stat: Option<&SelfStat>) -> Option<f64> {
+/// The boot time (`btime` of `/proc/stat`), read once.
+fn boot_time() -> Option<f64> {
     static BOOT_TIME: OnceLock<Option<f64>> = OnceLock::new();
-    let boot = (*BOOT_TIME.get_or_init(|| {
+    *BOOT_TIME.get_or_init(|| {
         let text = std::fs::read_to_string("/proc/stat").ok()?;
-        text.lines()
-            .find_map(|line| line.strip_prefix("btime "))?
-            .trim()
-            .parse()
-            .ok()
-    }))?;
-    Some(boot + stat?.start_ticks / sysconf(libc::_SC_CLK_TCK))
+        Some(stat::parse(&text).0.boot_time? as f64)
+    })
 }
 
 /// A resource's soft limit; unlimited as client_golang reports it, 2^64 - 1.
@@ -119,32 +82,14 @@ fn soft_limit(resource: u32) -> Option<f64> {
     (unsafe { libc::getrlimit(resource as _, &mut limit) } == 0).then_some(limit.rlim_cur as f64)
 }
 
-fn sysconf(name: libc::c_int) -> f64 {
+fn page_size() -> f64 {
     // SAFETY: sysconf has no memory effects.
-    unsafe { libc::sysconf(name) as f64 }
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as f64 }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_fields_are_found_after_a_command_name_with_spaces_and_parentheses() {
-        let line = "4242 (sonde (a) b) S 1 4242 4242 0 -1 4194560 2650 0 0 0 37 12 0 0 20 0 \
-                    9 0 123456 1046941696 3796 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 \
-                    1 0 0 0 0 0";
-        assert_eq!(
-            SelfStat::parse(line),
-            Some(SelfStat {
-                cpu_ticks: 49.0,
-                start_ticks: 123456.0,
-                vsize_bytes: 1046941696.0,
-                rss_pages: 3796.0,
-            })
-        );
-        assert_eq!(SelfStat::parse("4242 (cut"), None);
-        assert_eq!(SelfStat::parse("4242 (sonde) S 1 2"), None);
-    }
 
     #[test]
     fn this_process_is_described_with_client_golangs_names() {
