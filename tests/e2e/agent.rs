@@ -370,10 +370,10 @@ fn enable_disable_intervals_and_sighup_reload() {
     // A cold compile cache: the built-ins started on the code precompiled at build time (no
     // compilation before the first samples), then their code for this CPU was compiled in the
     // background and given to them.
-    let compiled = "the built-in plugins now run code compiled for this CPU plugins=2";
-    let log = daemon.wait_for_log(compiled, 1, Duration::from_secs(60));
+    let compiled = format!("{SWITCHED_TO_NATIVE_CODE} plugins=2");
+    let log = daemon.wait_for_log(&compiled, 1, Duration::from_secs(60));
     assert!(
-        log.find("sonde is running").unwrap() < log.find(compiled).unwrap(),
+        log.find("sonde is running").unwrap() < log.find(&compiled).unwrap(),
         "{log}"
     );
     assert!(!log.contains("compiled in a child process"), "{log}");
@@ -415,7 +415,7 @@ fn enable_disable_intervals_and_sighup_reload() {
     // The reload loaded cpu's code for this CPU from the cache; the new plugin started on its
     // precompiled code, and its own was compiled in turn.
     let log = daemon.wait_for_log(
-        "the built-in plugins now run code compiled for this CPU plugins=1",
+        &format!("{SWITCHED_TO_NATIVE_CODE} plugins=1"),
         1,
         Duration::from_secs(60),
     );
@@ -478,6 +478,10 @@ fn sigterm_flushes_queued_samples_and_exits_0() {
     assert_eq!(load1.len(), cycles, "a sample arrived twice");
     assert!(cycles >= 2, "both cycles before SIGTERM were flushed");
 }
+
+/// What the agent logs once the built-ins run the code compiled for this CPU in the background
+/// after a cold start (on the precompiled baseline code until then).
+pub const SWITCHED_TO_NATIVE_CODE: &str = "the built-in plugins now run code compiled for this CPU";
 
 /// `[plugins.<name>]` running the misbehave test plugin in `mode`, with `extra` settings.
 fn misbehaving(name: &str, mode: &str, extra: &str) -> String {
@@ -660,8 +664,15 @@ fn the_agents_own_process_metrics_are_served_and_sent() {
         Some(4000),
     );
     let after = unix_now();
+    // Compared with /proc once the built-ins have switched to their code for this CPU (which
+    // maps files and makes fresh instances) and a cycle ran on it.
+    daemon.wait_for_log(SWITCHED_TO_NATIVE_CODE, 1, Duration::from_secs(60));
+    let cycles = value(
+        &daemon.metrics(),
+        r#"sonde_plugin_cycles_total{plugin="cpu"}"#,
+    );
     let m = daemon.wait_for(Duration::from_secs(20), |m| {
-        m.contains_key("process_cpu_seconds_total")
+        value(m, r#"sonde_plugin_cycles_total{plugin="cpu"}"#) > cycles
     });
     // Against what the kernel says of the process.
     let proc = format!("/proc/{}", daemon.pid());

@@ -424,6 +424,13 @@ fn idle_connections_are_capped_closed_and_cost_no_memory() {
         "max_connections = 32\nheader_read_timeout = \"1s\"\n",
         None,
     );
+    // Measured once the built-ins have switched to the code compiled for this CPU in the
+    // background: its mapping and their fresh instances are not the connections' memory.
+    daemon.wait_for_log(
+        crate::agent::SWITCHED_TO_NATIVE_CODE,
+        1,
+        Duration::from_secs(60),
+    );
     let pid = daemon.pid();
     let (rss_before, sockets_before, _) = usage(pid);
     let held = idle_connections(daemon.port, 400);
