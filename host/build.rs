@@ -1,5 +1,5 @@
 //! Builds the built-in plugins (`plugins/*`) for `wasm32-wasip2`, precompiles them with wasmtime
-//! for the target (the engine settings of `src/engine_config.rs`, the target's baseline CPU) and
+//! for the target (the engine settings of `src/wasm/engine_config.rs`, the target's baseline CPU) and
 //! embeds both in the binary: a first start loads the precompiled code without compiling, and
 //! compiles the component only where wasmtime refuses the artifact.
 //!
@@ -13,7 +13,7 @@
 //! that off), and a newcomer's first `cargo run` must not fail on it.
 
 #[cfg(feature = "precompiled-builtins")]
-#[path = "src/engine_config.rs"]
+#[path = "src/wasm/engine_config.rs"]
 mod engine_config;
 
 use std::env;
@@ -36,7 +36,7 @@ fn main() {
         "plugins",
         "Cargo.toml",
         "Cargo.lock",
-        "host/src/engine_config.rs",
+        "host/src/wasm/engine_config.rs",
     ] {
         println!(
             "cargo:rerun-if-changed={}",

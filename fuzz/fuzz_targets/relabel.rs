@@ -3,7 +3,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
-use sonde::relabel::{Action, RelabelConfig, RelabelRule, relabel};
+use sonde::pipeline::relabel::{Action, RelabelConfig, RelabelRule, relabel};
 use sonde_sdk::Label;
 
 const ACTIONS: [&str; 11] = [

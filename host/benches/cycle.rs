@@ -25,14 +25,15 @@
 //!
 //! Not a timed test: it prints figures and asserts nothing about them.
 
+use sonde::agent::cycle::{Outgoing, Round};
 use sonde::config::Config;
-use sonde::cycle::{CycleOutput, collect_into, collect_once};
-use sonde::runtime::Runtime;
 use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+use sonde::wasm::runtime::Runtime;
 mod common;
 
 use common::{Killed, cpu_ms, get, process_cpu_ms, replay};
-use sonde::{builtin, loader};
+use sonde::agent::loader;
+use sonde::wasm::builtin;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -105,26 +106,24 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let plugins = loader::load_enabled(&runtime, &config, None)?;
+    let plugin_count = plugins.len();
+    // The agent's path: each cycle is decoded into the store over the one before.
+    let mut round = Round::local(plugins);
 
     // Warm up, then record one cycle's accesses for the floor.
     for _ in 0..3 {
-        collect_once(&plugins);
+        round.run(&mut Outgoing::default());
     }
     runtime.sandbox().take_recorded();
-    let series = collect_once(&plugins)
-        .into_families()
-        .iter()
-        .map(|f| f.samples.len())
-        .sum::<usize>();
+    round.run(&mut Outgoing::default());
+    let series = round.samples();
     let accesses = runtime.sandbox().take_recorded();
     runtime.sandbox().stop_recording();
 
     let start = (process_cpu(), Instant::now());
-    // As in the agent's store, each cycle is decoded over the one before.
-    let mut output = CycleOutput::default();
     for _ in 0..args.cycles {
         pause(args.pause);
-        collect_into(&plugins, &mut output);
+        round.run(&mut Outgoing::default());
     }
     let sonde = (process_cpu() - start.0) / args.cycles;
     let sonde_wall = (start.1.elapsed() - args.pause * args.cycles) / args.cycles;
@@ -146,7 +145,7 @@ fn main() -> anyhow::Result<()> {
 
     println!(
         "cycle of {} plugin(s), {series} series, {} accesses",
-        plugins.len(),
+        plugin_count,
         accesses.len()
     );
     println!(
@@ -199,7 +198,7 @@ fn node_exporter(scrapes: u32, pause_between: Duration) -> anyhow::Result<(Durat
         .local_addr()?
         .port();
     let mut cmd = Command::new(binary);
-    cmd.args(sonde::builtin::node_exporter_args(&format!(
+    cmd.args(sonde::wasm::builtin::node_exporter_args(&format!(
         "127.0.0.1:{port}"
     )))
     .stdout(Stdio::null())

@@ -20,11 +20,11 @@
 mod common;
 
 use common::{Killed, cpu_ms, get, process_cpu_ms, replay};
+use sonde::agent::cycle::{Outgoing, Round};
+use sonde::agent::loader;
 use sonde::config::Config;
-use sonde::cycle::collect_once;
-use sonde::loader;
-use sonde::runtime::Runtime;
 use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+use sonde::wasm::runtime::Runtime;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -175,9 +175,10 @@ fn floor(plugins: &[&str], seconds: u64, process_groups: bool) -> (Cost, usize) 
     let dir = tempfile::tempdir().unwrap();
     let config = Config::load(&sonde_config(dir.path(), 1, plugins, process_groups)).unwrap();
     let loaded = loader::load_enabled(&runtime, &config, None).unwrap();
-    collect_once(&loaded);
+    let mut round = Round::local(loaded);
+    round.run(&mut Outgoing::default());
     runtime.sandbox().take_recorded();
-    collect_once(&loaded);
+    round.run(&mut Outgoing::default());
     let accesses = runtime.sandbox().take_recorded();
     // Once a second, like the agents: a cycle after a second's pause finds colder caches than
     // back-to-back cycles would.
@@ -266,7 +267,7 @@ fn main() {
         let ne = Path::new(NODE_EXPORTER).exists().then(|| {
             let ne_port = free_port();
             let mut cmd = Command::new(NODE_EXPORTER);
-            cmd.args(sonde::builtin::node_exporter_args(&format!(
+            cmd.args(sonde::wasm::builtin::node_exporter_args(&format!(
                 "127.0.0.1:{ne_port}"
             )))
             .stdout(Stdio::null())
@@ -498,7 +499,7 @@ fn render(rows: &[Row], o: &Options) -> String {
         o.runs,
         o.seconds,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        sonde::system::uname().release
+        sonde::sandbox::system::uname().release
     ));
     out.push_str("CPU per cycle is utime+stime from `/proc/<pid>/stat` over the run (10 ms ticks) divided by the cycles; the floor is measured in-process (ns). Median of the runs, spread (max − min) in brackets. Ratios are to the floor and to the peer.\n\n");
     let mut comparison = "";

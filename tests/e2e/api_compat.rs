@@ -3,10 +3,10 @@
 //! plugins by the current host.
 
 use crate::support::fixtures;
-use sonde::grants::Grants;
-use sonde::plugin::{Limits, Plugin};
-use sonde::runtime::Runtime;
+use sonde::sandbox::grants::Grants;
 use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+use sonde::wasm::plugin::{Limits, Plugin};
+use sonde::wasm::runtime::Runtime;
 use sonde_sdk::Capability;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ fn a_plugin_built_for_api_0_1_0_runs_on_this_host() {
     let wasm = std::fs::read(fixtures().join("plugins/mem-api-0.1.0.wasm")).unwrap();
     let component = wasmtime::component::Component::new(runtime.engine(), &wasm).unwrap();
     assert_eq!(
-        sonde::plugin::api_version(runtime.engine(), &component).as_deref(),
+        sonde::wasm::plugin::api_version(runtime.engine(), &component).as_deref(),
         Some("0.1.0")
     );
     assert_ne!(sonde_sdk::API_VERSION, "0.1.0", "this host is newer");
@@ -39,7 +39,7 @@ fn a_plugin_built_for_api_0_1_0_runs_on_this_host() {
 
     // The 0.1.0 plugin answers through `collect` (a list of records), the built-in mem plugin
     // of this SDK through `collect-encoded` (one buffer): the same families either way.
-    let builtin = sonde::builtin::builtin("mem").unwrap();
+    let builtin = sonde::wasm::builtin::builtin("mem").unwrap();
     let grants = Grants::new([Capability::Proc]);
     let current = Plugin::load(&runtime, "mem", builtin, grants, Limits::default()).unwrap();
     assert_eq!(current.collect("").unwrap(), families);

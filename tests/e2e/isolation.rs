@@ -2,7 +2,7 @@
 //! (and the host) keep working afterwards.
 
 use crate::support::{fixtures, runtime, test_plugin};
-use sonde::plugin::{CallError, Limits};
+use sonde::wasm::plugin::{CallError, Limits};
 use sonde_sdk::Capability;
 use std::time::{Duration, Instant};
 
@@ -179,8 +179,8 @@ fn escape_attempts_all_fail() {
 mod loading {
     //! What the host refuses to load, with a message that says why.
     use crate::support::{fixtures, runtime};
-    use sonde::grants::Grants;
-    use sonde::plugin::{Limits, Plugin};
+    use sonde::sandbox::grants::Grants;
+    use sonde::wasm::plugin::{Limits, Plugin};
 
     fn load_error(bytes: &[u8]) -> String {
         let rt = runtime(&fixtures().join("live-debian12/proc"));
@@ -229,7 +229,7 @@ mod abuse {
     //! keeps working.
     use super::misbehave;
     use crate::support::{fixtures, runtime, test_plugin};
-    use sonde::plugin::{CallError, Limits};
+    use sonde::wasm::plugin::{CallError, Limits};
     use sonde_sdk::Capability;
     use std::time::{Duration, Instant};
 
@@ -359,34 +359,37 @@ mod abuse {
 
 #[test]
 fn a_cycle_decoded_over_an_earlier_one_shows_nothing_for_a_plugin_that_failed() {
-    // `cycle::collect_into` reuses the families of the cycle before, as the agent's store does;
-    // a plugin whose call trapped must not show that cycle's families again.
-    use sonde::cycle::{CycleOutput, ScheduledPlugin, collect_into};
+    // A collection decodes into the store over the families of the cycle before; a plugin
+    // whose call trapped must not show that cycle's families again.
+    use sonde::agent::cycle::{Outgoing, Round, ScheduledPlugin};
     let rt = runtime(&fixtures().join("live-debian12/proc"));
-    let mut plugins = [ScheduledPlugin {
-        plugin: std::sync::Arc::new(test_plugin(
-            &rt,
-            "misbehave",
-            &[Capability::Proc],
-            Limits::default(),
-        )),
-        config_json: r#"{"mode": "ok"}"#.to_owned(),
+    let plugin = std::sync::Arc::new(test_plugin(
+        &rt,
+        "misbehave",
+        &[Capability::Proc],
+        Limits::default(),
+    ));
+    let scheduled = |mode: &str| ScheduledPlugin {
+        plugin: plugin.clone(),
+        config_json: format!(r#"{{"mode": "{mode}"}}"#),
         interval: Duration::from_secs(1),
-    }];
-    let mut out = CycleOutput::default();
-    collect_into(&plugins, &mut out);
-    assert_eq!(out.plugins[0].0, "misbehave");
-    assert_eq!(out.plugins[0].1[0].name, "misbehave_ok");
-    assert!(out.failures.is_empty());
+    };
+    let mut round = Round::local(vec![scheduled("ok")]);
+    let failed = round.run(&mut Outgoing::default());
+    let store = round.sinks().store.clone();
+    assert_eq!(
+        store.read("misbehave", |families| families[0].name.clone()),
+        "misbehave_ok"
+    );
+    assert!(failed.is_empty());
     for mode in ["trap", "fail"] {
-        plugins[0].config_json = format!(r#"{{"mode": "{mode}"}}"#);
-        collect_into(&plugins, &mut out);
-        assert!(
-            out.plugins[0].1.is_empty(),
-            "{mode}: {:?}",
-            out.plugins[0].1
-        );
-        assert_eq!(out.failures.len(), 1, "{mode}");
+        // The same store, the plugin called with another config.
+        let sinks =
+            sonde::agent::cycle::Sinks::new(store.clone(), Default::default(), None, Vec::new(), 0);
+        let failed = Round::new(vec![scheduled(mode)], sinks).run(&mut Outgoing::default());
+        let left = store.read("misbehave", |families| families.to_vec());
+        assert!(left.is_empty(), "{mode}: {left:?}");
+        assert_eq!(failed, ["misbehave"], "{mode}");
     }
 }
 

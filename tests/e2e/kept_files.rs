@@ -2,8 +2,8 @@
 //! kept open within its `keep_open_files`, and its output is the same series either way.
 
 use crate::support::runtime;
-use sonde::grants::Grants;
-use sonde::plugin::{Limits, Plugin};
+use sonde::sandbox::grants::Grants;
+use sonde::wasm::plugin::{Limits, Plugin};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use std::path::Path;
 /// real `/proc` and `/sys` with at most `kept_files` kept, and how many it kept.
 fn net_with(kept_files: usize) -> (BTreeSet<String>, usize) {
     let rt = runtime(Path::new("/proc"));
-    let wasm = sonde::builtin::builtin("net").unwrap();
+    let wasm = sonde::wasm::builtin::builtin("net").unwrap();
     let component = wasmtime::component::Component::new(rt.engine(), wasm).unwrap();
     let limits = Limits {
         kept_files,

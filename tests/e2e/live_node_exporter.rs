@@ -108,7 +108,7 @@ pub fn node_exporter_metrics(exporter_metrics: bool) -> Option<String> {
     }
     let port = free_port();
     let mut cmd = Command::new(NODE_EXPORTER);
-    let mut args = sonde::builtin::node_exporter_args(&format!("127.0.0.1:{port}"));
+    let mut args = sonde::wasm::builtin::node_exporter_args(&format!("127.0.0.1:{port}"));
     if exporter_metrics {
         args.retain(|a| a != "--web.disable-exporter-metrics");
     }

@@ -4,10 +4,10 @@
 //! none may hang, and the host counts each refusal. docs/security.md lists the attempts.
 
 use crate::support::test_plugin_path;
-use sonde::grants::Grants;
-use sonde::plugin::{Limits, Plugin};
-use sonde::runtime::Runtime;
+use sonde::sandbox::grants::Grants;
 use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+use sonde::wasm::plugin::{Limits, Plugin};
+use sonde::wasm::runtime::Runtime;
 use sonde_sdk::{Capability, Root};
 use std::os::unix::fs::symlink;
 use std::path::Path;

@@ -1,9 +1,9 @@
 //! Shared helpers: paths, the test plugins (built to wasm on first use), a runtime over a tree.
 
-use sonde::grants::Grants;
-use sonde::plugin::{Limits, Plugin};
-use sonde::runtime::Runtime;
+use sonde::sandbox::grants::Grants;
 use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+use sonde::wasm::plugin::{Limits, Plugin};
+use sonde::wasm::runtime::Runtime;
 use sonde_sdk::Capability;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,7 +34,7 @@ pub fn runtime(procfs: &Path) -> Arc<Runtime> {
 
 /// Loads a built-in plugin with the grants it declares.
 pub fn builtin(runtime: &Arc<Runtime>, name: &str) -> Plugin {
-    let wasm = sonde::builtin::builtin(name).unwrap();
+    let wasm = sonde::wasm::builtin::builtin(name).unwrap();
     let mut plugin =
         Plugin::load(runtime, name, wasm, Grants::default(), Limits::default()).unwrap();
     plugin.set_grants(Grants::new(plugin.info().needs.iter().copied()));

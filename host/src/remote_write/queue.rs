@@ -243,6 +243,14 @@ impl RemoteWriteQueue {
             .sum()
     }
 
+    /// The queue's self-metrics, labelled `endpoint`: what was sent and how
+    /// ([`super::stats`]), then the write-ahead log's ([`Self::wal_families`]).
+    pub fn families(&self) -> Vec<MetricFamily> {
+        let mut families = self.endpoint.stats.families();
+        families.extend(self.wal_families());
+        families
+    }
+
     /// The logs' self-metrics (all shards together), labelled `endpoint`.
     pub fn wal_families(&self) -> Vec<MetricFamily> {
         let (mut bytes, mut segments, mut oldest, mut pending, mut syncs) =

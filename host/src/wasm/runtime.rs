@@ -1,11 +1,11 @@
 //! The WebAssembly runtime: one wasmtime [`Engine`] and one [`Linker`] for every plugin, and the
 //! epoch ticker that enforces plugin deadlines.
 //!
-//! This module and [`crate::plugin`] are the only places that use wasmtime's API, which changes
-//! with every wasmtime release.
+//! wasmtime's API, which changes with every wasmtime release, is used only inside
+//! [`crate::wasm`].
 
-use crate::bindings::{self, MemoryBudget, PluginState};
 use crate::sandbox::Sandbox;
+use crate::wasm::bindings::{self, MemoryBudget, PluginState};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -61,11 +61,11 @@ impl Drop for ActiveCall<'_> {
 }
 
 impl Runtime {
-    /// Builds the engine ([`crate::engine_config`]; `SONDE_PERFMAP=1` writes `/tmp/perf-<pid>.map` so
+    /// Builds the engine ([`crate::wasm::engine_config`]; `SONDE_PERFMAP=1` writes `/tmp/perf-<pid>.map` so
     /// `perf report` can name JIT frames), links WASI with an
     /// empty context and the `sonde:collector/host` interface, and starts the epoch ticker.
     pub fn new(sandbox: Sandbox) -> anyhow::Result<Runtime> {
-        let mut config = crate::engine_config::config();
+        let mut config = crate::wasm::engine_config::config();
         if std::env::var_os("SONDE_PERFMAP").is_some() {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }

@@ -1,9 +1,9 @@
 //! One loaded plugin: its compiled component, what it says about itself, its grants and limits,
 //! and the call that runs one collection in a fresh, bounded store.
 
-use crate::bindings::{self, PluginPre, PluginState, sonde::collector::types as wit};
-use crate::grants::Grants;
-use crate::runtime::{self, Runtime};
+use crate::sandbox::grants::Grants;
+use crate::wasm::bindings::{self, PluginPre, PluginState, sonde::collector::types as wit};
+use crate::wasm::runtime::{self, Runtime};
 use sonde_sdk::encoding::DecodeError;
 use sonde_sdk::validate::InvalidOutput;
 use sonde_sdk::{Capability, Label, MetricFamily, MetricKind, Sample};
@@ -21,18 +21,23 @@ pub struct Limits {
     pub memory: usize,
     /// The most samples one collection may return.
     pub samples: usize,
-    /// The most kernel files kept open between collections (see [`crate::kept_files`]).
+    /// The most kernel files kept open between collections (see [`crate::sandbox::kept_files`]).
     pub kept_files: usize,
+}
+
+impl Limits {
+    /// A plugin's limits unless its config sets them: 5 s, 64 MiB, 100000 samples, 256 files.
+    pub const DEFAULT: Limits = Limits {
+        timeout: Duration::from_secs(5),
+        memory: 64 << 20,
+        samples: 100_000,
+        kept_files: crate::sandbox::kept_files::DEFAULT_LIMIT,
+    };
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            timeout: crate::config::DEFAULT_TIMEOUT,
-            memory: crate::config::DEFAULT_MEMORY_LIMIT as usize,
-            samples: crate::config::DEFAULT_SAMPLE_LIMIT,
-            kept_files: crate::kept_files::DEFAULT_LIMIT,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -176,7 +181,7 @@ impl Collected {
         match self.returned {
             Returned::Encoded(result) => {
                 let bytes = result.map_err(|e| {
-                    CallError::Failed(crate::bindings::escape_control(&e).into_owned())
+                    CallError::Failed(crate::wasm::bindings::escape_control(&e).into_owned())
                 })?;
                 sonde_sdk::encoding::decode_into(&bytes, limit, families).map_err(|e| match e {
                     DecodeError::TooManySamples { returned } => {
@@ -192,7 +197,7 @@ impl Collected {
             }
             Returned::Records(result) => {
                 let records = result.map_err(|e| {
-                    CallError::Failed(crate::bindings::escape_control(&e).into_owned())
+                    CallError::Failed(crate::wasm::bindings::escape_control(&e).into_owned())
                 })?;
                 let returned: usize = records.iter().map(|f| f.samples.len()).sum();
                 if returned > limit {

@@ -46,7 +46,7 @@ pub fn map_files_on_demand() {
 ///
 /// It also hands the heap that start-up freed back to the kernel (`malloc_trim`): where a
 /// plugin had to be compiled in the agent itself (the compile cache was cold and the child
-/// process that compiles, see [`crate::compile_cache`], failed), Cranelift leaves megabytes of
+/// process that compiles, see [`crate::wasm::compile_cache`], failed), Cranelift leaves megabytes of
 /// freed memory in malloc's arenas, which glibc would otherwise keep for the life of the agent.
 pub fn release_startup_pages() {
     advise_file_mappings(libc::MADV_PAGEOUT);

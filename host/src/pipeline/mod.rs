@@ -2,8 +2,11 @@
 //! target labels (`instance`, `job`), the plugin's relabel rules, then the global ones, as
 //! Prometheus applies `metric_relabel_configs` after target labels.
 
-use crate::config::{Config, compile_all};
-use crate::relabel::{RelabelRule, relabel};
+pub mod instance;
+pub mod relabel;
+pub mod staleness;
+
+use crate::pipeline::relabel::{RelabelRule, relabel};
 use crate::remote_write::SeriesSample;
 use crate::remote_write::proto::{MetricMetadata, metric_metadata::MetricType};
 use sonde_sdk::{Label, MetricFamily, MetricKind};
@@ -18,8 +21,15 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Builds the pipeline of a validated config; `instance` is the resolved `instance` label.
-    pub fn new(config: &Config, instance: String) -> Pipeline {
+    /// A pipeline with the target labels `instance` and `job`, the rules applied to every
+    /// plugin's samples and, before them, each plugin's own (`Config::pipeline` makes one from
+    /// the config).
+    pub fn new(
+        instance: String,
+        job: String,
+        global_rules: Vec<RelabelRule>,
+        plugin_rules: HashMap<String, Vec<RelabelRule>>,
+    ) -> Pipeline {
         Pipeline {
             target_labels: vec![
                 Label {
@@ -28,16 +38,11 @@ impl Pipeline {
                 },
                 Label {
                     name: "job".into(),
-                    value: config.global.job.clone(),
+                    value: job,
                 },
             ],
-            global_rules: config.relabel_rules(),
-            plugin_rules: config
-                .plugins
-                .iter()
-                .filter(|(_, p)| !p.relabel.is_empty())
-                .map(|(name, p)| (name.clone(), compile_all(&p.relabel)))
-                .collect(),
+            global_rules,
+            plugin_rules,
         }
     }
 
@@ -122,11 +127,12 @@ pub fn metadata(families: &[MetricFamily]) -> Vec<MetricMetadata> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use std::path::Path;
 
     fn pipeline(toml: &str) -> Pipeline {
         let config = Config::parse(toml, Path::new("test.toml")).unwrap();
-        Pipeline::new(&config, "192.0.2.2".into())
+        config.pipeline("192.0.2.2".into())
     }
 
     fn names(out: &[SeriesSample]) -> Vec<String> {

@@ -4,9 +4,12 @@
 //! Unknown keys, values of the wrong type and invalid settings (a bad regex, a bad URL) are
 //! errors that name the file, the line and the key, as operators expect of a config file.
 
-use crate::relabel::{RelabelConfig, RelabelRule};
+use crate::pipeline::Pipeline;
+use crate::pipeline::relabel::{RelabelConfig, RelabelRule};
 use crate::remote_write::RemoteWriteConfig;
+use crate::sandbox::RootPaths;
 use crate::units::{ByteSize, ConfigDuration};
+use crate::wasm::plugin::Limits;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,8 +77,8 @@ impl Default for HttpConfig {
 
 impl HttpConfig {
     /// The endpoint's connection limits.
-    pub fn limits(&self) -> crate::http::ConnectionLimits {
-        crate::http::ConnectionLimits {
+    pub fn limits(&self) -> crate::expose::http::ConnectionLimits {
+        crate::expose::http::ConnectionLimits {
             max_connections: self.max_connections,
             header_read_timeout: self.header_read_timeout.0,
         }
@@ -156,7 +159,9 @@ impl Default for GlobalConfig {
             state_dir: None,
             plugin_dir: None,
             enable_discovered_plugins: false,
-            plugins_memory_limit: ByteSize(crate::runtime::DEFAULT_PLUGINS_MEMORY_LIMIT as u64),
+            plugins_memory_limit: ByteSize(
+                crate::wasm::runtime::DEFAULT_PLUGINS_MEMORY_LIMIT as u64,
+            ),
         }
     }
 }
@@ -249,13 +254,6 @@ pub struct PluginConfig {
     pub keep_open_files: Option<usize>,
 }
 
-/// The defaults of a plugin's limits.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The default memory cap of a plugin.
-pub const DEFAULT_MEMORY_LIMIT: u64 = 64 << 20;
-/// The default sample limit of a plugin.
-pub const DEFAULT_SAMPLE_LIMIT: usize = 100_000;
-
 impl PluginConfig {
     /// The plugin's interval.
     pub fn interval(&self, global: &GlobalConfig) -> Duration {
@@ -266,23 +264,23 @@ impl PluginConfig {
     /// else 5s or the interval if shorter.
     pub fn timeout(&self, global: &GlobalConfig) -> Duration {
         self.timeout
-            .map_or(DEFAULT_TIMEOUT.min(self.interval(global)), |d| d.0)
+            .map_or(Limits::DEFAULT.timeout.min(self.interval(global)), |d| d.0)
     }
 
     /// The plugin's memory cap in bytes.
     pub fn memory_limit(&self) -> u64 {
-        self.memory_limit.map_or(DEFAULT_MEMORY_LIMIT, |b| b.0)
+        self.memory_limit
+            .map_or(Limits::DEFAULT.memory as u64, |b| b.0)
     }
 
     /// The plugin's sample limit.
     pub fn sample_limit(&self) -> usize {
-        self.sample_limit.unwrap_or(DEFAULT_SAMPLE_LIMIT)
+        self.sample_limit.unwrap_or(Limits::DEFAULT.samples)
     }
 
     /// How many kernel files the plugin may keep open between collections.
     pub fn keep_open_files(&self) -> usize {
-        self.keep_open_files
-            .unwrap_or(crate::kept_files::DEFAULT_LIMIT)
+        self.keep_open_files.unwrap_or(Limits::DEFAULT.kept_files)
     }
 }
 
@@ -500,7 +498,7 @@ impl Config {
                 ));
             }
             if let Some(grants) = &plugin.grants {
-                crate::grants::Grants::parse(grants).map_err(|e| {
+                crate::sandbox::grants::Grants::parse(grants).map_err(|e| {
                     at(
                         key(&table, "grants"),
                         format!("[plugins.{name}] grants: {e}"),
@@ -586,6 +584,50 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
         .map_or(before.len(), |nl| before.len() - nl - 1)
         + 1;
     (line, column)
+}
+
+impl Config {
+    /// The pipeline of this (validated) config; `instance` is the resolved `instance` label.
+    pub fn pipeline(&self, instance: String) -> Pipeline {
+        let plugin_rules = self
+            .plugins
+            .iter()
+            .filter(|(_, p)| !p.relabel.is_empty())
+            .map(|(name, p)| (name.clone(), compile_all(&p.relabel)))
+            .collect();
+        Pipeline::new(
+            instance,
+            self.global.job.clone(),
+            self.relabel_rules(),
+            plugin_rules,
+        )
+    }
+}
+
+/// Root directories given on the command line (`--path.procfs` …), which win over the config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathOverrides {
+    /// `--path.procfs`.
+    pub procfs: Option<PathBuf>,
+    /// `--path.sysfs`.
+    pub sysfs: Option<PathBuf>,
+    /// `--path.rootfs`.
+    pub rootfs: Option<PathBuf>,
+}
+
+impl PathOverrides {
+    /// The roots: flags first, then the config's `[paths]`, then the defaults.
+    pub fn resolve(&self, config: &Config) -> RootPaths {
+        let defaults = RootPaths::default();
+        let pick = |flag: &Option<PathBuf>, conf: &Option<PathBuf>, default: PathBuf| {
+            flag.clone().or_else(|| conf.clone()).unwrap_or(default)
+        };
+        RootPaths {
+            procfs: pick(&self.procfs, &config.paths.procfs, defaults.procfs),
+            sysfs: pick(&self.sysfs, &config.paths.sysfs, defaults.sysfs),
+            rootfs: pick(&self.rootfs, &config.paths.rootfs, defaults.rootfs),
+        }
+    }
 }
 
 #[cfg(test)]

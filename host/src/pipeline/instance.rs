@@ -116,7 +116,7 @@ pub fn resolve(configured: &str, sandbox: &Sandbox) -> String {
     match detect(sandbox) {
         Some(address) => address.to_string(),
         None => {
-            let name = crate::system::uname().nodename;
+            let name = crate::sandbox::system::uname().nodename;
             tracing::warn!(instance = %name, "no IPv4 address found for instance = \"auto\"; using the host name");
             name
         }

@@ -1,7 +1,7 @@
 //! The agent's self-metrics: node_exporter's per-collector `node_scrape_collector_*` and sonde's
 //! own `sonde_*` (plugin failures by reason, memory, build info), exposed like any plugin.
 
-use crate::plugin::{CallError, Counters};
+use crate::wasm::plugin::{CallError, Counters};
 use sonde_sdk::MetricFamily;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -63,7 +63,7 @@ impl AgentStats {
         }
     }
 
-    /// A cycle of `plugin` skipped while it backs off ([`crate::backoff`]).
+    /// A cycle of `plugin` skipped while it backs off ([`crate::agent::backoff`]).
     pub fn skipped(&self, plugin: &str) {
         let mut plugins = self.plugins.lock().unwrap_or_else(|e| e.into_inner());
         plugins.entry(plugin.to_owned()).or_default().skipped += 1;

@@ -1,16 +1,21 @@
 //! The command line: `sonde collect --once`, `--help`, `--version`.
 
+pub mod scaffold;
+
 use crate::agent::Agent;
-use crate::compile_cache::CompileCache;
+use crate::agent::cycle::{Outgoing, Round, SelfMetricsCycle, Sinks};
+use crate::agent::loader;
+use crate::agent::self_metrics::SelfMetrics;
+use crate::agent::stats::AgentStats;
+use crate::config::PathOverrides;
 use crate::config::{Config, LogConfig, LogFormat};
-use crate::cycle::{CycleOutput, collect_once};
-use crate::grants::Grants;
-use crate::loader;
-use crate::pipeline::{self, Pipeline};
-use crate::plugin::{Limits, Plugin};
-use crate::runtime::Runtime;
-use crate::sandbox::{DEFAULT_READ_CAP, PathOverrides, RootPaths, Sandbox};
-use crate::{instance, remote_write};
+use crate::pipeline::instance;
+use crate::remote_write;
+use crate::sandbox::grants::Grants;
+use crate::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+use crate::wasm::compile_cache::CompileCache;
+use crate::wasm::plugin::{Limits, Plugin};
+use crate::wasm::runtime::Runtime;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use std::io::{Read, Write};
@@ -160,9 +165,9 @@ impl PathArgs {
 
 /// Parses the command line, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    crate::memory::tune_malloc();
-    crate::memory::map_files_on_demand();
-    crate::kept_files::raise_descriptor_limit();
+    crate::agent::memory::tune_malloc();
+    crate::agent::memory::map_files_on_demand();
+    crate::sandbox::kept_files::raise_descriptor_limit();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
@@ -242,7 +247,7 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             dir,
             sdk_path,
         } => {
-            let created = crate::scaffold::new_plugin(&name, &dir, sdk_path.as_deref())?;
+            let created = crate::cli::scaffold::new_plugin(&name, &dir, sdk_path.as_deref())?;
             println!(
                 "created {0}\n  cd {0}\n  cargo test\n  cargo build --release --target wasm32-wasip2",
                 created.display()
@@ -266,7 +271,7 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 .exports(runtime.engine())
                 .map(|(n, _)| n.to_owned())
                 .collect();
-            let api = crate::plugin::api_version(runtime.engine(), &component);
+            let api = crate::wasm::plugin::api_version(runtime.engine(), &component);
             let plugin = Plugin::from_component(
                 &runtime,
                 "inspect",
@@ -341,9 +346,9 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 "{}: {} {}",
                 file.display(),
                 match source {
-                    crate::compile_cache::Source::Cache => "already compiled in",
-                    crate::compile_cache::Source::Compiled => "compiled into",
-                    crate::compile_cache::Source::Precompiled => "written precompiled into",
+                    crate::wasm::compile_cache::Source::Cache => "already compiled in",
+                    crate::wasm::compile_cache::Source::Compiled => "compiled into",
+                    crate::wasm::compile_cache::Source::Precompiled => "written precompiled into",
                 },
                 cache.artifact_path(runtime.engine(), &wasm).display()
             );
@@ -381,19 +386,32 @@ fn collect(args: CollectArgs) -> anyhow::Result<ExitCode> {
         .set_limit(config.global.plugins_memory_limit.0 as usize);
     let cache = open_cache(&config);
     let plugins = loader::load_enabled(&runtime, &config, cache.as_ref())?;
-    let output = collect_once(&plugins);
-    let mut code = if output.failures.is_empty() {
+    // The agent's path, once: the families into a store, the figures into the stats, and the
+    // relabeled series for the endpoints.
+    let stats = Arc::new(AgentStats::default());
+    let pipeline = (!config.remote_write.is_empty()).then(|| {
+        config.pipeline(instance::resolve(
+            &config.global.instance,
+            runtime.sandbox(),
+        ))
+    });
+    let sinks = Sinks::new(Arc::default(), stats.clone(), pipeline, Vec::new(), 0);
+    let mut round = Round::new(plugins, sinks);
+    let mut outgoing = Outgoing::default();
+    let failed = round.run(&mut outgoing);
+    let mut code = if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_PLUGIN_FAILED)
     };
-    if !config.remote_write.is_empty() && !push(&config, &runtime, &output)? {
-        code = ExitCode::from(EXIT_PLUGIN_FAILED);
+    let own = SelfMetrics::once(stats).families();
+    if let Some(pipeline) = &round.sinks().pipeline {
+        SelfMetricsCycle::default().collect(&own, pipeline, &mut outgoing);
+        if !push(&config, outgoing)? {
+            code = ExitCode::from(EXIT_PLUGIN_FAILED);
+        }
     }
-    let mut families = output.into_families();
-    families.retain(|f| !f.is_empty());
-    sonde_sdk::exposition::normalize(&mut families);
-    let text = sonde_sdk::exposition::render(&families);
+    let text = round.sinks().store.render(own);
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())
@@ -413,20 +431,10 @@ fn open_cache(config: &Config) -> Option<CompileCache> {
     }
 }
 
-/// Relabels the cycle and pushes it to every `[[remote_write]]` endpoint; false if any endpoint
-/// did not accept everything (the reason is logged).
-fn push(config: &Config, runtime: &Runtime, output: &CycleOutput) -> anyhow::Result<bool> {
-    let instance = instance::resolve(&config.global.instance, runtime.sandbox());
-    let pipeline = Pipeline::new(config, instance);
-    let mut series = Vec::new();
-    let mut all_families = Vec::new();
-    for (plugin, families) in &output.plugins {
-        pipeline.process(plugin, families, output.timestamp_ms, &mut series);
-        all_families.extend(families.iter().cloned());
-    }
-    pipeline.process("", &output.self_metrics, output.timestamp_ms, &mut series);
-    all_families.extend(output.self_metrics.iter().cloned());
-    let metadata = pipeline::metadata(&all_families);
+/// Pushes a cycle's series to every `[[remote_write]]` endpoint; false if any endpoint did not
+/// accept everything (the reason is logged).
+fn push(config: &Config, outgoing: Outgoing) -> anyhow::Result<bool> {
+    let Outgoing { series, metadata } = outgoing;
     let endpoints: Vec<_> = config
         .remote_write
         .iter()

@@ -2,7 +2,8 @@
 //! from the latest values, so Prometheus or Alloy can scrape sonde as a node_exporter drop-in;
 //! `GET /-/healthy` and `GET /-/ready` for probes.
 
-use crate::store::LatestValues;
+use crate::expose::SelfMetrics;
+use crate::expose::store::LatestValues;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
@@ -35,12 +36,13 @@ const MAX_REQUEST_BUFFER: usize = 16 << 10;
 /// Binds `listen` and serves until `shutdown` turns true. Binding errors are returned at once.
 ///
 /// At most `limits.max_connections` connections are open at once, and never more than an eighth
-/// of the descriptor limit, so that the plugins' files (a quarter, [`crate::kept_files::Budget`])
+/// of the descriptor limit, so that the plugins' files (a quarter, [`crate::sandbox::kept_files::Budget`])
 /// and the agent's own (the write-ahead log, remote-write connections) always have theirs.
 /// Accept errors (such as the descriptor limit) back off from 5 ms to 1 s instead of spinning.
 pub async fn serve(
     listen: SocketAddr,
     store: Arc<LatestValues>,
+    self_metrics: Arc<dyn SelfMetrics>,
     limits: ConnectionLimits,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -49,7 +51,7 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("[http] listen {listen}: {e}"))?;
     let max_connections = limits
         .max_connections
-        .min(crate::kept_files::descriptor_limit() / 8)
+        .min(crate::sandbox::kept_files::descriptor_limit() / 8)
         .max(1);
     tracing::info!(%listen, max_connections, "serving /metrics");
     let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
@@ -67,12 +69,14 @@ pub async fn serve(
                 },
                 _ = shutdown.changed() => break,
             };
-            let store = store.clone();
+            let (store, self_metrics) = (store.clone(), self_metrics.clone());
             tokio::spawn(async move {
                 let _slot = slot;
                 let service = hyper::service::service_fn(move |request| {
-                    let store = store.clone();
-                    async move { Ok::<_, std::convert::Infallible>(respond(&store, &request)) }
+                    let (store, self_metrics) = (store.clone(), self_metrics.clone());
+                    async move {
+                        Ok::<_, std::convert::Infallible>(respond(&store, &*self_metrics, &request))
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
@@ -113,13 +117,17 @@ impl AcceptBackoff {
     }
 }
 
-fn respond(store: &LatestValues, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn respond(
+    store: &LatestValues,
+    self_metrics: &dyn SelfMetrics,
+    request: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
     }
     match request.uri().path() {
         "/metrics" => {
-            let text = store.render();
+            let text = store.render(self_metrics.families());
             let gzip = request
                 .headers()
                 .get(ACCEPT_ENCODING)

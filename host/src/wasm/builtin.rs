@@ -12,7 +12,7 @@ pub fn builtin(name: &str) -> Option<&'static [u8]> {
 }
 
 /// The built-in plugin `name` precompiled by wasmtime at build time, for this binary's target
-/// and engine settings ([`crate::engine_config`]) on the architecture's baseline CPU (`None`
+/// and engine settings ([`crate::wasm::engine_config`]) on the architecture's baseline CPU (`None`
 /// when built without the `precompiled-builtins` feature).
 pub fn precompiled(name: &str) -> Option<&'static [u8]> {
     BUILTIN_PLUGINS

@@ -7,8 +7,12 @@
 //! magic links are refused, the regular-file check is left to the kernel: such trees hold no
 //! devices or FIFOs, and it spares one `statx` per read (a fifth of a cycle's syscalls).
 
-use crate::kept_files::{
-    self, Anchor, Budget, KeptFiles, NodeId, keeps_proc_dir, keeps_proc_file, list,
+pub mod grants;
+pub mod kept_files;
+pub mod system;
+
+use crate::sandbox::kept_files::{
+    Anchor, Budget, KeptFiles, NodeId, keeps_proc_dir, keeps_proc_file, list,
 };
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
@@ -40,32 +44,6 @@ impl Default for RootPaths {
             procfs: PathBuf::from("/proc"),
             sysfs: PathBuf::from("/sys"),
             rootfs: PathBuf::from("/"),
-        }
-    }
-}
-
-/// Root directories given on the command line (`--path.procfs` …), which win over the config.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PathOverrides {
-    /// `--path.procfs`.
-    pub procfs: Option<PathBuf>,
-    /// `--path.sysfs`.
-    pub sysfs: Option<PathBuf>,
-    /// `--path.rootfs`.
-    pub rootfs: Option<PathBuf>,
-}
-
-impl PathOverrides {
-    /// The roots: flags first, then the config's `[paths]`, then the defaults.
-    pub fn resolve(&self, config: &crate::config::Config) -> RootPaths {
-        let defaults = RootPaths::default();
-        let pick = |flag: &Option<PathBuf>, conf: &Option<PathBuf>, default: PathBuf| {
-            flag.clone().or_else(|| conf.clone()).unwrap_or(default)
-        };
-        RootPaths {
-            procfs: pick(&self.procfs, &config.paths.procfs, defaults.procfs),
-            sysfs: pick(&self.sysfs, &config.paths.sysfs, defaults.sysfs),
-            rootfs: pick(&self.rootfs, &config.paths.rootfs, defaults.rootfs),
         }
     }
 }
@@ -147,7 +125,7 @@ impl Sandbox {
             dirs,
             kernel_trees,
             read_cap,
-            statfs_timeout: crate::system::STATFS_TIMEOUT,
+            statfs_timeout: crate::sandbox::system::STATFS_TIMEOUT,
             recording: None,
             mounts: Mutex::new(None),
             kept_budget: Budget::from_rlimit(),
@@ -204,7 +182,7 @@ impl Sandbox {
             MountKind::NeverBlocks => None,
             MountKind::MayBlock => Some(self.statfs_timeout),
         };
-        crate::system::statfs(rootfs, &self.paths.rootfs, mount_point, timeout)
+        crate::sandbox::system::statfs(rootfs, &self.paths.rootfs, mount_point, timeout)
     }
 
     /// The mount table: every mount point `statfs` answers for, with its [`MountKind`], read
@@ -264,7 +242,7 @@ impl Sandbox {
     }
 
     /// Reads a file as [`Sandbox::read_file`] does, from the plugin's kept file of `path` when it
-    /// has one, and keeps the file it opens when [`crate::kept_files`] allows (procfs paths).
+    /// has one, and keeps the file it opens when [`crate::sandbox::kept_files`] allows (procfs paths).
     pub fn read_file_kept(
         &self,
         root: Root,
@@ -282,7 +260,7 @@ impl Sandbox {
         self.read_and_keep(root, path, file, size_hint, Some(anchor), kept)
     }
 
-    /// How a file read from `root` may be kept (see [`crate::kept_files`]): procfs paths the
+    /// How a file read from `root` may be kept (see [`crate::sandbox::kept_files`]): procfs paths the
     /// policy allows, sysfs attributes read through their directory `node`; nothing else.
     fn anchor(&self, root: Root, path: &str, node: Option<NodeId>) -> Option<Anchor> {
         if !self.kernel_trees[root as usize] {
@@ -483,7 +461,7 @@ impl Sandbox {
     }
 
     /// Lists a directory as [`Sandbox::read_dir`] does, from the plugin's kept directory of
-    /// `path` when it has one, and keeps the directory it opens when [`crate::kept_files`]
+    /// `path` when it has one, and keeps the directory it opens when [`crate::sandbox::kept_files`]
     /// allows (procfs: the root, `<pid>/task` and directories outside `self/`).
     pub fn read_dir_kept(
         &self,

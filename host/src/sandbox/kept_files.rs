@@ -4,9 +4,7 @@
 //!
 //! procfs and sysfs generate a file's contents when it is read from its start, so a kept file
 //! answers what a fresh open would, without the open's path walk (in sysfs through symlinks,
-//! each component revalidated) and the close: about a third of the CPU time per file (110
-//! procfs and sysfs files of a cycle: 4.3 → 1.5 µs each; 190 `<pid>/stat` files: 2.8 → 1.1 µs),
-//! and a cycle of all built-ins reads ~230 files.
+//! each component revalidated) and the close (docs/design.md, "Kept files", has what it saves).
 //!
 //! What may be kept, only below a root that is a real procfs or sysfs mount
 //! ([`crate::sandbox`] decides, with the [`Anchor`] that keeps the file honest):
@@ -32,14 +30,13 @@
 //! than asked before its end (when its next record does not fit its buffer). Files the kernel
 //! generates as one record ([`one_record`]: sysfs attributes, procfs files made by
 //! `single_open`, integer sysctls) are whole after one read that returns less than asked, and
-//! that end-of-file read is left out: ~180 of a cycle's ~510 system calls on a small host.
+//! that end-of-file read is left out.
 //!
 //! Bounds: a plugin keeps at most its `keep_open_files` (default [`DEFAULT_LIMIT`]), all
 //! plugins together at most a quarter of the process's descriptor limit ([`Budget`]; the agent
 //! raises its soft limit to the hard one at start, [`raise_descriptor_limit`]), and a file
 //! the plugin did not read in a collection is closed when the next one begins. Each kept file
-//! holds a page of kernel memory (the kernel's read buffer): ~4.5 KB charged to the agent's
-//! cgroup, ~1 MB for the ~215 files the built-ins keep on a small host.
+//! holds a page of kernel memory (the kernel's read buffer), charged to the agent's cgroup.
 
 use sonde_sdk::{DirEntry, EntryKind, Root};
 use std::collections::HashMap;

@@ -2,13 +2,13 @@
 //! components (`path = "…/foo.wasm"`) go through the same steps: compile (or load from the
 //! compile cache), link, describe, grant, limit.
 
-use crate::builtin;
-use crate::compile_cache::CompileCache;
+use crate::agent::cycle::ScheduledPlugin;
 use crate::config::{Config, ConfigError, PluginConfig};
-use crate::cycle::ScheduledPlugin;
-use crate::grants::Grants;
-use crate::plugin::{Limits, Plugin};
-use crate::runtime::Runtime;
+use crate::sandbox::grants::Grants;
+use crate::wasm::builtin;
+use crate::wasm::compile_cache::CompileCache;
+use crate::wasm::plugin::{Limits, Plugin};
+use crate::wasm::runtime::Runtime;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -160,7 +160,7 @@ fn load(
         None => builtin::precompiled(name),
         Some(_) => None,
     };
-    let loaded = crate::plugin::check_component_header(&wasm).and_then(|()| {
+    let loaded = crate::wasm::plugin::check_component_header(&wasm).and_then(|()| {
         let engine = runtime.engine();
         let component = match cache {
             Some(cache) => {
@@ -170,7 +170,7 @@ fn load(
                     .0
             }
             None => match precompiled
-                .and_then(|code| crate::compile_cache::deserialize_precompiled(engine, code))
+                .and_then(|code| crate::wasm::compile_cache::deserialize_precompiled(engine, code))
             {
                 Some(component) => component,
                 None => return Plugin::load(runtime, name, &wasm, Grants::default(), limits),

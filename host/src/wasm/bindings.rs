@@ -1,10 +1,10 @@
 //! The host side of the `sonde:collector` WIT world: the generated bindings and the
 //! implementation of the `host` interface a plugin imports, on each plugin's store state.
 
-use crate::grants::Grants;
-use crate::kept_files::KeptFiles;
+use crate::sandbox::grants::Grants;
+use crate::sandbox::kept_files::KeptFiles;
+use crate::sandbox::system;
 use crate::sandbox::{MountKind, Sandbox};
-use crate::system;
 use sonde_sdk::{Capability, FsError, Root};
 use std::sync::Arc;
 use wasmtime::StoreLimits;
@@ -232,7 +232,7 @@ impl Drop for MemoryLimiter {
     }
 }
 
-/// The start of the message of a refused growth; [`crate::plugin`] classifies it as the
+/// The start of the message of a refused growth; [`crate::wasm::plugin`] classifies it as the
 /// memory limit. (`StoreLimits`' own `trap_on_grow_failure` message starts the same.)
 pub(crate) const GROWTH_REFUSED: &str = "forcing trap when growing memory";
 

@@ -1,5 +1,5 @@
 //! The wasmtime engine settings, in one place for the two engines that must agree on them: the
-//! agent's ([`crate::runtime::Runtime`]) and `build.rs`'s, which precompiles the built-in plugins
+//! agent's ([`crate::wasm::runtime::Runtime`]) and `build.rs`'s, which precompiles the built-in plugins
 //! (it includes this file). An artifact compiled under other settings is refused at load time.
 //! Settings that do not change the code (profiling) are the runtime's own.
 
