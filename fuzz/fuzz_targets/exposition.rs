@@ -2,7 +2,7 @@
 //! back with the same series and values (label values with quotes, backslashes, newlines).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sonde_sdk::textformat::Value;
+use sonde_textformat::Value;
 use sonde_sdk::{Label, MetricFamily, MetricKind, Sample};
 
 fuzz_target!(
@@ -25,13 +25,13 @@ fuzz_target!(
                 })
                 .collect(),
         };
-        if sonde_sdk::validate::validate(std::slice::from_ref(&family)).is_err()
+        if sonde_wire::validate::validate(std::slice::from_ref(&family)).is_err()
             || family.samples.is_empty()
         {
             return;
         }
         let text = sonde_sdk::exposition::render(std::slice::from_ref(&family));
-        let parsed = sonde_sdk::textformat::parse(text.as_bytes())
+        let parsed = sonde_textformat::parse(text.as_bytes())
             .unwrap_or_else(|e| panic!("{e} in {text:?}"));
         assert_eq!(parsed.len(), 1, "{text:?}");
         assert_eq!(parsed[0].name, family.name);

@@ -3,8 +3,8 @@
 //! memory, descriptors and start time, read from the real `/proc/self` whatever `--path.procfs`
 //! says (they describe sonde, not the monitored host), with the SDK's `/proc` parsers.
 
+use sonde_procfs::{USER_HZ, pid_stat, stat};
 use sonde_sdk::MetricFamily;
-use sonde_sdk::procfs::{USER_HZ, pid_stat, stat};
 use std::sync::OnceLock;
 
 /// The `process_*` families, with client_golang's names, HELP and TYPE. A figure that cannot be
