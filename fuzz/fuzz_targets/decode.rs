@@ -2,7 +2,7 @@
 //! what it accepts encodes back to the same bytes, also when decoded over families it reuses.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sonde_sdk::encoding::{decode_into, encode};
+use sonde_wire::encoding::{decode_into, encode};
 
 fuzz_target!(|bytes: &[u8]| {
     let mut fresh = Vec::new();

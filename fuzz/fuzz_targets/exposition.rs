@@ -2,8 +2,8 @@
 //! back with the same series and values (label values with quotes, backslashes, newlines).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sonde_sdk::textformat::Value;
 use sonde_sdk::{Label, MetricFamily, MetricKind, Sample};
+use sonde_textformat::Value;
 
 fuzz_target!(
     |input: (String, String, Vec<(Vec<(String, String)>, f64)>)| {
@@ -25,14 +25,14 @@ fuzz_target!(
                 })
                 .collect(),
         };
-        if sonde_sdk::validate::validate(std::slice::from_ref(&family)).is_err()
+        if sonde_wire::validate::validate(std::slice::from_ref(&family)).is_err()
             || family.samples.is_empty()
         {
             return;
         }
         let text = sonde_sdk::exposition::render(std::slice::from_ref(&family));
-        let parsed = sonde_sdk::textformat::parse(text.as_bytes())
-            .unwrap_or_else(|e| panic!("{e} in {text:?}"));
+        let parsed =
+            sonde_textformat::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e} in {text:?}"));
         assert_eq!(parsed.len(), 1, "{text:?}");
         assert_eq!(parsed[0].name, family.name);
         assert_eq!(parsed[0].metrics.len(), family.samples.len(), "{text:?}");

@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(e) = sonde_sdk::textformat::parse(data) {
+    if let Err(e) = sonde_textformat::parse(data) {
         assert!(e.line >= 1, "{e}");
     }
 });

@@ -27,7 +27,7 @@ fuzz_target!(|families: Vec<(String, Vec<Vec<(String, String)>>)>| {
                 .collect(),
         })
         .collect();
-    if sonde_sdk::validate::validate(&families).is_ok() {
+    if sonde_wire::validate::validate(&families).is_ok() {
         for family in &families {
             let mut seen = HashSet::new();
             for sample in &family.samples {

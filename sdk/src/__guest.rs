@@ -27,12 +27,12 @@ pub fn describe<C: Collector>() -> wit::PluginInfo {
 }
 
 /// `collect-encoded` of the `collector-encoded` interface for `C`: the families in one buffer
-/// ([`crate::encoding`]).
+/// (`sonde_wire::encoding`).
 pub fn collect_encoded<C: Collector>(config: &str) -> Result<Vec<u8>, String> {
     let host = Host { _private: () };
     let families = crate::run_collect::<C>(&host, config).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    crate::encoding::encode(&families, &mut out);
+    sonde_wire::encoding::encode(&families, &mut out);
     Ok(out)
 }
 

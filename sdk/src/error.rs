@@ -53,7 +53,7 @@ macro_rules! from_display {
 from_display!(
     crate::host::FsError,
     crate::metrics::NameError,
-    crate::validate::InvalidOutput,
+    sonde_wire::validate::InvalidOutput,
     std::num::ParseIntError,
     std::num::ParseFloatError,
     std::str::Utf8Error,

@@ -263,7 +263,7 @@ impl Host {
 
     /// Reads several files under `root` in one host call (cheaper than one call each). The host
     /// opens a directory once for consecutive paths in it and reads each file relative to it, so
-    /// list the files of one directory together (see [`crate::sysfs::read_attrs`]).
+    /// list the files of one directory together (see `sonde_procfs::sysfs::read_attrs`).
     pub fn read_many<S: AsRef<str>>(
         &self,
         root: Root,

@@ -64,27 +64,26 @@
 //! Test it with `cargo test` against a fixture directory ([`testing`]); build the component with
 //! `cargo build --release --target wasm32-wasip2`; enable it in the agent's config with its path
 //! and the grants it needs.
+//!
+//! The parsers of `/proc` and `/sys` files are in the `sonde-procfs` crate, the Prometheus
+//! text-format parser in `sonde-textformat`. The metric types come from `sonde-wire`, which also
+//! holds the binary encoding a collection crosses to the host in and the host's checks; a plugin
+//! needs neither of those directly.
 
 #![deny(missing_docs)]
 
 pub mod bundle;
-pub mod encoding;
 pub mod error;
 pub mod exposition;
 pub mod filter;
 pub mod host;
-pub mod metrics;
 pub mod names;
-pub mod net_class;
-pub mod numbers;
-pub mod procfs;
-pub mod sysfs;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
-pub mod text;
-pub mod textformat;
-pub mod udev;
-pub mod validate;
+
+/// The metric model a collector returns (from `sonde-wire`, the crate the host decodes and
+/// checks plugin output with).
+pub use sonde_wire::metrics;
 
 pub use error::{Error, ResultExt};
 pub use host::{

@@ -15,7 +15,8 @@
 //! same in the agent.
 
 use crate::host::{Clock, DirEntry, EntryKind, FsError, FsStats, Host, Level, Root, Timex, Uname};
-use crate::{Collector, Error, MetricFamily, exposition, validate};
+use crate::{Collector, Error, MetricFamily, exposition};
+use sonde_wire::validate;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;

@@ -5,7 +5,7 @@
 use crate::families::Families;
 use crate::sensors::Sensor;
 use crate::text::clean_metric_name;
-use sonde_sdk::text::to_valid_utf8;
+use sonde_procfs::text::to_valid_utf8;
 
 /// The labels every hwmon sample has.
 const SENSOR_LABELS: [&str; 2] = ["chip", "sensor"];

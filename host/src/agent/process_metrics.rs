@@ -1,10 +1,10 @@
 //! The agent's own process metrics, as every Prometheus exporter serves them (client_golang's
 //! process collector, which node_exporter and Alloy embed): `process_cpu_seconds_total`,
 //! memory, descriptors and start time, read from the real `/proc/self` whatever `--path.procfs`
-//! says (they describe sonde, not the monitored host), with the SDK's `/proc` parsers.
+//! says (they describe sonde, not the monitored host), with the plugins' `/proc` parsers (`sonde-procfs`).
 
+use sonde_procfs::{USER_HZ, pid_stat, stat};
 use sonde_sdk::MetricFamily;
-use sonde_sdk::procfs::{USER_HZ, pid_stat, stat};
 use std::sync::OnceLock;
 
 /// The `process_*` families, with client_golang's names, HELP and TYPE. A figure that cannot be

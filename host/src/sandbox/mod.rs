@@ -590,7 +590,7 @@ pub const NEVER_BLOCKING_FS_TYPES: &[&str] = &[
 /// The kind of every mount point of a mount table. A path walk to a mount point crosses the
 /// mounts above it, so a mount is [`MountKind::NeverBlocks`] only when it and every mount on
 /// its path are of [`NEVER_BLOCKING_FS_TYPES`] (mounts stacked on one point all count).
-fn mount_kinds(mounts: &[sonde_sdk::procfs::mountinfo::MountInfo]) -> HashMap<String, MountKind> {
+fn mount_kinds(mounts: &[sonde_procfs::mountinfo::MountInfo]) -> HashMap<String, MountKind> {
     let mut own: HashMap<&str, bool> = HashMap::new();
     for m in mounts {
         let never_blocks = NEVER_BLOCKING_FS_TYPES.contains(&m.fs_type.as_str());
@@ -640,7 +640,7 @@ fn read_mountinfo(file: &mut std::fs::File, read_cap: usize) -> Option<HashMap<S
     file.seek(io::SeekFrom::Start(0)).ok()?;
     let mut text = Vec::new();
     file.take(read_cap as u64).read_to_end(&mut text).ok()?;
-    let mounts = sonde_sdk::procfs::mountinfo::parse(&text).ok()?;
+    let mounts = sonde_procfs::mountinfo::parse(&text).ok()?;
     Some(mount_kinds(&mounts))
 }
 
@@ -1133,7 +1133,7 @@ mod tests {
 
     #[test]
     fn a_mount_never_blocks_only_when_it_and_the_mounts_above_it_cannot() {
-        let mount = |mount_point: &str, fs_type: &str| sonde_sdk::procfs::mountinfo::MountInfo {
+        let mount = |mount_point: &str, fs_type: &str| sonde_procfs::mountinfo::MountInfo {
             mount_point: mount_point.into(),
             fs_type: fs_type.into(),
             ..Default::default()

@@ -4,9 +4,9 @@
 use crate::sandbox::grants::Grants;
 use crate::wasm::bindings::{self, PluginPre, PluginState, sonde::collector::types as wit};
 use crate::wasm::runtime::{self, Runtime};
-use sonde_sdk::encoding::DecodeError;
-use sonde_sdk::validate::InvalidOutput;
 use sonde_sdk::{Capability, Label, MetricFamily, MetricKind, Sample};
+use sonde_wire::encoding::DecodeError;
+use sonde_wire::validate::InvalidOutput;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::{Component, ComponentExportIndex, Func};
@@ -96,7 +96,7 @@ pub enum CallError {
     },
     /// The plugin returned output that breaks Prometheus' rules.
     #[error("{0}")]
-    InvalidOutput(#[from] sonde_sdk::validate::InvalidOutput),
+    InvalidOutput(#[from] sonde_wire::validate::InvalidOutput),
 }
 
 /// A live instance of a plugin and its store.
@@ -144,7 +144,7 @@ impl Code {
 
 /// The parameters of `collect` and `collect-encoded`: the config JSON.
 type CollectParams<'a> = (&'a str,);
-/// The results of `collect-encoded`: the encoded families ([`sonde_sdk::encoding`]) or the
+/// The results of `collect-encoded`: the encoded families ([`sonde_wire::encoding`]) or the
 /// plugin's error.
 type EncodedResults = (Result<Vec<u8>, String>,);
 
@@ -169,7 +169,7 @@ impl Collected {
     /// rules is an error, and leaves `families` empty.
     pub fn decode_into(self, families: &mut Vec<MetricFamily>) -> Result<(), CallError> {
         let decoded = self.decode(families);
-        let result = decoded.and_then(|()| Ok(sonde_sdk::validate::validate(families)?));
+        let result = decoded.and_then(|()| Ok(sonde_wire::validate::validate(families)?));
         if result.is_err() {
             families.clear();
         }
@@ -183,7 +183,7 @@ impl Collected {
                 let bytes = result.map_err(|e| {
                     CallError::Failed(crate::wasm::bindings::escape_control(&e).into_owned())
                 })?;
-                sonde_sdk::encoding::decode_into(&bytes, limit, families).map_err(|e| match e {
+                sonde_wire::encoding::decode_into(&bytes, limit, families).map_err(|e| match e {
                     DecodeError::TooManySamples { returned } => {
                         CallError::SampleLimit { returned, limit }
                     }

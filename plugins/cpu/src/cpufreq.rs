@@ -2,7 +2,7 @@
 //! `/sys/devices/system/cpu/cpuN/cpufreq`.
 
 use crate::topology::cpu_dirs;
-use sonde_sdk::sysfs::{list, parse_cpu_list, read_attr, read_attrs};
+use sonde_procfs::sysfs::{list, parse_cpu_list, read_attr, read_attrs};
 use sonde_sdk::{Error, Host, MetricFamily};
 
 /// The frequency families in node_exporter's order, file and HELP; kHz in sysfs, Hz exposed.

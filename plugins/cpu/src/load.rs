@@ -1,6 +1,6 @@
 //! Load averages (`/proc/loadavg`) and CPU and IRQ pressure (`/proc/pressure/{cpu,irq}`).
 
-use sonde_sdk::procfs::{Skipped, loadavg, pressure};
+use sonde_procfs::{Skipped, loadavg, pressure};
 use sonde_sdk::{Error, FsError, Host, MetricFamily, ResultExt, Root};
 
 /// `node_load1`, `node_load5`, `node_load15`.

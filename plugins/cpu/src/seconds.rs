@@ -1,6 +1,6 @@
 //! `node_cpu_seconds_total` and `node_cpu_guest_seconds_total` from `/proc/stat`.
 
-use sonde_sdk::procfs::{USER_HZ, stat};
+use sonde_procfs::{USER_HZ, stat};
 use sonde_sdk::{Error, MetricFamily};
 
 /// Appends seconds per CPU and mode, and guest seconds when `guest` is on, from the text of

@@ -1,7 +1,7 @@
 //! Per-CPU facts from `/sys/devices/system/cpu`: thermal throttle counts, isolated CPUs, online
 //! state.
 
-use sonde_sdk::sysfs::{list, parse_cpu_list, read_attr, read_attrs, read_u64};
+use sonde_procfs::sysfs::{list, parse_cpu_list, read_attr, read_attrs, read_u64};
 use sonde_sdk::{Error, Host, MetricFamily};
 use std::collections::BTreeSet;
 

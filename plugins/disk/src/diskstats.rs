@@ -3,9 +3,9 @@
 //! `node_disk_device_mapper_info`, `node_disk_ata_*`).
 
 use crate::{Config, patterns};
+use sonde_procfs::diskstats::{self, DiskStat};
+use sonde_procfs::udev::{self, Properties};
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::procfs::diskstats::{self, DiskStat};
-use sonde_sdk::udev::{self, Properties};
 use sonde_sdk::{Error, FsError, Host, Level, MetricFamily, MetricKind, ResultExt, Root};
 
 /// node_exporter's `--collector.diskstats.device-exclude` default: partitions, RAM disks,

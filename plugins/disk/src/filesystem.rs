@@ -2,9 +2,9 @@
 //! filesystem in init's mount table, from `statfs(2)` through the host.
 
 use crate::{Config, patterns};
+use sonde_procfs::Skipped;
+use sonde_procfs::mountinfo::{self, MountInfo};
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::procfs::Skipped;
-use sonde_sdk::procfs::mountinfo::{self, MountInfo};
 use sonde_sdk::{Error, FsError, FsStats, Host, MetricFamily, Root};
 use std::collections::HashSet;
 

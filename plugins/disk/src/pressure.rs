@@ -1,7 +1,7 @@
 //! The I/O part of node_exporter's `pressure` collector: how long tasks stalled on I/O, from
 //! `/proc/pressure/io` (kernel ≥ 4.20 with PSI enabled).
 
-use sonde_sdk::procfs::pressure;
+use sonde_procfs::pressure;
 use sonde_sdk::{Error, FsError, Host, MetricFamily, ResultExt, Root};
 
 /// `node_pressure_io_waiting_seconds_total` and `node_pressure_io_stalled_seconds_total`; nothing

@@ -4,9 +4,9 @@
 //! of those. Reporting every line gives the series of both (and of kernels newer than either).
 
 use rustc_hash::FxHashMap;
+use sonde_procfs::meminfo::{self, MeminfoLine};
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::names::DerivedNames;
-use sonde_sdk::procfs::meminfo::{self, MeminfoLine};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 thread_local! {

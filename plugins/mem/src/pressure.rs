@@ -1,7 +1,7 @@
 //! The memory part of node_exporter's `pressure` collector (`/proc/pressure/memory`).
 
+use sonde_procfs::pressure;
 use sonde_sdk::bundle::read_optional;
-use sonde_sdk::procfs::pressure;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// Appends `node_pressure_memory_{waiting,stalled}_seconds_total`. Like node_exporter, reports

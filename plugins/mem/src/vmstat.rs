@@ -1,10 +1,10 @@
 //! node_exporter's `vmstat` collector: the selected `/proc/vmstat` fields, untyped.
 
 use rustc_hash::FxHashSet;
+use sonde_procfs::vmstat;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::names::DerivedNames;
-use sonde_sdk::procfs::vmstat;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 thread_local! {

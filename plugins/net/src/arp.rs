@@ -7,9 +7,9 @@
 
 use crate::Part;
 use serde::{Deserialize, Serialize};
+use sonde_procfs::arp;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::procfs::arp;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 use std::collections::BTreeMap;
 

@@ -5,8 +5,8 @@
 //! (conntrack not loaded, or built without its proc statistics) ends the collection quietly.
 
 use crate::Part;
+use sonde_procfs::conntrack::{self, ConntrackStat};
 use sonde_sdk::bundle::read_optional;
-use sonde_sdk::procfs::conntrack::{self, ConntrackStat};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// The conntrack part.

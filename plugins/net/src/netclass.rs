@@ -4,8 +4,8 @@
 
 use crate::Part;
 use serde::{Deserialize, Serialize};
+use sonde_procfs::net_class::{self, NetClassIface};
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::net_class::{self, NetClassIface};
 use sonde_sdk::{Error, FsError, Host, MetricFamily, MetricKind};
 
 /// `netclass = { … }`.

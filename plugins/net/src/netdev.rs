@@ -9,9 +9,9 @@
 
 use crate::Part;
 use serde::{Deserialize, Serialize};
+use sonde_procfs::net_dev;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::procfs::net_dev;
 use sonde_sdk::{Error, FsError, Host, Level, MetricFamily, Root};
 
 /// `netdev = { … }`.

@@ -3,10 +3,10 @@
 
 use crate::Part;
 use serde::{Deserialize, Serialize};
+use sonde_procfs::netstat::{self, Counter};
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::names::valid_or_logged;
-use sonde_sdk::procfs::netstat::{self, Counter};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// node_exporter's default for `--collector.netstat.fields`.

@@ -2,9 +2,9 @@
 //! `/proc/net/sockstat` and `/proc/net/sockstat6`.
 
 use crate::Part;
+use sonde_procfs::{auxv, sockstat};
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::names::valid_or_logged;
-use sonde_sdk::procfs::{auxv, sockstat};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 use std::cell::OnceCell;
 

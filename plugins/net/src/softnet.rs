@@ -2,8 +2,8 @@
 //! `/proc/net/softnet_stat`.
 
 use crate::Part;
+use sonde_procfs::softnet::{self, SoftnetStat};
 use sonde_sdk::bundle::read_optional;
-use sonde_sdk::procfs::softnet::{self, SoftnetStat};
 use sonde_sdk::{Error, Host, MetricFamily, MetricKind, Root};
 
 /// The softnet part.

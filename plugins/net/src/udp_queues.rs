@@ -2,8 +2,8 @@
 //! sockets, from `/proc/net/udp` and `/proc/net/udp6`.
 
 use crate::Part;
+use sonde_procfs::udp;
 use sonde_sdk::bundle::read_optional;
-use sonde_sdk::procfs::udp;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// The udp_queues part.

@@ -6,8 +6,8 @@ use crate::attrs::ProcAttrs;
 use crate::batch::{BATCH, read_texts};
 use crate::matcher::Matchers;
 use crate::scan::Proc;
+use sonde_procfs::pid_files::join_cmdline;
 use sonde_sdk::Host;
-use sonde_sdk::procfs::pid_files::join_cmdline;
 use std::collections::HashMap;
 
 /// The groups found this cycle and each process's group.

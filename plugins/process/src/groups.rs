@@ -9,8 +9,8 @@
 use crate::assign::Assignment;
 use crate::batch::{BATCH, read_texts, vanished};
 use crate::scan::{Proc, Thread, state_letter};
-use sonde_sdk::procfs::pid_files::{self, StatusCounters};
-use sonde_sdk::procfs::{USER_HZ, auxv, stat};
+use sonde_procfs::pid_files::{self, StatusCounters};
+use sonde_procfs::{USER_HZ, auxv, stat};
 use sonde_sdk::{Error, FsError, Host, Level, MetricFamily, ResultExt, Root};
 use std::collections::HashMap;
 

@@ -3,7 +3,7 @@
 //! first other failure is kept for the caller to judge.
 
 use crate::batch::{BATCH, read_texts, vanished};
-use sonde_sdk::procfs::pid_stat::{self, PidStat};
+use sonde_procfs::pid_stat::{self, PidStat};
 use sonde_sdk::{Error, FsError, Host, ResultExt, Root};
 
 /// A process whose `stat` line was read.

@@ -1,7 +1,7 @@
 //! node_exporter's `filefd` collector: allocated and maximum file handles.
 
+use sonde_procfs::file_nr;
 use sonde_sdk::bundle::read_optional;
-use sonde_sdk::procfs::file_nr;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// Appends `node_filefd_allocated` and `node_filefd_maximum` from `/proc/sys/fs/file-nr`.

@@ -1,7 +1,7 @@
 //! node_exporter's `stat` collector: the kernel activity counters of `/proc/stat`.
 
+use sonde_procfs::stat::{self, Softirqs};
 use sonde_sdk::bundle::read_optional;
-use sonde_sdk::procfs::stat::{self, Softirqs};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// The softirq vectors of the `softirq` line, in the kernel's order (after the total).

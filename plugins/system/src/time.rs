@@ -1,7 +1,8 @@
 //! node_exporter's `time` collector: the wall clock, the local time zone, and the kernel's clock
 //! sources (`/sys/devices/system/clocksource`).
 
-use sonde_sdk::{Error, Host, MetricFamily, ResultExt, sysfs};
+use sonde_procfs::sysfs;
+use sonde_sdk::{Error, Host, MetricFamily, ResultExt};
 
 const CLOCKSOURCE_DIR: &str = "devices/system/clocksource";
 

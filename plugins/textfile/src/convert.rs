@@ -3,8 +3,8 @@
 //! the series node_exporter exposes for them.
 
 use sonde_sdk::exposition::write_float;
-use sonde_sdk::textformat::{Family, FamilyType, Value};
 use sonde_sdk::{Label, MetricFamily, MetricKind};
+use sonde_textformat::{Family, FamilyType, Value};
 
 /// The families `family` is exposed as, with the HELP `help`.
 ///
@@ -111,7 +111,7 @@ fn last_per_key(pairs: &[(f64, f64)]) -> Vec<(f64, f64)> {
 mod tests {
     use super::*;
     use sonde_sdk::exposition::render;
-    use sonde_sdk::textformat::parse;
+    use sonde_textformat::parse;
 
     fn text(input: &str) -> String {
         let families = parse(input.as_bytes()).unwrap();

@@ -7,8 +7,8 @@ use crate::convert::convert;
 use crate::merge::Merged;
 use crate::paths::{below_rootfs, join};
 use sonde_sdk::metrics::is_valid_label_name;
-use sonde_sdk::textformat::{self, Family};
 use sonde_sdk::{Host, Level, MetricFamily, Root};
+use sonde_textformat::{self as textformat, Family};
 use std::collections::HashMap;
 
 /// What the files read so far contribute.

@@ -4,7 +4,7 @@
 //! A WebAssembly plugin cannot ask the host's kernel for its page size; through the proc root it
 //! can read the auxiliary vector of the sonde process, which is the same system's.
 
-use crate::{Host, Root};
+use sonde_sdk::{Host, Root};
 
 /// The page size assumed when the auxiliary vector cannot be read or understood (x86's).
 pub const DEFAULT_PAGE_SIZE: u64 = 4096;
@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn reads_this_process_auxv() {
-        let host = crate::testing::Fixture::new()
+        let host = sonde_sdk::testing::Fixture::new()
             .root(Root::Proc, "/proc")
             .host();
         let size = page_size(&host);

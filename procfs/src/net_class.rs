@@ -6,7 +6,8 @@
 //! 0. An attribute the kernel refuses to give ([`is_unavailable`]: `speed` of a link that is down
 //! answers `EINVAL`) is left out; any other read error fails the interface.
 
-use crate::{Error, FsError, Host, Root, numbers};
+use crate::numbers;
+use sonde_sdk::{Error, FsError, Host, Root};
 
 /// The directory listing the interfaces, below the sysfs root.
 pub const CLASS_DIR: &str = "class/net";
@@ -94,7 +95,7 @@ pub fn devices(host: &Host) -> Result<Vec<String>, FsError> {
     Ok(host
         .read_dir(Root::Sys, CLASS_DIR)?
         .into_iter()
-        .filter(|e| e.kind != crate::EntryKind::File)
+        .filter(|e| e.kind != sonde_sdk::EntryKind::File)
         .map(|e| e.name)
         .collect())
 }
@@ -190,7 +191,7 @@ impl NetClassIface {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::Fixture;
+    use sonde_sdk::testing::Fixture;
 
     fn write(dir: &std::path::Path, files: &[(&str, &str)]) {
         for (path, text) in files {

@@ -6,7 +6,7 @@
 //! them with the `-` separator fourth from the end.
 
 use super::Skipped;
-use crate::Error;
+use sonde_sdk::Error;
 
 /// One mount, with text fields made valid UTF-8 as node_exporter does (each run of invalid bytes
 /// becomes one U+FFFD).

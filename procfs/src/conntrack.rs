@@ -2,7 +2,7 @@
 //! columns per CPU after a header. Columns are positional; kernels renamed some in their header
 //! (`searched` became `clashres`, `delete_list` became `chainlength`) without moving them.
 
-use crate::Error;
+use sonde_sdk::Error;
 
 /// One CPU's line of `/proc/net/stat/nf_conntrack` (columns 0–11 and 16).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

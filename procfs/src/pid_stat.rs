@@ -7,7 +7,7 @@
 //! the command name is everything between the first `(` and the last `)`, so names that contain
 //! `)` or spaces are kept whole.
 
-use crate::Error;
+use sonde_sdk::Error;
 
 /// The fields of a `stat` line that process collectors use. Times are in `USER_HZ` ticks
 /// ([`super::USER_HZ`]).

@@ -2,7 +2,7 @@
 //! `strconv.ParseInt(s, 0, 64)` read them: the kernel prints some attributes in hex (`flags`
 //! is `0x1003`, `dev_id` is `0x0`), and node_exporter parses those files with base 0.
 
-use crate::Error;
+use sonde_sdk::Error;
 
 /// Parses an unsigned integer: `0x`/`0X` hexadecimal, `0o`/`0O` or a leading `0` octal,
 /// `0b`/`0B` binary, otherwise decimal. No sign is accepted.

@@ -5,7 +5,8 @@
 //! socket; a busy host has tens of thousands of them and only the sums are needed here. Lines are
 //! still validated as Go's procfs validates them, so malformed input fails the same way.
 
-use crate::{Error, numbers};
+use crate::numbers;
+use sonde_sdk::Error;
 
 /// The sums over all sockets of a `/proc/net/udp{,6}` file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

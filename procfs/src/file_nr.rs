@@ -1,6 +1,6 @@
 //! `/proc/sys/fs/file-nr`: the kernel's file handle counts.
 
-use crate::Error;
+use sonde_sdk::Error;
 
 /// The counts of `/proc/sys/fs/file-nr` (`allocated<TAB>unused<TAB>maximum`).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,3 +1,21 @@
+//! # sonde-procfs: the /proc and /sys parsers of sonde's collectors
+//!
+//! Owns the parsers of the kernel files that node_exporter-compatible collectors read: the
+//! `/proc` files (one module each, below), the sysfs attribute helpers ([`sysfs`]), the network
+//! interfaces of `/sys/class/net` ([`net_class`]), the udev database ([`udev`]), and the number
+//! and text helpers with Go's semantics they share ([`numbers`], [`text`]). The built-in plugins,
+//! the example `hwmon` plugin and the host (for its own `process_*` metrics and the mounts it
+//! watches) use it; a third-party plugin may too. A parser fix is a release of this crate, not of
+//! `sonde-sdk`.
+//!
+//! The parsers return plain Rust values, never metric families: what a collector makes of a
+//! field (its metric name, HELP text, labels) is the collector's business. The crate depends on
+//! `sonde-sdk` for two things only: [`sonde_sdk::Host`], through which the `/sys` readers and
+//! [`auxv`] read (a plugin's only way to the files), and [`sonde_sdk::Error`], which every
+//! parser returns so that a collector's `?` works as it did when the parsers were in the SDK.
+//!
+//! ## `/proc`
+//!
 //! Parsers for `/proc` files that node_exporter-compatible collectors share.
 //!
 //! Where `procfs-core` parses a file the way node_exporter reads it, these modules use it; where
@@ -9,6 +27,8 @@
 //! reporting what it could. A field missing from a line is never read as 0, except where the
 //! kernel's own format lacks it (older kernels print fewer columns) and node_exporter reports 0.
 
+#![deny(missing_docs)]
+
 pub mod arp;
 pub mod auxv;
 pub mod conntrack;
@@ -17,18 +37,23 @@ pub mod file_nr;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mountinfo;
+pub mod net_class;
 pub mod net_dev;
 pub mod netstat;
+pub mod numbers;
 pub mod pid_files;
 pub mod pid_stat;
 pub mod pressure;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod sysfs;
+pub mod text;
+pub mod udev;
 pub mod udp;
 pub mod vmstat;
 
-use crate::Error;
+use sonde_sdk::Error;
 use std::fmt;
 
 /// Clock ticks per second of the `/proc` CPU counters. The kernel exports them in `USER_HZ`,

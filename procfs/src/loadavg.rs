@@ -1,6 +1,6 @@
 //! `/proc/loadavg`.
 
-use crate::Error;
+use sonde_sdk::Error;
 
 /// The load averages of `/proc/loadavg`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -58,7 +58,7 @@ impl Sample {
 /// in native builds (a plugin's tests) and debug builds, where a typo should fail at once. A
 /// release component leaves it to the host, which validates every output anyway and refuses an
 /// invalid one with the family's name; checking every name of every cycle twice cost ~1% of a
-/// cycle. Names built from kernel text are checked with [`crate::names`], in every build.
+/// cycle. Names built from kernel text are checked with `sonde_sdk::names`, in every build.
 pub const CHECK_NAMES: bool = cfg!(any(debug_assertions, not(target_arch = "wasm32")));
 
 /// All series of one metric name, with its HELP text and TYPE.

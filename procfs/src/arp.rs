@@ -4,7 +4,8 @@
 //! header and blank lines are skipped, anything else is an error; the hardware address must be a
 //! MAC address and the flags a number.
 
-use crate::{Error, numbers};
+use crate::numbers;
+use sonde_sdk::Error;
 
 /// One entry of `/proc/net/arp`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! allocates nothing, since they run for every monitored process each cycle; `procfs-core`
 //! parses every line of these files into maps of owned strings.
 
-use crate::Error;
+use sonde_sdk::Error;
 
 /// Counters of `/proc/<pid>/status`. Lines the kernel leaves out (kernel threads have no `Vm*`
 /// lines) read as 0.

@@ -1,3 +1,13 @@
+//! # sonde-textformat: the Prometheus text format, parsed
+//!
+//! Owns the parser of the Prometheus text exposition format that sonde reads from files other
+//! programs write: the `textfile` plugin (node_exporter's `--collector.textfile.directory`) and
+//! the tests that compare sonde's output with node_exporter's. It is its own crate because it is
+//! neither the plugin author's API (`sonde-sdk`) nor a kernel-file parser (`sonde-procfs`): it
+//! follows client_golang's releases, not the kernel's. It depends only on `sonde-wire`, for the
+//! metric-name rule, so a name it accepts is one the host accepts. (Writing the format is
+//! `sonde_sdk::exposition`.)
+//!
 //! The Prometheus text exposition format (version 0.0.4), parsed as client_golang's
 //! `expfmt.TextParser` parses it with legacy name validation, which is what node_exporter's
 //! `textfile` collector uses: the same inputs are accepted and rejected, with the same messages
@@ -10,12 +20,14 @@
 //! belong to the family of the `# TYPE` line). Duplicate series are kept; checking them is left to
 //! the caller.
 
+#![deny(missing_docs)]
+
 mod cursor;
 #[cfg(test)]
 mod tests;
 
-use crate::metrics::is_valid_metric_name;
 use cursor::{Cursor, is_blank, is_legacy_label_name, parse_float};
+use sonde_wire::metrics::is_valid_metric_name;
 use std::collections::HashMap;
 use std::fmt;
 

@@ -1,7 +1,7 @@
 //! Helpers for sysfs attribute files: one value per file, whitespace-trimmed, as
 //! node_exporter's (and procfs') `SysReadFile` reads them.
 
-use crate::{Error, FsError, Host, Root};
+use sonde_sdk::{Error, FsError, Host, Root};
 
 /// Reads a sysfs attribute under `Root::Sys`, trimmed. `Ok(None)` when the file does not exist.
 pub fn read_attr(host: &Host, path: &str) -> Result<Option<String>, FsError> {
@@ -92,7 +92,9 @@ mod tests {
         std::fs::create_dir_all(sys.join("class/net/eth0/queues")).unwrap();
         std::fs::write(sys.join("class/net/eth0/mtu"), "1500\n").unwrap();
         std::fs::write(sys.join("class/net/eth0/operstate"), " up \n").unwrap();
-        let host = crate::testing::Fixture::new().root(Root::Sys, &sys).host();
+        let host = sonde_sdk::testing::Fixture::new()
+            .root(Root::Sys, &sys)
+            .host();
         let attrs = read_attrs(
             &host,
             "class/net/eth0",
