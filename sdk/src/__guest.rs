@@ -32,7 +32,7 @@ pub struct Slot<C>(RefCell<Option<C>>);
 
 impl<C: Collector> Slot<C> {
     /// An empty slot.
-    pub const fn new() -> Self {
+    pub const fn empty() -> Self {
         Slot(RefCell::new(None))
     }
 

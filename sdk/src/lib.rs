@@ -207,7 +207,7 @@ macro_rules! export {
             ::std::thread_local! {
                 /// The collector of this instance, built by `configure`.
                 static COLLECTOR: $crate::__guest::Slot<$collector> =
-                    const { $crate::__guest::Slot::new() };
+                    const { $crate::__guest::Slot::empty() };
             }
             struct __SondeExport;
             impl $crate::__bindings::exports::sonde::collector::collector::Guest for __SondeExport {
