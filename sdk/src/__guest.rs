@@ -1,8 +1,9 @@
 //! The WebAssembly side of [`crate::export!`]: converts between the SDK's types and the generated
-//! bindings. Not public API.
+//! bindings, and keeps the instance's collector. Not public API.
 
 use crate::__bindings::sonde::collector::types as wit;
-use crate::{Capability, Collector, Host, MetricKind};
+use crate::{Capability, Collector, Host};
+use std::cell::RefCell;
 
 /// `describe` of the `collector` interface for `C`.
 pub fn describe<C: Collector>() -> wit::PluginInfo {
@@ -26,46 +27,34 @@ pub fn describe<C: Collector>() -> wit::PluginInfo {
     }
 }
 
-/// `collect-encoded` of the `collector-encoded` interface for `C`: the families in one buffer
-/// (`sonde_wire::encoding`).
-pub fn collect_encoded<C: Collector>(config: &str) -> Result<Vec<u8>, String> {
-    let host = Host { _private: () };
-    let families = crate::run_collect::<C>(&host, config).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    sonde_wire::encoding::encode(&families, &mut out);
-    Ok(out)
-}
+/// The collector of an instance: none until `configure` succeeds.
+pub struct Slot<C>(RefCell<Option<C>>);
 
-/// `collect` of the `collector` interface for `C` (what hosts before plugin API 0.1.2 call).
-pub fn collect<C: Collector>(config: &str) -> Result<Vec<wit::MetricFamily>, String> {
-    let host = Host { _private: () };
-    let families = crate::run_collect::<C>(&host, config).map_err(|e| e.to_string())?;
-    Ok(families
-        .into_iter()
-        .map(|f| wit::MetricFamily {
-            name: f.name,
-            help: f.help,
-            kind: match f.kind {
-                MetricKind::Counter => wit::MetricKind::Counter,
-                MetricKind::Gauge => wit::MetricKind::Gauge,
-                MetricKind::Untyped => wit::MetricKind::Untyped,
-                MetricKind::Info => wit::MetricKind::Info,
-            },
-            samples: f
-                .samples
-                .into_iter()
-                .map(|s| wit::Sample {
-                    labels: s
-                        .labels
-                        .into_iter()
-                        .map(|l| wit::Label {
-                            name: l.name,
-                            value: l.value,
-                        })
-                        .collect(),
-                    value: s.value,
-                })
-                .collect(),
-        })
-        .collect())
+impl<C: Collector> Slot<C> {
+    /// An empty slot.
+    pub const fn empty() -> Self {
+        Slot(RefCell::new(None))
+    }
+
+    /// `configure`: drops the collector built before (so the old and the new one never hold
+    /// memory together) and builds one from `config`.
+    pub fn configure(&self, config: &str) -> Result<(), String> {
+        let mut slot = self.0.borrow_mut();
+        *slot = None;
+        *slot = Some(crate::build::<C>(config).map_err(|e| e.to_string())?);
+        Ok(())
+    }
+
+    /// `collect`: one collection, the families in one buffer (`sonde_wire::encoding`).
+    pub fn collect(&self) -> Result<Vec<u8>, String> {
+        let mut slot = self.0.borrow_mut();
+        let collector = slot
+            .as_mut()
+            .ok_or_else(|| "collect called before a successful configure".to_owned())?;
+        let host = Host { _private: () };
+        let families = collector.collect(&host).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        sonde_wire::encoding::encode(&families, &mut out);
+        Ok(out)
+    }
 }

@@ -1,17 +1,20 @@
 //! # sonde-sdk: write collectors for the sonde host-metrics agent
 //!
-//! A sonde plugin is a WebAssembly component that the agent runs in a sandbox every cycle. It
-//! reads files below the roots the operator granted it (`/proc`, `/sys`, the rootfs) through
-//! [`Host`], and returns Prometheus [`MetricFamily`]s. This crate hides the WebAssembly plumbing:
-//! implement [`Collector`], call [`export!`], build with `cargo build --target wasm32-wasip2`.
+//! A sonde plugin is a WebAssembly component that the agent runs in a sandbox. The agent builds
+//! the plugin's [`Collector`] once from its config ([`Collector::new`]) and calls
+//! [`Collector::collect`] every cycle on that same value, which reads files below the roots the
+//! operator granted it (`/proc`, `/sys`, the rootfs) through [`Host`] and returns Prometheus
+//! [`MetricFamily`]s. This crate hides the WebAssembly plumbing: implement [`Collector`], call
+//! [`export!`], build with `cargo build --target wasm32-wasip2`.
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
 //! use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily, Root};
 //!
 //! /// Reports the number of open file handles, like node_exporter's `filefd` collector.
-//! #[derive(Default)]
-//! pub struct FileFd;
+//! pub struct FileFd {
+//!     config: Config,
+//! }
 //!
 //! /// The plugin's config table (`[plugins.filefd] config = { … }`).
 //! #[derive(Default, Deserialize, Serialize)]
@@ -29,7 +32,11 @@
 //!             .needs(&[Capability::Proc])
 //!     }
 //!
-//!     fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+//!     fn new(config: Config) -> Result<Self, Error> {
+//!         Ok(FileFd { config })
+//!     }
+//!
+//!     fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
 //!         let text = host.read_to_string(Root::Proc, "sys/fs/file-nr")?;
 //!         let mut fields = text.split_whitespace();
 //!         let allocated: f64 = fields.next().ok_or(Error::msg("file-nr is empty"))?.parse()?;
@@ -37,7 +44,7 @@
 //!             MetricFamily::gauge("node_filefd_allocated", "File descriptor statistics: allocated.")
 //!                 .with_value(allocated),
 //!         ];
-//!         if config.with_maximum {
+//!         if self.config.with_maximum {
 //!             let maximum: f64 = fields.nth(1).ok_or(Error::msg("no maximum"))?.parse()?;
 //!             out.push(
 //!                 MetricFamily::gauge("node_filefd_maximum", "File descriptor statistics: maximum.")
@@ -94,15 +101,17 @@ pub use metrics::{Label, MetricFamily, MetricKind, Sample};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// The version of the `sonde:collector` WIT package this SDK implements.
-pub const API_VERSION: &str = "0.1.2";
+pub const API_VERSION: &str = "0.2.0";
 
 /// A collector: the one trait a plugin implements.
 ///
-/// The host creates a new value with [`Default`] for every cycle. The plugin's instance (and so
-/// its statics, such as the SDK's compiled regexes) may be kept between cycles, or replaced at
-/// any time (always after a trap, a timeout or the memory cap): a collector must not rely on
-/// state from an earlier cycle.
-pub trait Collector: Default {
+/// The host builds a collector with [`Collector::new`] once per instance of the plugin, from
+/// the operator's config, and calls [`Collector::collect`] on it every cycle while the instance
+/// lives: a collector keeps what it learns (compiled filters, derived names, a previous
+/// reading) in its own fields. The host builds a new one when the config changes, and when it
+/// replaces the instance (after a trap, a timeout or the memory cap), so state is a cache, never
+/// a promise: a fresh collector must collect correctly on its first call.
+pub trait Collector: Sized {
     /// The plugin's config table, decoded from the operator's `config = { … }` (missing keys take
     /// their defaults when the type uses `#[serde(default)]`).
     type Config: DeserializeOwned + Serialize + Default;
@@ -110,8 +119,13 @@ pub trait Collector: Default {
     /// Name, version, summary and the capabilities the plugin needs.
     fn describe() -> Description;
 
+    /// Builds the collector from its config. An error here is a config error (a pattern that
+    /// does not compile, settings that exclude each other): check the config here rather than
+    /// in every `collect`.
+    fn new(config: Self::Config) -> Result<Self, Error>;
+
     /// Collects once.
-    fn collect(&self, host: &Host, config: &Self::Config) -> Result<Vec<MetricFamily>, Error>;
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error>;
 }
 
 /// What a plugin says about itself in `describe`.
@@ -145,19 +159,16 @@ impl Description {
     }
 }
 
-/// Decodes the JSON config and runs one collection: the path shared by the WebAssembly export and
-/// the native test harness. (The host validates a plugin's output; the harness does the same.)
+/// Decodes the JSON config and builds the collector: the path shared by the WebAssembly export
+/// and the native test harness. A config that does not decode is an `invalid config: …` error.
 #[doc(hidden)]
-pub fn run_collect<C: Collector>(
-    host: &Host,
-    config_json: &str,
-) -> Result<Vec<MetricFamily>, Error> {
+pub fn build<C: Collector>(config_json: &str) -> Result<C, Error> {
     let config: C::Config = if config_json.trim().is_empty() {
         C::Config::default()
     } else {
         serde_json::from_str(config_json).map_err(|e| Error::msg(format!("invalid config: {e}")))?
     };
-    C::default().collect(host, &config)
+    C::new(config)
 }
 
 /// The default config of `C` as JSON.
@@ -171,7 +182,7 @@ pub fn default_config_json<C: Collector>() -> String {
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "wit",
-        world: "sdk-plugin",
+        world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin",
         default_bindings_module: "sonde_sdk::__bindings",
@@ -184,34 +195,31 @@ pub mod __guest;
 
 /// Exports a [`Collector`] as the plugin's implementation of the `sonde:collector` world.
 ///
-/// Call it once, at the top level of the plugin crate: `sonde_sdk::export!(MyCollector);`. In a
-/// native build it only checks that the type is a collector.
+/// Call it once, at the top level of the plugin crate: `sonde_sdk::export!(MyCollector);`. The
+/// collector `configure` builds lives in the instance until the next `configure`. In a native
+/// build it only checks that the type is a collector.
 #[macro_export]
 macro_rules! export {
     ($collector:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
+            ::std::thread_local! {
+                /// The collector of this instance, built by `configure`.
+                static COLLECTOR: $crate::__guest::Slot<$collector> =
+                    const { $crate::__guest::Slot::empty() };
+            }
             struct __SondeExport;
             impl $crate::__bindings::exports::sonde::collector::collector::Guest for __SondeExport {
                 fn describe() -> $crate::__bindings::sonde::collector::types::PluginInfo {
                     $crate::__guest::describe::<$collector>()
                 }
-                fn collect(
+                fn configure(
                     config: ::std::string::String,
-                ) -> ::std::result::Result<
-                    ::std::vec::Vec<$crate::__bindings::sonde::collector::types::MetricFamily>,
-                    ::std::string::String,
-                > {
-                    $crate::__guest::collect::<$collector>(&config)
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    COLLECTOR.with(|slot| slot.configure(&config))
                 }
-            }
-            impl $crate::__bindings::exports::sonde::collector::collector_encoded::Guest
-                for __SondeExport
-            {
-                fn collect_encoded(
-                    config: ::std::string::String,
-                ) -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
-                    $crate::__guest::collect_encoded::<$collector>(&config)
+                fn collect() -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                    COLLECTOR.with(|slot| slot.collect())
                 }
             }
     $crate::__bindings::__export_plugin!(__SondeExport with_types_in $crate::__bindings);

@@ -1,22 +1,26 @@
 //! Family names and HELP texts derived from the field names a kernel file prints
 //! (`pgfault` → `node_vmstat_pgfault`), built once per field and reused every cycle.
 //!
-//! The host keeps a plugin's instance between cycles, and the fields of `/proc/vmstat`,
-//! `/proc/meminfo` or `/proc/net/snmp` are the same every time: formatting and checking a few
-//! hundred names per cycle was a large share of a collector's work.
+//! A collector keeps its [`DerivedNames`] in its own struct: the host keeps a plugin's instance,
+//! and so its collector, between cycles, and the fields of `/proc/vmstat`, `/proc/meminfo` or
+//! `/proc/net/snmp` are the same every time: formatting and checking a few hundred names per
+//! cycle was a large share of a collector's work.
 //!
 //! ```
 //! use sonde_sdk::names::{DerivedNames, FamilyName};
-//! thread_local! {
-//!     static NAMES: DerivedNames = DerivedNames::default();
+//!
+//! /// A collector's state, kept while its instance lives.
+//! #[derive(Default)]
+//! struct Vmstat {
+//!     names: DerivedNames,
 //! }
-//! let name = NAMES.with(|names| {
-//!     names.get("pgfault", |field| {
-//!         FamilyName::checked(
-//!             format!("node_vmstat_{field}"),
-//!             format!("/proc/vmstat information field {field}."),
-//!         )
-//!     })
+//!
+//! let vmstat = Vmstat::default();
+//! let name = vmstat.names.get("pgfault", |field| {
+//!     FamilyName::checked(
+//!         format!("node_vmstat_{field}"),
+//!         format!("/proc/vmstat information field {field}."),
+//!     )
 //! });
 //! assert_eq!(name.unwrap().name, "node_vmstat_pgfault");
 //! ```

@@ -197,19 +197,74 @@ impl Host {
     }
 }
 
-/// Runs `C` once with `config_json` (`""` for the defaults) exactly as the agent would: config
-/// decoding, collection, and the host's output validation. Returns families sorted as exposed.
+/// Builds `C` from `config_json` (`""` for the defaults) and runs it once, exactly as the agent
+/// would: config decoding, [`Collector::new`], one collection, and the host's output
+/// validation. Returns families sorted as exposed.
 pub fn collect<C: Collector>(host: &Host, config_json: &str) -> Result<Vec<MetricFamily>, Error> {
-    let mut families = crate::run_collect::<C>(host, config_json)?;
-    validate::validate(&families)?;
-    families.retain(|f| !f.is_empty());
-    exposition::normalize(&mut families);
-    Ok(families)
+    Instance::<C>::new(config_json)?.collect(host)
 }
 
 /// Like [`collect`], rendered in the Prometheus text format.
 pub fn collect_text<C: Collector>(host: &Host, config_json: &str) -> Result<String, Error> {
-    Ok(exposition::render(&collect::<C>(host, config_json)?))
+    Instance::<C>::new(config_json)?.collect_text(host)
+}
+
+/// A collector built once from its config and collected from as often as a test likes, as the
+/// agent does while a plugin's instance lives: for tests of state kept across cycles.
+///
+/// ```
+/// # use sonde_sdk::{Collector, Description, Error, Host, MetricFamily};
+/// /// Counts its own collections.
+/// struct Cycles(f64);
+/// impl Collector for Cycles {
+///     type Config = ();
+///     fn describe() -> Description {
+///         Description::new("cycles", "0.1.0", "collections so far")
+///     }
+///     fn new((): ()) -> Result<Self, Error> {
+///         Ok(Cycles(0.0))
+///     }
+///     fn collect(&mut self, _: &Host) -> Result<Vec<MetricFamily>, Error> {
+///         self.0 += 1.0;
+///         Ok(vec![MetricFamily::counter("cycles_total", "Collections.").with_value(self.0)])
+///     }
+/// }
+/// let host = sonde_sdk::testing::Fixture::new().host();
+/// let mut instance = sonde_sdk::testing::Instance::<Cycles>::new("").unwrap();
+/// instance.collect_text(&host).unwrap();
+/// assert!(instance.collect_text(&host).unwrap().contains("cycles_total 2\n"));
+/// ```
+pub struct Instance<C> {
+    collector: C,
+}
+
+impl<C: Collector> Instance<C> {
+    /// Decodes `config_json` (`""` for the defaults) and builds the collector, as the agent's
+    /// `configure` does; an error is the config error the agent would report.
+    pub fn new(config_json: &str) -> Result<Self, Error> {
+        Ok(Instance {
+            collector: crate::build::<C>(config_json)?,
+        })
+    }
+
+    /// Collects once from the same collector, validated and sorted as [`collect`] does.
+    pub fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let mut families = self.collector.collect(host)?;
+        validate::validate(&families)?;
+        families.retain(|f| !f.is_empty());
+        exposition::normalize(&mut families);
+        Ok(families)
+    }
+
+    /// Like [`Instance::collect`], rendered in the Prometheus text format.
+    pub fn collect_text(&mut self, host: &Host) -> Result<String, Error> {
+        Ok(exposition::render(&self.collect(host)?))
+    }
+
+    /// The collector, to look at its state.
+    pub fn collector(&self) -> &C {
+        &self.collector
+    }
 }
 
 /// The sample lines of `text` (no `#` lines), for assertions that ignore HELP and TYPE.

@@ -1,4 +1,4 @@
-//! Plugins built for an earlier 0.1.x plugin API keep running: `tests/fixtures/plugins` holds
+//! Plugins built for an earlier plugin API keep running: `tests/fixtures/plugins` holds
 //! components built by earlier sonde-sdk releases (see its README), loaded here as third-party
 //! plugins by the current host.
 
@@ -10,8 +10,9 @@ use sonde::wasm::runtime::Runtime;
 use sonde_sdk::Capability;
 use std::sync::Arc;
 
-#[test]
-fn a_plugin_built_for_api_0_1_0_runs_on_this_host() {
+/// Loads `tests/fixtures/plugins/<file>`, built for plugin API `api`, on node_exporter's fixture
+/// tree, and checks that it collects the same families as the built-in mem plugin of this SDK.
+fn old_mem_plugin_runs(file: &str, api: &str) {
     let tree = fixtures().join("node-exporter");
     let paths = RootPaths {
         procfs: tree.join("proc"),
@@ -19,13 +20,13 @@ fn a_plugin_built_for_api_0_1_0_runs_on_this_host() {
         rootfs: tree.clone(),
     };
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP)).unwrap());
-    let wasm = std::fs::read(fixtures().join("plugins/mem-api-0.1.0.wasm")).unwrap();
+    let wasm = std::fs::read(fixtures().join("plugins").join(file)).unwrap();
     let component = wasmtime::component::Component::new(runtime.engine(), &wasm).unwrap();
     assert_eq!(
         sonde::wasm::plugin::api_version(runtime.engine(), &component).as_deref(),
-        Some("0.1.0")
+        Some(api)
     );
-    assert_ne!(sonde_sdk::API_VERSION, "0.1.0", "this host is newer");
+    assert_ne!(sonde_sdk::API_VERSION, api, "this host is newer");
 
     let grants = Grants::new([Capability::Proc]);
     let plugin = Plugin::load(&runtime, "mem", &wasm, grants, Limits::default()).unwrap();
@@ -37,10 +38,21 @@ fn a_plugin_built_for_api_0_1_0_runs_on_this_host() {
     // /proc/meminfo of node_exporter's fixture: MemTotal: 3742148 kB.
     assert_eq!(total.samples[0].value, 3_742_148.0 * 1024.0);
 
-    // The 0.1.0 plugin answers through `collect` (a list of records), the built-in mem plugin
-    // of this SDK through `collect-encoded` (one buffer): the same families either way.
+    // The old plugin answers through its API's `collect` (0.1.0: a list of records; 0.1.2:
+    // `collect-encoded`, the config with every call), the built-in mem plugin of this SDK
+    // through 0.2's `configure` and `collect`: the same families either way.
     let builtin = sonde::wasm::builtin::builtin("mem").unwrap();
     let grants = Grants::new([Capability::Proc]);
     let current = Plugin::load(&runtime, "mem", builtin, grants, Limits::default()).unwrap();
     assert_eq!(current.collect("").unwrap(), families);
+}
+
+#[test]
+fn a_plugin_built_for_api_0_1_0_runs_on_this_host() {
+    old_mem_plugin_runs("mem-api-0.1.0.wasm", "0.1.0");
+}
+
+#[test]
+fn a_plugin_built_for_api_0_1_2_runs_on_this_host() {
+    old_mem_plugin_runs("mem-api-0.1.2.wasm", "0.1.2");
 }

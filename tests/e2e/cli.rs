@@ -148,11 +148,11 @@ fn plugin_inspect_and_compile() {
     let stdout = text(&out.stdout);
     for line in [
         "name:           misbehave",
-        "plugin API:     sonde:collector@0.1.2",
+        "plugin API:     sonde:collector@0.2.0",
         "needs:          proc",
         "default config: {\"mode\":\"\",\"series\":0,\"bytes\":0}",
-        "  sonde:collector/host@0.1.2",
-        "exports:\n  sonde:collector/collector-encoded@0.1.2\n  sonde:collector/collector@0.1.2\n",
+        "  sonde:collector/host@0.2.0",
+        "exports:\n  sonde:collector/collector@0.2.0\n",
     ] {
         assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
     }

@@ -21,9 +21,36 @@ fn a_trap_is_a_clean_error_and_the_plugin_still_works() {
     let message = err.to_string();
     assert!(message.starts_with("trapped: "), "{message}");
     assert!(message.contains("misbehave: deliberate panic"), "{message}");
-    // A fresh store per call: the trap poisoned nothing.
+    // A fresh instance after a trap: the trap poisoned nothing.
     let ok = plugin.collect(r#"{"mode": "ok"}"#).unwrap();
     assert_eq!(ok[0].name, "misbehave_ok");
+}
+
+#[test]
+fn a_collector_lives_as_long_as_its_instance_and_config() {
+    let rt = runtime(&fixtures().join("live-debian12/proc"));
+    let plugin = test_plugin(&rt, "misbehave", &[Capability::Proc], Limits::default());
+    let cycles = |config: &str| plugin.collect(config).unwrap()[0].samples[0].value;
+    let counting = r#"{"mode": "cycles"}"#;
+    // Configured once, then the same collector collects every cycle.
+    assert_eq!(cycles(counting), 1.0);
+    assert_eq!(cycles(counting), 2.0);
+    // Another config builds another collector.
+    assert_eq!(cycles(r#"{"mode": "cycles", "series": 1}"#), 1.0);
+    assert_eq!(cycles(counting), 1.0);
+    assert_eq!(cycles(counting), 2.0);
+    // A config the plugin refuses is the call's error, naming the problem, and is tried again.
+    let bad = r#"{"mode": 1}"#;
+    for _ in 0..2 {
+        let err = plugin.collect(bad).unwrap_err();
+        assert!(matches!(err, CallError::Failed(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("failed: invalid config: invalid type"),
+            "{err}"
+        );
+    }
+    assert_eq!(cycles(counting), 1.0);
 }
 
 #[test]

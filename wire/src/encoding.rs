@@ -1,5 +1,6 @@
-//! The binary encoding of a collection's families that `collector-encoded.collect-encoded`
-//! returns (plugin API 0.1.2): one buffer instead of a list of records.
+//! The binary encoding of a collection's families: what `collector.collect` returns since plugin
+//! API 0.2 (and `collector-encoded.collect-encoded` in 0.1.2), one buffer instead of a list of
+//! records.
 //!
 //! Returning `list<metric-family>` makes the plugin lay out a list per family and per sample and
 //! free them all again, and makes the host allocate every string and list and free them one

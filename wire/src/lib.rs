@@ -4,7 +4,8 @@
 //!
 //! - [`metrics`]: the families, samples and labels a collector returns, and the metric and label
 //!   name rules. `sonde-sdk` re-exports these types: plugin authors use them from there.
-//! - [`encoding`]: the binary encoding of a collection (`collector-encoded.collect-encoded`).
+//! - [`encoding`]: the binary encoding of a collection (0.2's `collect`, 0.1.2's
+//!   `collect-encoded`).
 //!   The SDK's WebAssembly glue encodes with it; the host decodes with it.
 //! - [`validate`]: the checks the host applies to every plugin's output (and the SDK's test
 //!   harness to every collector's).

@@ -21,9 +21,12 @@ use sonde_sdk::bundle::Bundle;
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
-/// The collector; see the crate documentation.
-#[derive(Default)]
-pub struct Hwmon;
+/// The collector; see the crate documentation. It keeps its config and the chip and sensor
+/// filters compiled from it.
+pub struct Hwmon {
+    config: Config,
+    filters: hwmon::Filters,
+}
 
 /// `[plugins.hwmon] config = { … }`, with node_exporter's defaults.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -70,14 +73,21 @@ impl Collector for Hwmon {
         .needs(&[Capability::Sys])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
-        let filters = hwmon::Filters {
-            chips: NameFilter::new(&config.chip_include, &config.chip_exclude)?,
-            sensors: NameFilter::new(&config.sensor_include, &config.sensor_exclude)?,
-        };
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(Hwmon {
+            filters: hwmon::Filters {
+                chips: NameFilter::new(&config.chip_include, &config.chip_exclude)?,
+                sensors: NameFilter::new(&config.sensor_include, &config.sensor_exclude)?,
+            },
+            config,
+        })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let config = &self.config;
         let mut bundle = Bundle::new(host);
         if config.hwmon {
-            bundle.run("hwmon", |out| hwmon::collect(host, &filters, out));
+            bundle.run("hwmon", |out| hwmon::collect(host, &self.filters, out));
         }
         if config.thermal_zone {
             bundle.run("thermal_zone", |out| thermal::collect(host, out));

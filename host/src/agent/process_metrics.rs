@@ -1,7 +1,8 @@
 //! The agent's own process metrics, as every Prometheus exporter serves them (client_golang's
 //! process collector, which node_exporter and Alloy embed): `process_cpu_seconds_total`,
 //! memory, descriptors and start time, read from the real `/proc/self` whatever `--path.procfs`
-//! says (they describe sonde, not the monitored host), with the plugins' `/proc` parsers (`sonde-procfs`).
+//! says (they describe sonde, not the monitored host), with the plugins' `/proc` parsers
+//! (`sonde-procfs`).
 
 use sonde_procfs::{USER_HZ, pid_stat, stat};
 use sonde_sdk::MetricFamily;

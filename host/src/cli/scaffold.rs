@@ -110,9 +110,11 @@ const LIB_RS: &str = r#"//! The `{name}` sonde plugin.
 use serde::{Deserialize, Serialize};
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily, ResultExt, Root};
 
-/// The collector.
-#[derive(Default)]
-pub struct {Name};
+/// The collector, built once from its config and kept while its instance lives: state it
+/// keeps in its fields (compiled filters, an earlier reading) lasts from one cycle to the next.
+pub struct {Name} {
+    config: Config,
+}
 
 /// `[plugins.{name}] config = { … }`: every key has a default.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -136,7 +138,11 @@ impl Collector for {Name} {
             .needs(&[Capability::Proc])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok({Name} { config })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
         // /proc/sys/fs/file-nr: allocated, unused (always 0), maximum.
         let text = host
             .read_to_string(Root::Proc, "sys/fs/file-nr")
@@ -149,7 +155,7 @@ impl Collector for {Name} {
             MetricFamily::gauge("{name}_open_files", "File handles the kernel has allocated.")
                 .with_value(allocated.parse()?),
         ];
-        if config.with_maximum {
+        if self.config.with_maximum {
             out.push(
                 MetricFamily::gauge("{name}_max_open_files", "The kernel's limit of file handles.")
                     .with_value(maximum.parse()?),
@@ -218,7 +224,7 @@ mod tests {
         assert!(new_plugin("Bad-Name", dir.path(), None).is_err());
         let crate_dir = new_plugin("open_files", dir.path(), None).unwrap();
         let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
-        assert!(lib.contains("pub struct OpenFiles;"));
+        assert!(lib.contains("pub struct OpenFiles {"));
         assert!(lib.contains("sonde_sdk::export!(OpenFiles);"));
         let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
         assert!(manifest.contains("name = \"sonde-plugin-open_files\""));

@@ -1,5 +1,6 @@
-//! The host side of the `sonde:collector` WIT world: the generated bindings and the
-//! implementation of the `host` interface a plugin imports, on each plugin's store state.
+//! The host side of the `sonde:collector` WIT worlds: the generated bindings of each plugin API
+//! version the host runs ([`v0_1`], [`v0_2`]) and the implementation of the `host` interface a
+//! plugin imports, on each plugin's store state: written once, for 0.1, and delegated to by 0.2.
 
 use crate::sandbox::grants::Grants;
 use crate::sandbox::kept_files::KeptFiles;
@@ -11,12 +12,32 @@ use wasmtime::StoreLimits;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "plugin",
-});
+/// Plugin API 0.1.x: the world `plugin` of `sonde:collector@0.1.2`, which components built by
+/// every 0.1.x SDK satisfy (wasmtime links 0.1.0 and 0.1.1 imports to it by semver). Its
+/// `collect` returns records; the 0.1.2 SDK's `collector-encoded` export, which this world does
+/// not include, is looked up by [`crate::wasm::plugin`].
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit/since_v0.1.2",
+        world: "plugin",
+    });
+}
 
-use self::sonde::collector::types as wit;
+/// Plugin API 0.2.x: `configure` once per instance, then `collect` returns one encoded buffer.
+/// Its `types` are 0.1's (the same definitions, so the same Rust types), and its `host`
+/// interface delegates to 0.1's.
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/since_v0.2.0",
+        world: "plugin",
+        with: {
+            "sonde:collector/types": super::v0_1::sonde::collector::types,
+        },
+    });
+}
+
+use self::v0_1::sonde::collector::host::Host as HostV0_1;
+use self::v0_1::sonde::collector::types as wit;
 
 /// How many log lines one plugin call may send before the rest are dropped (and counted).
 const LOG_LINES_PER_CALL: u32 = 100;
@@ -327,7 +348,7 @@ fn entry_kind(kind: sonde_sdk::EntryKind) -> wit::EntryKind {
 
 impl wit::Host for PluginState {}
 
-impl self::sonde::collector::host::Host for PluginState {
+impl HostV0_1 for PluginState {
     fn read_file(&mut self, r: wit::Root, path: String) -> Result<Vec<u8>, wit::FsError> {
         let r = root(r);
         self.check_root(r, &path).map_err(fs_error)?;
@@ -501,6 +522,53 @@ impl self::sonde::collector::host::Host for PluginState {
             wit::Level::Warn => tracing::warn!(plugin, "{message}"),
             wit::Level::Error => tracing::error!(plugin, "{message}"),
         }
+    }
+}
+
+/// API 0.2's `host` is 0.1.2's, function for function.
+impl v0_2::sonde::collector::host::Host for PluginState {
+    fn read_file(&mut self, r: wit::Root, path: String) -> Result<Vec<u8>, wit::FsError> {
+        HostV0_1::read_file(self, r, path)
+    }
+
+    fn read_files(
+        &mut self,
+        r: wit::Root,
+        paths: Vec<String>,
+    ) -> Vec<Result<Vec<u8>, wit::FsError>> {
+        HostV0_1::read_files(self, r, paths)
+    }
+
+    fn read_dir(&mut self, r: wit::Root, path: String) -> Result<Vec<wit::DirEntry>, wit::FsError> {
+        HostV0_1::read_dir(self, r, path)
+    }
+
+    fn read_link(&mut self, r: wit::Root, path: String) -> Result<String, wit::FsError> {
+        HostV0_1::read_link(self, r, path)
+    }
+
+    fn modified(&mut self, r: wit::Root, path: String) -> Result<f64, wit::FsError> {
+        HostV0_1::modified(self, r, path)
+    }
+
+    fn statfs(&mut self, mount_point: String) -> Result<wit::FsStats, wit::FsError> {
+        HostV0_1::statfs(self, mount_point)
+    }
+
+    fn uname(&mut self) -> wit::UnameInfo {
+        HostV0_1::uname(self)
+    }
+
+    fn timex(&mut self) -> Result<wit::TimexInfo, wit::FsError> {
+        HostV0_1::timex(self)
+    }
+
+    fn clock(&mut self) -> wit::ClockInfo {
+        HostV0_1::clock(self)
+    }
+
+    fn log(&mut self, level: wit::Level, message: String) {
+        HostV0_1::log(self, level, message)
     }
 }
 

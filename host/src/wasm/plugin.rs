@@ -1,8 +1,13 @@
 //! One loaded plugin: its compiled component, what it says about itself, its grants and limits,
-//! and the call that runs one collection in a fresh, bounded store.
+//! and the call that runs one collection on its instance, in a bounded store that lives until a
+//! call fails (then the next call starts from a fresh one).
+//!
+//! Each plugin API version has its bindings ([`bindings::v0_1`], [`bindings::v0_2`]); a
+//! component is linked with the one its imports and exports name ([`api_version`]), and every
+//! call goes through the [`Exports`] of that version.
 
 use crate::sandbox::grants::Grants;
-use crate::wasm::bindings::{self, PluginPre, PluginState, sonde::collector::types as wit};
+use crate::wasm::bindings::{self, PluginState, v0_1, v0_1::sonde::collector::types as wit, v0_2};
 use crate::wasm::runtime::{self, Runtime};
 use sonde_sdk::{Capability, Label, MetricFamily, MetricKind, Sample};
 use sonde_wire::encoding::DecodeError;
@@ -105,39 +110,60 @@ struct Instance {
     exports: Exports,
 }
 
-/// What the host calls of a live instance.
-struct Exports {
-    /// The generated bindings (`describe`, and `collect` for plugins built before API 0.1.2).
-    bindings: bindings::Plugin,
-    /// `collector-encoded.collect-encoded` when the plugin has it (SDK 0.1.2 and later); its type
-    /// is checked when the instance is made, so a component with another signature fails to
-    /// load rather than to collect.
-    collect_encoded: Option<Func>,
+/// What the host calls of a live instance, by plugin API version.
+enum Exports {
+    /// API 0.1.x: each `collect` gets the config.
+    V0_1 {
+        /// The generated bindings (`describe`, and `collect` for plugins built before 0.1.2).
+        bindings: v0_1::Plugin,
+        /// `collector-encoded.collect-encoded` when the plugin has it (SDK 0.1.2); its type is
+        /// checked when the instance is made, so a component with another signature fails to
+        /// load rather than to collect.
+        collect_encoded: Option<Func>,
+    },
+    /// API 0.2.x: `configure` builds the collector once per instance, `collect` takes nothing.
+    V0_2 {
+        /// The generated bindings.
+        bindings: v0_2::Plugin,
+        /// The config JSON the instance's collector was built from by a `configure` that
+        /// succeeded; `None` before (or after one that failed).
+        configured: Option<String>,
+    },
 }
 
 /// A component linked against the host, ready to instantiate.
 #[derive(Clone)]
-struct Code {
-    pre: PluginPre<PluginState>,
-    /// Where `collect-encoded` is among the component's exports, if it has it.
-    collect_encoded: Option<ComponentExportIndex>,
+enum Code {
+    /// API 0.1.x.
+    V0_1 {
+        pre: v0_1::PluginPre<PluginState>,
+        /// Where `collect-encoded` is among the component's exports, if it has it.
+        collect_encoded: Option<ComponentExportIndex>,
+    },
+    /// API 0.2.x.
+    V0_2 { pre: v0_2::PluginPre<PluginState> },
 }
 
 impl Code {
-    /// Checks `component`'s API version and links it.
+    /// Checks `component`'s API version and links it with that version's bindings.
     fn link(runtime: &Runtime, name: &str, component: &Component) -> anyhow::Result<Code> {
-        check_api_version(runtime.engine(), component)
+        let api = check_api_version(runtime.engine(), component)
             .map_err(|e| anyhow::anyhow!("plugin {name}: {e}"))?;
         let instance_pre = runtime
             .linker()
             .instantiate_pre(component)
             .map_err(|e| anyhow::anyhow!("plugin {name}: cannot link: {e:#}"))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| {
+        let not_a_plugin = |e: wasmtime::Error| {
             anyhow::anyhow!("plugin {name}: does not export sonde:collector: {e:#}")
-        })?;
-        Ok(Code {
-            pre,
-            collect_encoded: collect_encoded_export(runtime.engine(), component),
+        };
+        Ok(match api {
+            Api::V0_1 => Code::V0_1 {
+                pre: v0_1::PluginPre::new(instance_pre).map_err(not_a_plugin)?,
+                collect_encoded: collect_encoded_export(runtime.engine(), component),
+            },
+            Api::V0_2 => Code::V0_2 {
+                pre: v0_2::PluginPre::new(instance_pre).map_err(not_a_plugin)?,
+            },
         })
     }
 }
@@ -364,31 +390,42 @@ impl Plugin {
     /// Instantiates the component in `store` and finds what the host calls.
     fn instantiate_exports(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Exports> {
         let code = self.code.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let instance = code.pre.instance_pre().instantiate(&mut *store)?;
-        let bindings = bindings::Plugin::new(&mut *store, &instance)?;
-        let collect_encoded = match &code.collect_encoded {
-            Some(index) => {
-                let func = instance
-                    .get_func(&mut *store, index)
-                    .ok_or_else(|| wasmtime::format_err!("collect-encoded is not a function"))?;
-                func.typed::<CollectParams, EncodedResults>(&*store)?;
-                Some(func)
+        match code {
+            Code::V0_1 {
+                pre,
+                collect_encoded,
+            } => {
+                let instance = pre.instance_pre().instantiate(&mut *store)?;
+                let bindings = v0_1::Plugin::new(&mut *store, &instance)?;
+                let collect_encoded = match &collect_encoded {
+                    Some(index) => {
+                        let func = instance.get_func(&mut *store, index).ok_or_else(|| {
+                            wasmtime::format_err!("collect-encoded is not a function")
+                        })?;
+                        func.typed::<CollectParams, EncodedResults>(&*store)?;
+                        Some(func)
+                    }
+                    None => None,
+                };
+                Ok(Exports::V0_1 {
+                    bindings,
+                    collect_encoded,
+                })
             }
-            None => None,
-        };
-        Ok(Exports {
-            bindings,
-            collect_encoded,
-        })
+            Code::V0_2 { pre } => Ok(Exports::V0_2 {
+                bindings: pre.instantiate(&mut *store)?,
+                configured: None,
+            }),
+        }
     }
 
     /// Runs `call` on the plugin's instance under its deadline. The instance is kept for the
-    /// next call (so a plugin can keep compiled state, such as regexes, between cycles) unless
-    /// the call trapped, timed out or hit the memory cap: then it is dropped, and the next call
-    /// starts from a fresh one.
+    /// next call (so a plugin keeps its collector, with its compiled filters and caches,
+    /// between cycles) unless the call trapped, timed out or hit the memory cap: then it is
+    /// dropped, and the next call starts from a fresh one (which a 0.2 plugin configures anew).
     fn call<T>(
         &self,
-        call: impl FnOnce(&mut Store<PluginState>, &Exports) -> wasmtime::Result<T>,
+        call: impl FnOnce(&mut Store<PluginState>, &mut Exports) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
         let _active = self.runtime.enter_call();
         let mut slot = self.instance.lock().unwrap_or_else(|e| e.into_inner());
@@ -400,7 +437,7 @@ impl Plugin {
         instance
             .store
             .set_epoch_deadline(runtime::ticks(self.limits.timeout));
-        let result = call(&mut instance.store, &instance.exports);
+        let result = call(&mut instance.store, &mut instance.exports);
         let state = instance.store.data();
         self.memory
             .store(state.limits.memory, std::sync::atomic::Ordering::Relaxed);
@@ -434,11 +471,13 @@ impl Plugin {
     }
 
     fn describe(&self) -> Result<PluginInfo, CallError> {
-        let info = self.call(|store, exports| {
-            exports
-                .bindings
-                .sonde_collector_collector()
-                .call_describe(store)
+        let info = self.call(|store, exports| match exports {
+            Exports::V0_1 { bindings, .. } => {
+                bindings.sonde_collector_collector().call_describe(store)
+            }
+            Exports::V0_2 { bindings, .. } => {
+                bindings.sonde_collector_collector().call_describe(store)
+            }
         })?;
         Ok(PluginInfo {
             name: info.name,
@@ -472,18 +511,41 @@ impl Plugin {
     /// as it crossed from the plugin, to be decoded and validated with
     /// [`Collected::decode_into`] (into the previous cycle's families, which the agent does
     /// under its store's lock, so that only one cycle's families are ever kept).
+    ///
+    /// A 0.2 plugin's instance is configured with `config` first when it was not yet, or with
+    /// another config; a `configure` that fails is the call's error ([`CallError::Failed`], as a
+    /// 0.1 plugin's `collect` refusing its config is), and is tried again at the next call.
     pub fn call_collect(&self, config_json: &str) -> Result<Collected, CallError> {
-        let returned = self.call(|store, exports| match exports.collect_encoded {
-            Some(func) => {
+        let returned = self.call(|store, exports| match exports {
+            Exports::V0_1 {
+                collect_encoded: Some(func),
+                ..
+            } => {
                 let func = func.typed::<CollectParams, EncodedResults>(&*store)?;
                 let (result,) = func.call(store, (config_json,))?;
                 Ok(Returned::Encoded(result))
             }
-            None => exports
-                .bindings
+            Exports::V0_1 {
+                bindings,
+                collect_encoded: None,
+            } => bindings
                 .sonde_collector_collector()
                 .call_collect(store, config_json)
                 .map(Returned::Records),
+            Exports::V0_2 {
+                bindings,
+                configured,
+            } => {
+                let collector = bindings.sonde_collector_collector();
+                if configured.as_deref() != Some(config_json) {
+                    *configured = None;
+                    if let Err(e) = collector.call_configure(&mut *store, config_json)? {
+                        return Ok(Returned::Encoded(Err(e)));
+                    }
+                    *configured = Some(config_json.to_owned());
+                }
+                collector.call_collect(store).map(Returned::Encoded)
+            }
         })?;
         Ok(Collected {
             returned,
@@ -513,8 +575,17 @@ impl Plugin {
     }
 }
 
-/// The plugin API versions (`sonde:collector@…`) this host runs: every 0.1.x.
-pub const SUPPORTED_API: &str = "0.1";
+/// The plugin API versions (`sonde:collector@…`) this host runs: every 0.1.x and 0.2.x.
+pub const SUPPORTED_API: &[&str] = &["0.1", "0.2"];
+
+/// A plugin API version this host has bindings for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// 0.1.x: `collect(config)`, and since 0.1.2 `collect-encoded(config)`.
+    V0_1,
+    /// 0.2.x: `configure(config)` once per instance, then `collect()`.
+    V0_2,
+}
 
 /// The `sonde:collector` version a component was built for, from the names of its imports and
 /// exports (`sonde:collector/collector@0.1.0`).
@@ -544,9 +615,9 @@ fn collect_encoded_export(
     component.get_export_index(Some(&interface), "collect-encoded")
 }
 
-/// Refuses a component that is not a sonde plugin or was built for an API this host lacks, with
-/// a message naming both versions.
-fn check_api_version(engine: &wasmtime::Engine, component: &Component) -> anyhow::Result<()> {
+/// The API version `component` was built for, or why the host refuses it: it is not a sonde
+/// plugin, or was built for an API this host lacks (the message names both versions).
+fn check_api_version(engine: &wasmtime::Engine, component: &Component) -> anyhow::Result<Api> {
     let ty = component.component_type();
     let exports_collector = ty
         .exports(engine)
@@ -559,10 +630,16 @@ fn check_api_version(engine: &wasmtime::Engine, component: &Component) -> anyhow
         None => anyhow::bail!(
             "is a WebAssembly component but not a sonde plugin: it neither imports nor exports sonde:collector (build it with the sonde-sdk crate)"
         ),
-        Some(v) if v == SUPPORTED_API || v.starts_with(&format!("{SUPPORTED_API}.")) => Ok(()),
+        Some(v) if v.starts_with("0.1.") => Ok(Api::V0_1),
+        Some(v) if v.starts_with("0.2.") => Ok(Api::V0_2),
         Some(v) => anyhow::bail!(
-            "was built for plugin API sonde:collector@{v}, but this sonde ({}) supports {SUPPORTED_API}.x; rebuild the plugin with a matching sonde-sdk or upgrade sonde",
-            env!("CARGO_PKG_VERSION")
+            "was built for plugin API sonde:collector@{v}, but this sonde ({}) supports {}; rebuild the plugin with a matching sonde-sdk or upgrade sonde",
+            env!("CARGO_PKG_VERSION"),
+            SUPPORTED_API
+                .iter()
+                .map(|v| format!("{v}.x"))
+                .collect::<Vec<_>>()
+                .join(" and ")
         ),
     }
 }

@@ -63,7 +63,8 @@ impl Drop for ActiveCall<'_> {
 impl Runtime {
     /// Builds the engine ([`crate::wasm::engine_config`]; `SONDE_PERFMAP=1` writes `/tmp/perf-<pid>.map` so
     /// `perf report` can name JIT frames), links WASI with an
-    /// empty context and the `sonde:collector/host` interface, and starts the epoch ticker.
+    /// empty context and the `sonde:collector/host` interface of each plugin API version, and starts
+    /// the epoch ticker.
     pub fn new(sandbox: Sandbox) -> anyhow::Result<Runtime> {
         let mut config = crate::wasm::engine_config::config();
         if std::env::var_os("SONDE_PERFMAP").is_some() {
@@ -73,7 +74,9 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        // Each plugin API version's `host` interface, under its own name.
+        bindings::v0_1::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        bindings::v0_2::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
 
         let ticker = Arc::new(Ticker::default());
         let weak = engine.weak();

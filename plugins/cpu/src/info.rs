@@ -6,8 +6,27 @@ use procfs_core::{CpuInfo, FromBufRead};
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::{Error, Host, MetricFamily, ResultExt, Root};
 
+/// The `flags_include` and `bugs_include` filters, compiled when the collector is built. Each is
+/// `None` when its pattern is empty; a pattern that does not compile keeps its error, which fails
+/// the cpuinfo part (not the whole collection) every cycle.
+pub struct Filters {
+    flags: Option<Result<NameFilter, Error>>,
+    bugs: Option<Result<NameFilter, Error>>,
+}
+
+impl Filters {
+    /// Compiles the patterns of `config`.
+    pub fn new(config: &Config) -> Filters {
+        let compile = |pattern: &str| (!pattern.is_empty()).then(|| NameFilter::new(pattern, ""));
+        Filters {
+            flags: compile(&config.flags_include),
+            bugs: compile(&config.bugs_include),
+        }
+    }
+}
+
 /// The cpuinfo families; flags and bugs only for the names matching the configured patterns.
-pub fn collect(host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+pub fn collect(host: &Host, filters: &Filters) -> Result<Vec<MetricFamily>, Error> {
     let text = host
         .read(Root::Proc, "cpuinfo")
         .context("reading /proc/cpuinfo")?;
@@ -44,26 +63,24 @@ pub fn collect(host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error>
         }
     }
     let mut out = vec![info, frequency];
-    for (key, pattern, name, label, help) in [
+    for (key, filter, name, label, help) in [
         (
             "flags",
-            &config.flags_include,
+            &filters.flags,
             "node_cpu_flag_info",
             "flag",
             "The `flags` field of CPU information from /proc/cpuinfo taken from the first core.",
         ),
         (
             "bugs",
-            &config.bugs_include,
+            &filters.bugs,
             "node_cpu_bug_info",
             "bug",
             "The `bugs` field of CPU information from /proc/cpuinfo taken from the first core.",
         ),
     ] {
-        if pattern.is_empty() {
-            continue;
-        }
-        let filter = NameFilter::new(pattern, "")?;
+        let Some(filter) = filter else { continue };
+        let filter = filter.as_ref().map_err(Error::clone)?;
         let mut family = MetricFamily::gauge(name, help);
         for value in cpuinfo.get_field(0, key).unwrap_or("").split_whitespace() {
             if filter.kept(value) {

@@ -13,9 +13,12 @@ use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::Bundle;
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily, ResultExt, Root};
 
-/// The `cpu` collector.
-#[derive(Default)]
-pub struct Cpu;
+/// The `cpu` collector: its config and the cpuinfo filters compiled from it.
+pub struct Cpu {
+    config: Config,
+    /// The `flags_include` and `bugs_include` filters, compiled once.
+    info: info::Filters,
+}
 
 /// `[plugins.cpu] config = { … }`, with node_exporter's defaults.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -64,7 +67,15 @@ impl Collector for Cpu {
         .needs(&[sonde_sdk::Capability::Proc, Capability::Sys])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(Cpu {
+            info: info::Filters::new(&config),
+            config,
+        })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let config = &self.config;
         // /proc/stat is the collector's core: without it the cycle fails (a malformed line in
         // it fails the part only).
         let stat = host
@@ -76,7 +87,7 @@ impl Collector for Cpu {
         bundle.run("stat", |out| seconds::collect(&stat, config.guest, out));
         if info {
             bundle.run("cpuinfo", |out| {
-                out.extend(info::collect(host, config)?);
+                out.extend(info::collect(host, &self.info)?);
                 Ok(())
             });
         }

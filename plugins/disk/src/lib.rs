@@ -15,8 +15,11 @@ use sonde_sdk::bundle::Bundle;
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
 /// The `disk` collector.
-#[derive(Default)]
-pub struct Disk;
+pub struct Disk {
+    config: Config,
+    disks: diskstats::Diskstats,
+    mounts: filesystem::Filesystem,
+}
 
 /// `[plugins.disk] config = { … }`, with node_exporter's flag defaults.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -82,16 +85,23 @@ impl Collector for Disk {
         ])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
-        // Config mistakes (bad patterns) fail the cycle whatever the machine offers.
-        let disks = diskstats::Diskstats::new(config)?;
-        let mounts = filesystem::Filesystem::new(config)?;
+    /// Config mistakes (bad patterns) are errors here, whatever the machine offers.
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(Disk {
+            disks: diskstats::Diskstats::new(&config)?,
+            mounts: filesystem::Filesystem::new(&config)?,
+            config,
+        })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let config = &self.config;
         let mut bundle = Bundle::new(host);
         if config.diskstats {
-            bundle.run("diskstats", |out| disks.collect(host, out));
+            bundle.run("diskstats", |out| self.disks.collect(host, out));
         }
         if config.filesystem {
-            bundle.run("filesystem", |out| mounts.collect(host, out));
+            bundle.run("filesystem", |out| self.mounts.collect(host, out));
         }
         if config.pressure {
             bundle.run("pressure", |out| pressure::collect(host, out));

@@ -8,12 +8,17 @@ mod vmstat;
 use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::Bundle;
 use sonde_sdk::filter::NameFilter;
-use sonde_sdk::names::FamilyName;
+use sonde_sdk::names::{DerivedNames, FamilyName};
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
-/// The `mem` collector.
-#[derive(Default)]
-pub struct Mem;
+/// The `mem` collector: its config, the vmstat field filter compiled from it, and the family
+/// names derived from kernel fields so far.
+pub struct Mem {
+    config: Config,
+    vmstat_fields: NameFilter,
+    meminfo_names: DerivedNames,
+    vmstat_names: DerivedNames,
+}
 
 /// `[plugins.mem] config = { … }`, with node_exporter's defaults.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -53,15 +58,29 @@ impl Collector for Mem {
         .needs(&[Capability::Proc])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
-        // node_exporter searches the pattern unanchored (Go's MatchString), as NameFilter does.
-        let fields = NameFilter::new(&config.vmstat_fields, "")?;
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(Mem {
+            // node_exporter searches the pattern unanchored (Go's MatchString), as NameFilter
+            // does.
+            vmstat_fields: NameFilter::new(&config.vmstat_fields, "")?,
+            config,
+            meminfo_names: DerivedNames::default(),
+            vmstat_names: DerivedNames::default(),
+        })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let config = &self.config;
         let mut bundle = Bundle::new(host);
         if config.meminfo {
-            bundle.run("meminfo", |out| meminfo::collect(host, out));
+            bundle.run("meminfo", |out| {
+                meminfo::collect(host, &self.meminfo_names, out)
+            });
         }
         if config.vmstat {
-            bundle.run("vmstat", |out| vmstat::collect(host, &fields, out));
+            bundle.run("vmstat", |out| {
+                vmstat::collect(host, &self.vmstat_fields, &self.vmstat_names, out)
+            });
         }
         if config.pressure {
             bundle.run("pressure", |out| pressure::collect(host, out));

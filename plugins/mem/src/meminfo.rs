@@ -9,15 +9,14 @@ use sonde_sdk::bundle::read_optional;
 use sonde_sdk::names::DerivedNames;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
-thread_local! {
-    /// Names by line key; a `kB` line's key is marked with a trailing space (a key never has
-    /// one), since its name gets `_bytes`.
-    static NAMES: DerivedNames = DerivedNames::default();
-}
-
 /// Appends `node_memory_<field>` for every line of `/proc/meminfo`; malformed lines are left out
-/// and fail the part.
-pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+/// and fail the part. `names` holds the names derived so far, by line key; a `kB` line's key is
+/// marked with a trailing space (a key never has one), since its name gets `_bytes`.
+pub fn collect(
+    host: &Host,
+    names: &DerivedNames,
+    out: &mut Vec<MetricFamily>,
+) -> Result<(), Error> {
     let Some(text) = read_optional(host, Root::Proc, "meminfo")? else {
         return Ok(());
     };
@@ -32,16 +31,14 @@ pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         if line.kb {
             key.push(' ');
         }
-        let name = NAMES.with(|names| {
-            names.get(&key, |_| {
-                let field = field_name(&line);
-                crate::field_family(
-                    host,
-                    "meminfo",
-                    format!("node_memory_{field}"),
-                    format!("Memory information field {field}."),
-                )
-            })
+        let name = names.get(&key, |_| {
+            let field = field_name(&line);
+            crate::field_family(
+                host,
+                "meminfo",
+                format!("node_memory_{field}"),
+                format!("Memory information field {field}."),
+            )
         });
         let Some(name) = name else { continue };
         if let Some(&at) = index.get(line.key) {

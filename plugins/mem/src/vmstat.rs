@@ -7,13 +7,14 @@ use sonde_sdk::filter::NameFilter;
 use sonde_sdk::names::DerivedNames;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
-thread_local! {
-    static NAMES: DerivedNames = DerivedNames::default();
-}
-
-/// Appends `node_vmstat_<field>` for each `/proc/vmstat` field `fields` keeps; malformed lines
-/// are left out and fail the part.
-pub fn collect(host: &Host, fields: &NameFilter, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+/// Appends `node_vmstat_<field>` for each `/proc/vmstat` field `fields` keeps, named from
+/// `names` (the names derived so far); malformed lines are left out and fail the part.
+pub fn collect(
+    host: &Host,
+    fields: &NameFilter,
+    names: &DerivedNames,
+    out: &mut Vec<MetricFamily>,
+) -> Result<(), Error> {
     let Some(text) = read_optional(host, Root::Proc, "vmstat")? else {
         return Ok(());
     };
@@ -25,15 +26,13 @@ pub fn collect(host: &Host, fields: &NameFilter, out: &mut Vec<MetricFamily>) ->
         if fields.ignored(field.name) || !seen.insert(field.name) {
             continue;
         }
-        let name = NAMES.with(|names| {
-            names.get(field.name, |field| {
-                crate::field_family(
-                    host,
-                    "vmstat",
-                    format!("node_vmstat_{field}"),
-                    format!("/proc/vmstat information field {field}."),
-                )
-            })
+        let name = names.get(field.name, |field| {
+            crate::field_family(
+                host,
+                "vmstat",
+                format!("node_vmstat_{field}"),
+                format!("/proc/vmstat information field {field}."),
+            )
         });
         if let Some(name) = name {
             out.push(

@@ -3,7 +3,7 @@
 
 use sonde_plugin_mem::Mem;
 use sonde_sdk::testing::{
-    Fixture, collect_text, diff_families, family_lines, family_names, restore_empty_dirs,
+    Fixture, Instance, collect_text, diff_families, family_lines, family_names, restore_empty_dirs,
     sample_lines,
 };
 use sonde_sdk::{Level, Root};
@@ -267,6 +267,39 @@ fn malformed_vmstat_and_pressure_lines_give_no_samples() {
             "pressure: /proc/pressure/memory: 1 malformed line skipped: line 2: total=: cannot \
              parse integer from empty string in line \"full avg10=0.00 avg60=0.00 \
              avg300=0.00 total=\"",
+        ]
+    );
+}
+
+#[test]
+fn one_collector_collects_every_cycle_and_follows_the_kernel() {
+    let tree = Tree::new(
+        "cycles",
+        &[
+            ("meminfo", "MemTotal: 12 kB\nBad-Key: 1 kB\n"),
+            ("vmstat", "pgfault 7\n"),
+        ],
+    );
+    let host = Fixture::new().root(Root::Proc, tree.path()).host();
+    let mut mem = Instance::<Mem>::new(r#"{"pressure": false}"#).unwrap();
+    let first = mem.collect_text(&host).unwrap();
+    assert_eq!(
+        sample_lines(&first),
+        ["node_memory_MemTotal_bytes 12288", "node_vmstat_pgfault 7"]
+    );
+    // The field that makes no valid name is logged once, when its name is first derived.
+    assert_eq!(host.logged().len(), 1, "{:?}", host.logged());
+    assert_eq!(mem.collect_text(&host).unwrap(), first);
+    assert_eq!(host.logged().len(), 1, "{:?}", host.logged());
+
+    // New values and a new field are reported by the same collector.
+    std::fs::write(tree.path().join("vmstat"), "pgfault 8\npgmajfault 1\n").unwrap();
+    assert_eq!(
+        sample_lines(&mem.collect_text(&host).unwrap()),
+        [
+            "node_memory_MemTotal_bytes 12288",
+            "node_vmstat_pgfault 8",
+            "node_vmstat_pgmajfault 1"
         ]
     );
 }

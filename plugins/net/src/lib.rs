@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::Bundle;
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
-/// The `net` collector.
-#[derive(Default)]
-pub struct Net;
+/// The `net` collector: its enabled parts, built from the config.
+pub struct Net {
+    parts: Vec<Named>,
+}
 
 /// `[plugins.net] config = { … }`: one table per node_exporter collector, with its flags'
 /// defaults.
@@ -82,9 +83,15 @@ impl Collector for Net {
 
     /// Runs every enabled part. A part that fails is logged and the others' output kept; the
     /// collection fails only when parts failed and nothing was collected.
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(Net {
+            parts: parts(&config)?,
+        })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
         let mut bundle = Bundle::new(host);
-        for (name, part) in parts(config)? {
+        for (name, part) in &self.parts {
             bundle.run(name, |out| part.collect(host, out));
         }
         bundle.finish()
@@ -94,7 +101,8 @@ impl Collector for Net {
 /// A part with its name, for logs.
 type Named = (&'static str, Box<dyn Part>);
 
-/// The enabled parts. An invalid pattern in the config is an error here, before any part runs.
+/// The enabled parts. An invalid pattern in the config is an error here, when the collector is
+/// built.
 fn parts(config: &Config) -> Result<Vec<Named>, Error> {
     let mut parts: Vec<Named> = Vec::new();
     if config.netdev.enabled {

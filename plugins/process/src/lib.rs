@@ -28,8 +28,11 @@ use serde::{Deserialize, Serialize};
 use sonde_sdk::{Capability, Collector, Description, Error, Host, Level, MetricFamily};
 
 /// The `process` collector.
-#[derive(Default)]
-pub struct Process;
+pub struct Process {
+    config: Config,
+    /// The `process_names` groups, compiled.
+    matchers: Matchers,
+}
 
 /// `[plugins.process] config = { … }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -71,8 +74,15 @@ impl Collector for Process {
         .needs(&[Capability::Proc])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
-        let matchers = Matchers::compile(&config.process_names)?;
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(Process {
+            matchers: Matchers::compile(&config.process_names)?,
+            config,
+        })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let (config, matchers) = (&self.config, &self.matchers);
         if !config.processes && matchers.is_empty() {
             return Ok(Vec::new());
         }
@@ -82,7 +92,7 @@ impl Collector for Process {
         let assignment = if matchers.is_empty() {
             Assignment::default()
         } else {
-            Assignment::new(host, &matchers, config.children, &procs)
+            Assignment::new(host, matchers, config.children, &procs)
         };
 
         // Threads of the multi-threaded processes the two parts need.

@@ -15,8 +15,9 @@ use sonde_sdk::bundle::Bundle;
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
 /// The `system` collector.
-#[derive(Default)]
-pub struct System;
+pub struct System {
+    config: Config,
+}
 
 /// `[plugins.system] config = { … }`: one switch per node_exporter collector (all on, as in
 /// node_exporter) and the `stat` collector's flag.
@@ -73,7 +74,12 @@ impl Collector for System {
         ])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(System { config })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let config = &self.config;
         let mut bundle = Bundle::new(host);
         if config.stat {
             bundle.run("stat", |out| stat::collect(host, config.softirq, out));

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
 /// The `textfile` collector.
-#[derive(Default)]
-pub struct Textfile;
+pub struct Textfile {
+    config: Config,
+}
 
 /// `[plugins.textfile] config = { … }`, with node_exporter's defaults.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -65,9 +66,13 @@ impl Collector for Textfile {
         .needs(&[Capability::Rootfs])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(Textfile { config })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
         let mut files = files::Files::default();
-        for pattern in config.directory.patterns() {
+        for pattern in self.config.directory.patterns() {
             // Like node_exporter: a pattern that matches nothing is read as a plain directory.
             let directories = glob::expand(host, pattern)
                 .filter(|matches| !matches.is_empty())

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use sonde_sdk::{Capability, Collector, Description, Error, FsError, Host, MetricFamily, Root};
 
 /// The escape artist.
-#[derive(Default)]
-pub struct Escape;
+pub struct Escape {
+    config: Config,
+}
 
 /// Where the test listens, so that a socket attempt meets a real peer: a refusal then comes
 /// from the sandbox, never from a port nobody listens on.
@@ -268,7 +269,12 @@ impl Collector for Escape {
         ])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(Escape { config })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        let config = &self.config;
         let mut family = MetricFamily::gauge(
             "sonde_escape_attempt",
             "One sample per escape attempt; outcome is `read` when it got data.",

@@ -5,7 +5,8 @@
 //! megabyte by default), `"forge-log"` (a log message with a newline and terminal escapes that
 //! would look like a line of the agent's own), `"invalid-utf8"`,
 //! `"special-values"` (NaN and infinities, which are valid), `"log-flood"` and `"stderr-flood"`
-//! (a gigabyte each), `"escape"` (tries to leave its roots and reports each attempt), or `"ok"`.
+//! (a gigabyte each), `"escape"` (tries to leave its roots and reports each attempt),
+//! `"cycles"` (how many collections this collector made since it was built), or `"ok"`.
 
 use serde::{Deserialize, Serialize};
 use sonde_sdk::{
@@ -17,8 +18,11 @@ use sonde_sdk::{
 const GIGABYTE: usize = 1 << 30;
 
 /// The misbehaving collector.
-#[derive(Default)]
-pub struct Misbehave;
+pub struct Misbehave {
+    config: Config,
+    /// Collections since [`Collector::new`] built it.
+    cycles: u64,
+}
 
 /// `{"mode": …}`.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -39,10 +43,20 @@ impl Collector for Misbehave {
         Description::new("misbehave", "0.0.0", "misbehaves for tests").needs(&[Capability::Proc])
     }
 
-    fn collect(&self, host: &Host, config: &Config) -> Result<Vec<MetricFamily>, Error> {
+    fn new(config: Config) -> Result<Self, Error> {
+        Ok(Misbehave { config, cycles: 0 })
+    }
+
+    fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
+        self.cycles += 1;
+        let config = &self.config;
         match config.mode.as_str() {
             "" | "ok" => Ok(vec![
                 MetricFamily::gauge("misbehave_ok", "Fine.").with_value(1.0),
+            ]),
+            "cycles" => Ok(vec![
+                MetricFamily::counter("misbehave_cycles_total", "Collections since configured.")
+                    .with_value(self.cycles as f64),
             ]),
             "trap" => panic!("misbehave: deliberate panic"),
             "fail" => Err(Error::msg("deliberate failure")),
