@@ -14,7 +14,7 @@ use crate::remote_write;
 use crate::sandbox::grants::Grants;
 use crate::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
 use crate::wasm::compile_cache::CompileCache;
-use crate::wasm::plugin::{Limits, Plugin};
+use crate::wasm::plugin::{Inspection, Limits, Plugin, inspect};
 use crate::wasm::runtime::Runtime;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -258,28 +258,13 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             let runtime = runtime()?;
             let wasm =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let component =
-                wasmtime::component::Component::new(runtime.engine(), &wasm).map_err(|e| {
-                    anyhow::anyhow!("{}: not a WebAssembly component: {e}", file.display())
-                })?;
-            let ty = component.component_type();
-            let imports: Vec<String> = ty
-                .imports(runtime.engine())
-                .map(|(n, _)| n.to_owned())
-                .collect();
-            let exports: Vec<String> = ty
-                .exports(runtime.engine())
-                .map(|(n, _)| n.to_owned())
-                .collect();
-            let api = crate::wasm::plugin::api_version(runtime.engine(), &component);
-            let plugin = Plugin::from_component(
-                &runtime,
-                "inspect",
-                &component,
-                Grants::default(),
-                Limits::default(),
-            )?;
-            let info = plugin.info();
+            let Inspection {
+                info,
+                api_version: api,
+                imports,
+                exports,
+            } = inspect(&runtime, &wasm)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;
             let needs: Vec<&str> = info.needs.iter().map(|c| c.name()).collect();
             let mut out = std::io::stdout().lock();
             writeln!(out, "file:           {}", file.display())?;

@@ -600,6 +600,42 @@ pub fn api_version(engine: &wasmtime::Engine, component: &Component) -> Option<S
     })
 }
 
+/// What `sonde plugin inspect` shows of a component.
+#[derive(Debug)]
+pub struct Inspection {
+    /// What the plugin says about itself.
+    pub info: PluginInfo,
+    /// The plugin API version its interfaces name.
+    pub api_version: Option<String>,
+    /// The interfaces it imports.
+    pub imports: Vec<String>,
+    /// The interfaces it exports.
+    pub exports: Vec<String>,
+}
+
+/// Compiles `wasm` and has the plugin describe itself, granted nothing.
+pub fn inspect(runtime: &Arc<Runtime>, wasm: &[u8]) -> anyhow::Result<Inspection> {
+    let engine = runtime.engine();
+    let component = Component::new(engine, wasm)
+        .map_err(|e| anyhow::anyhow!("not a WebAssembly component: {e}"))?;
+    let ty = component.component_type();
+    let imports = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
+    let exports = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+    let plugin = Plugin::from_component(
+        runtime,
+        "inspect",
+        &component,
+        Grants::default(),
+        Limits::default(),
+    )?;
+    Ok(Inspection {
+        info: plugin.info().clone(),
+        api_version: api_version(engine, &component),
+        imports,
+        exports,
+    })
+}
+
 /// Where the component exports `collect-encoded` of `sonde:collector/collector-encoded`, if it
 /// does (plugins built with sonde-sdk 0.1.2 and later).
 fn collect_encoded_export(
