@@ -28,29 +28,29 @@
 // go to `expose`'s store (served on /metrics) and through the `pipeline` (target labels,
 // relabeling, staleness) to the `remote_write` queues.
 
-/// Durations and byte sizes as config files write them.
+// Durations and byte sizes as config files write them.
 pub mod units;
 
-/// What a plugin may read: roots, grants, kept files, bounded system calls.
+// What a plugin may read: roots, grants, kept files, bounded system calls.
 pub mod sandbox;
 
-/// The plugin runtime: engine, plugin API bindings, instances and limits, built-ins, compile cache.
+// The plugin runtime: engine, plugin API bindings, instances and limits, built-ins, compile cache.
 pub mod wasm;
 
-/// Remote write: write-ahead log, encoding, the HTTP client and its queues.
+// Remote write: write-ahead log, encoding, the HTTP client and its queues.
 pub mod remote_write;
 
-/// Families to series: target labels, relabeling, staleness, the `instance` label.
+// Families to series: target labels, relabeling, staleness, the `instance` label.
 pub mod pipeline;
 
-/// What `/metrics` serves: the latest values and the HTTP server.
+// What `/metrics` serves: the latest values and the HTTP server.
 pub mod expose;
 
-/// The config file, validated, with errors naming file, line and key.
+// The config file, validated, with errors naming file, line and key.
 pub mod config;
 
-/// The daemon: loading, scheduling, the one path of a collection, self-metrics.
+// The daemon: loading, scheduling, the one path of a collection, self-metrics.
 pub mod agent;
 
-/// The command line.
+// The command line.
 pub mod cli;

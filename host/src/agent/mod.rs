@@ -4,6 +4,8 @@
 //! remote-write queues and into the latest values served on `/metrics`. SIGHUP reloads the
 //! config (a bad one keeps the running one), SIGTERM and SIGINT stop collection and flush the
 //! queues within a deadline.
+//!
+//! It uses everything below it: the config, the runtime, the pipeline, the store, the queues.
 
 pub mod backoff;
 pub mod cycle;

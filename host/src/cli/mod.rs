@@ -1,4 +1,6 @@
 //! The command line: `sonde collect --once`, `--help`, `--version`.
+//!
+//! It uses the agent for `run` and the agent's collection path for `collect --once`.
 
 pub mod scaffold;
 

@@ -3,6 +3,9 @@
 //!
 //! Unknown keys, values of the wrong type and invalid settings (a bad regex, a bad URL) are
 //! errors that name the file, the line and the key, as operators expect of a config file.
+//!
+//! It holds each part's settings type and builds what the agent runs from them (the
+//! pipeline, the roots); it uses every module below it in `lib.rs` and none above.
 
 use crate::pipeline::Pipeline;
 use crate::pipeline::relabel::{RelabelConfig, RelabelRule};

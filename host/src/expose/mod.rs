@@ -1,5 +1,8 @@
 //! What `/metrics` serves: the latest values of each plugin and the self-metrics (the store),
 //! and the HTTP server with its connection limits.
+//!
+//! It uses the pipeline (metadata) and the remote-write types; the agent fills the store and
+//! provides the self-metrics ([`SelfMetrics`]).
 
 pub mod http;
 pub mod store;

@@ -1,6 +1,9 @@
 //! From a plugin's metric families to the series samples that are exposed and remote-written:
 //! target labels (`instance`, `job`), the plugin's relabel rules, then the global ones, as
 //! Prometheus applies `metric_relabel_configs` after target labels.
+//!
+//! It uses the remote-write types it produces (`SeriesSample`, metadata) and the sandbox (the
+//! host's address for `instance`); `config` builds it (`Config::pipeline`).
 
 pub mod instance;
 pub mod relabel;

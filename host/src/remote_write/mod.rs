@@ -2,6 +2,9 @@
 //! ([`client`]) and its health ([`health`]: outages logged once, with reminders and the
 //! recovery), the queue per endpoint ([`queue`]) over its write-ahead log ([`wal`]), and their
 //! self-metrics ([`stats`]).
+//!
+//! It uses only `units` (its settings' durations and sizes); what it sends comes from the
+//! agent's collections, already relabeled by the pipeline.
 
 pub mod client;
 pub mod config;

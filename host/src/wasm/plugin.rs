@@ -2,9 +2,9 @@
 //! and the call that runs one collection on its instance, in a bounded store that lives until a
 //! call fails (then the next call starts from a fresh one).
 //!
-//! Each plugin API version has its bindings ([`bindings::v0_1`], [`bindings::v0_2`]); a
+//! Each plugin API version has its bindings (`bindings::v0_1`, `bindings::v0_2`); a
 //! component is linked with the one its imports and exports name ([`api_version`]), and every
-//! call goes through the [`Exports`] of that version.
+//! call goes through the `Exports` of that version.
 
 use crate::sandbox::grants::Grants;
 use crate::wasm::bindings::{self, PluginState, v0_1, v0_1::sonde::collector::types as wit, v0_2};
