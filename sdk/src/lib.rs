@@ -100,6 +100,9 @@ pub use metrics::{Label, MetricFamily, MetricKind, Sample};
 
 use serde::{Serialize, de::DeserializeOwned};
 
+/// This SDK's release (what a plugin's `sonde-sdk = "…"` names).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The version of the `sonde:collector` WIT package this SDK implements.
 pub const API_VERSION: &str = "0.2.0";
 

@@ -33,7 +33,7 @@ pub fn new_plugin(name: &str, parent: &Path, sdk_path: Option<&Path>) -> anyhow:
                 .canonicalize()
                 .unwrap_or(SDK_SOURCE.into())
         ),
-        None => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+        None => format!("\"{}\"", sonde_sdk::VERSION),
     };
     let files = [
         (
