@@ -6,7 +6,7 @@ use crate::agent::{Daemon, ONLY_CPU, value};
 use crate::prometheus::Prometheus;
 use crate::support::Receiver;
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn now() -> f64 {
     SystemTime::now()
@@ -80,6 +80,16 @@ fn collected(witness: &Receiver) -> (Vec<i64>, usize) {
     times.dedup();
     let repeats = arrived - times.len();
     (times, repeats)
+}
+
+/// Waits (up to 30 s) until the witness got `cycles` cycles, then until everything is settled:
+/// the counts a test asserts do not depend on how many ticks the machine's load skipped.
+fn witnessed(daemon: &Daemon, witness: &Receiver, cycles: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while collected(witness).0.len() < cycles && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drained(daemon);
 }
 
 /// Stops sonde with SIGTERM once both receivers are up: its queues flush everything.
@@ -166,6 +176,7 @@ fn samples_accepted_before_a_kill_9_arrive_after_restart() {
         "{}",
         daemon.log()
     );
+    witnessed(&daemon, &witness, 6);
     stop(&daemon);
     // Every sample of the outage, the kill and after is in Prometheus, and nothing else.
     let (collected, repeats) = collected(&witness);
@@ -225,6 +236,8 @@ fn a_corrupt_last_segment_is_cut_and_the_rest_delivered() {
         m.iter()
             .any(|(k, v)| k.starts_with("sonde_wal_truncated_bytes_total") && *v > 0.0)
     );
+    // Nine cycles at the witness: at least eight in Prometheus, all but the damaged record.
+    witnessed(&daemon, &witness, 9);
     stop(&daemon);
     // All but the damaged record arrived: at most the last cycle before the kill is missing
     // (the record may also have held the self-metrics instead), and nothing was added.
