@@ -31,10 +31,13 @@
 
 pub mod arp;
 pub mod auxv;
+pub mod buddyinfo;
 pub mod conntrack;
 pub mod diskstats;
 pub mod file_nr;
+pub mod kstat;
 pub mod loadavg;
+pub mod mdstat;
 pub mod meminfo;
 pub mod mountinfo;
 pub mod net_class;
@@ -44,14 +47,18 @@ pub mod numbers;
 pub mod pid_files;
 pub mod pid_stat;
 pub mod pressure;
+pub mod slabinfo;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod swaps;
+pub mod sys_read;
 pub mod sysfs;
 pub mod text;
 pub mod udev;
 pub mod udp;
 pub mod vmstat;
+pub mod zoneinfo;
 
 use sonde_sdk::Error;
 use std::fmt;
