@@ -315,6 +315,19 @@ impl Host {
     pub fn log(&self, level: Level, message: &str) {
         self.backend_log(level, message)
     }
+
+    /// Reports that the part `name` of this collection finished, successfully or not: a plugin
+    /// that bundles several collectors calls it as each finishes ([`crate::bundle::Bundle::run`]
+    /// does), and the agent reports `node_scrape_collector_success` and
+    /// `node_scrape_collector_duration_seconds` with `collector="<name>"` per part, as
+    /// node_exporter does per collector, instead of once for the plugin. The agent times a part
+    /// from the start of the collection or the previous part's end. Use node_exporter's
+    /// collector name (`meminfo`, `vmstat`): 1 to 64 ASCII letters, digits, `_`, `-` or `.`;
+    /// the agent refuses (and counts) other names and more than 64 parts per collection, and
+    /// merges a part reported twice. Plugin API 0.2.1 and later.
+    pub fn part_finished(&self, name: &str, success: bool) {
+        self.backend_part_finished(name, success)
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -457,6 +470,10 @@ mod guest {
                 Level::Error => t::Level::Error,
             };
             wit::log(level, message)
+        }
+
+        pub(crate) fn backend_part_finished(&self, name: &str, success: bool) {
+            wit::part_finished(name, success)
         }
     }
 }

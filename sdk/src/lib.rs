@@ -104,7 +104,7 @@ use serde::{Serialize, de::DeserializeOwned};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The version of the `sonde:collector` WIT package this SDK implements.
-pub const API_VERSION: &str = "0.2.0";
+pub const API_VERSION: &str = "0.2.1";
 
 /// A collector: the one trait a plugin implements.
 ///

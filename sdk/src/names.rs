@@ -91,9 +91,56 @@ impl DerivedNames {
     }
 }
 
+/// node_exporter's `SanitizeMetricName`: every match of `_*[^0-9A-Za-z_]+_*` becomes one `_`
+/// (`fs.file-nr` → `fs_file_nr`), for names node_exporter derives from what a kernel prints
+/// (sysctl names, bcachefs counters, RAPL zones).
+pub fn sanitize_metric_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(name.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i;
+        while j < chars.len() && chars[j] == '_' {
+            j += 1;
+        }
+        let mut k = j;
+        while k < chars.len() && !valid(chars[k]) {
+            k += 1;
+        }
+        if k == j {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        while k < chars.len() && chars[k] == '_' {
+            k += 1;
+        }
+        out.push('_');
+        i = k;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitizes_metric_names_as_node_exporter() {
+        assert_eq!(sanitize_metric_name("fs.file-nr"), "fs_file_nr");
+        assert_eq!(
+            sanitize_metric_name("kernel.threads-max"),
+            "kernel_threads_max"
+        );
+        assert_eq!(sanitize_metric_name("a_-_-_b"), "a__b");
+        assert_eq!(sanitize_metric_name("a__b"), "a__b");
+        assert_eq!(sanitize_metric_name("x._y"), "x_y");
+        assert_eq!(sanitize_metric_name("a__-.__b"), "a_b");
+        assert_eq!(sanitize_metric_name("__a"), "__a");
+        assert_eq!(sanitize_metric_name("a\"\n\\b\u{e9}"), "a_b_");
+        assert_eq!(sanitize_metric_name("é"), "_");
+    }
 
     #[test]
     fn derives_once_per_field_and_remembers_invalid_names() {

@@ -19,8 +19,11 @@ use crate::{Collector, Error, MetricFamily, exposition};
 use sonde_wire::validate;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A fake machine for tests: fixture roots plus canned answers for the system calls.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +34,7 @@ pub struct Fixture {
     timex: Option<Timex>,
     clock: Clock,
     logs: RefCell<Vec<(Level, String)>>,
+    parts: RefCell<Vec<(String, bool)>>,
 }
 
 impl Fixture {
@@ -195,6 +199,19 @@ impl Host {
     pub fn logged(&self) -> Vec<(Level, String)> {
         self.fixture.logs.borrow().clone()
     }
+
+    pub(crate) fn backend_part_finished(&self, name: &str, success: bool) {
+        self.fixture
+            .parts
+            .borrow_mut()
+            .push((name.to_owned(), success));
+    }
+
+    /// The parts the collector reported finished so far ([`Host::part_finished`]), in order,
+    /// with their success (test builds only).
+    pub fn parts_finished(&self) -> Vec<(String, bool)> {
+        self.fixture.parts.borrow().clone()
+    }
 }
 
 /// Builds `C` from `config_json` (`""` for the defaults) and runs it once, exactly as the agent
@@ -295,6 +312,161 @@ pub fn family_lines<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// A scratch directory for one test, laid out as a machine: `proc/` and `sys/` below it, the
+/// rootfs the directory itself. Files, directories and symlinks are made with [`Tree::file`],
+/// [`Tree::dir`] and [`Tree::link`] (paths are bytes relative to the tree, so names that are not
+/// UTF-8 can be made); the directory is removed when the `Tree` is dropped.
+///
+/// It lives in `/dev/shm` when there is one (trees of thousands of files are written and removed
+/// much faster in memory), else in the temp dir.
+///
+/// ```
+/// use sonde_sdk::{Host, Root, testing::Tree};
+/// let tree = Tree::new("doc");
+/// tree.file("proc/loadavg", "0.1 0.2 0.3 1/2 3\n")
+///     .file(b"sys/class/net/eth\xff/mtu", "1500\n")
+///     .link("sys/class/net/lo", b"eth\xff")
+///     .dir("etc");
+/// // proc/ as /proc, sys/ as /sys and the tree as the rootfs:
+/// let host: Host = tree.host();
+/// // … or with canned system calls added:
+/// let host = tree.fixture().uname(Default::default()).host();
+/// // A tree laid out as one root (its paths relative to /proc):
+/// let proc_only = Tree::new("doc-proc");
+/// proc_only.files(&[("loadavg", "0.1 0.2 0.3 1/2 3\n"), ("uptime", "1.0 2.0\n")]);
+/// let host = proc_only.serve(&[Root::Proc]).host();
+/// # let _ = host;
+/// ```
+#[derive(Debug)]
+pub struct Tree {
+    dir: PathBuf,
+}
+
+impl Tree {
+    /// A fresh, empty tree: a directory named after `name`, the process and a counter (so tests
+    /// running in parallel never share one), in `/dev/shm` when there is one, else in the temp
+    /// dir. Panics when neither can be written.
+    pub fn new(name: &str) -> Tree {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let leaf = format!(
+            "sonde-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let shm = Path::new("/dev/shm");
+        let bases = shm
+            .is_dir()
+            .then(|| shm.to_path_buf())
+            .into_iter()
+            .chain([std::env::temp_dir()]);
+        let mut last = None;
+        for base in bases {
+            let dir = base.join(&leaf);
+            let _ = std::fs::remove_dir_all(&dir);
+            match std::fs::create_dir_all(&dir) {
+                Ok(()) => return Tree { dir },
+                Err(e) => last = Some((dir, e)),
+            }
+        }
+        let (dir, e) = last.expect("the temp dir was tried");
+        panic!("cannot create the test tree {}: {e}", dir.display())
+    }
+
+    /// A fresh tree (as [`Tree::new`]) holding `files`, `(path, contents)` pairs written as
+    /// [`Tree::file`] does. (An empty tree is `Tree::new(name)`: `&[]` names no types.)
+    pub fn with_files<P: AsRef<[u8]>, C: AsRef<[u8]>>(name: &str, files: &[(P, C)]) -> Tree {
+        let tree = Tree::new(name);
+        tree.files(files);
+        tree
+    }
+
+    /// The tree's directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The full path of `path` (bytes, relative to the tree).
+    pub fn join(&self, path: impl AsRef<[u8]>) -> PathBuf {
+        self.dir.join(OsStr::from_bytes(path.as_ref()))
+    }
+
+    /// Writes `contents` to `path` (bytes, relative to the tree), creating its directories and
+    /// replacing any file there. Panics on an I/O error, as a test would.
+    pub fn file(&self, path: impl AsRef<[u8]>, contents: impl AsRef<[u8]>) -> &Tree {
+        let full = self.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| fail(parent, e));
+        }
+        std::fs::write(&full, contents).unwrap_or_else(|e| fail(&full, e));
+        self
+    }
+
+    /// Writes every `(path, contents)` of `files`, in order, as [`Tree::file`] does.
+    pub fn files<P: AsRef<[u8]>, C: AsRef<[u8]>>(&self, files: &[(P, C)]) -> &Tree {
+        for (path, contents) in files {
+            self.file(path, contents);
+        }
+        self
+    }
+
+    /// Creates the directory `path` (bytes, relative to the tree) and its parents.
+    pub fn dir(&self, path: impl AsRef<[u8]>) -> &Tree {
+        let full = self.join(path);
+        std::fs::create_dir_all(&full).unwrap_or_else(|e| fail(&full, e));
+        self
+    }
+
+    /// Creates the symlink `path -> target` (bytes both; `target` is stored as given, relative
+    /// to the link's directory unless absolute), creating the link's directories.
+    pub fn link(&self, path: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> &Tree {
+        let full = self.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| fail(parent, e));
+        }
+        std::os::unix::fs::symlink(OsStr::from_bytes(target.as_ref()), &full)
+            .unwrap_or_else(|e| fail(&full, e));
+        self
+    }
+
+    /// A [`Fixture`] serving `proc/` as [`Root::Proc`], `sys/` as [`Root::Sys`] and the tree as
+    /// [`Root::Rootfs`], for adding canned answers (`statfs`, `uname`, `clock`, …) before
+    /// [`Fixture::host`]. Creates `proc/` and `sys/` if the test wrote nothing below them: on a
+    /// real host both exist.
+    pub fn fixture(&self) -> Fixture {
+        let (proc, sys) = (self.dir.join("proc"), self.dir.join("sys"));
+        for dir in [&proc, &sys] {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| fail(dir, e));
+        }
+        Fixture::new()
+            .root(Root::Proc, proc)
+            .root(Root::Sys, sys)
+            .root(Root::Rootfs, &self.dir)
+    }
+
+    /// The [`Host`] of [`Tree::fixture`]: `proc/`, `sys/` and the rootfs.
+    pub fn host(&self) -> Host {
+        self.fixture().host()
+    }
+
+    /// A [`Fixture`] serving the whole tree as each of `roots`, for a tree laid out as one root
+    /// (`loadavg` rather than `proc/loadavg`).
+    pub fn serve(&self, roots: &[Root]) -> Fixture {
+        roots.iter().fold(Fixture::new(), |fixture, root| {
+            fixture.root(*root, &self.dir)
+        })
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn fail(path: &Path, e: io::Error) -> ! {
+    panic!("test tree: {}: {e}", path.display())
+}
+
 /// Creates the directories listed one per line in `list` below `tree`. Git cannot store empty
 /// directories, so fixture trees that need some (e.g. `sys/block/dm-5/slaves/sdi`) keep a list
 /// and recreate them before use. Idempotent.
@@ -344,4 +516,89 @@ pub fn diff_families(ours: &str, reference: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_files_dirs_links_and_roots() {
+        let tree = Tree::new("unit");
+        tree.files(&[("proc/a/b", "1\n"), ("etc/x", "2\n")])
+            .file(b"sys/n\xffm/v", [0xffu8, b'\n'])
+            .dir("proc/empty")
+            .link("proc/self", "a")
+            .link(b"sys/l\xff", b"n\xffm");
+        let host = tree.host();
+        assert_eq!(host.backend_read(Root::Proc, "a/b").unwrap(), b"1\n");
+        assert_eq!(host.backend_read(Root::Proc, "self/b").unwrap(), b"1\n");
+        assert_eq!(host.backend_read(Root::Rootfs, "etc/x").unwrap(), b"2\n");
+        assert_eq!(host.backend_read(Root::Rootfs, "proc/a/b").unwrap(), b"1\n");
+        assert_eq!(host.backend_read_dir(Root::Proc, "empty").unwrap(), []);
+        assert_eq!(host.backend_read_link(Root::Proc, "self").unwrap(), "a");
+        let raw = tree.join(b"sys/l\xff/v");
+        assert_eq!(std::fs::read(raw).unwrap(), [0xff, b'\n']);
+        let mut names: Vec<_> = host
+            .backend_read_dir(Root::Sys, "")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.kind))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            names,
+            [
+                ("l\u{fffd}".to_owned(), EntryKind::Symlink),
+                ("n\u{fffd}m".to_owned(), EntryKind::Dir)
+            ]
+        );
+        // A file is replaced; fixture() keeps the canned answers it is given.
+        tree.file("proc/a/b", "3\n");
+        let uname = Uname {
+            release: "6.1.0".into(),
+            ..Uname::default()
+        };
+        let host = tree.fixture().uname(uname.clone()).host();
+        assert_eq!(host.backend_read(Root::Proc, "a/b").unwrap(), b"3\n");
+        assert_eq!(host.backend_uname(), uname);
+    }
+
+    #[test]
+    fn an_empty_tree_still_has_proc_and_sys() {
+        let tree = Tree::new("unit-empty");
+        let host = tree.host();
+        assert_eq!(host.backend_read_dir(Root::Proc, "").unwrap(), []);
+        assert_eq!(host.backend_read_dir(Root::Sys, "").unwrap(), []);
+        assert_eq!(
+            host.backend_read(Root::Proc, "stat"),
+            Err(FsError::NotFound)
+        );
+    }
+
+    #[test]
+    fn serve_gives_the_whole_tree_as_each_root() {
+        let tree = Tree::with_files("unit-serve", &[("loadavg", "1\n")]);
+        let host = tree.serve(&[Root::Proc, Root::Sys]).host();
+        assert_eq!(host.backend_read(Root::Proc, "loadavg").unwrap(), b"1\n");
+        assert_eq!(host.backend_read(Root::Sys, "loadavg").unwrap(), b"1\n");
+        assert_eq!(
+            host.backend_read(Root::Rootfs, "loadavg"),
+            Err(FsError::NotGranted)
+        );
+    }
+
+    #[test]
+    fn trees_are_distinct_in_memory_and_removed_on_drop() {
+        let (a, b) = (Tree::new("unit-same"), Tree::new("unit-same"));
+        assert_ne!(a.path(), b.path());
+        if Path::new("/dev/shm").is_dir() {
+            assert!(a.path().starts_with("/dev/shm"), "{}", a.path().display());
+        }
+        a.file("deep/down/file", "x");
+        let dir = a.path().to_owned();
+        drop(a);
+        assert!(!dir.exists());
+        assert!(b.path().is_dir());
+    }
 }

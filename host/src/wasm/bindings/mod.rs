@@ -21,6 +21,10 @@ const LOG_LINES_PER_CALL: u32 = 100;
 const LOG_BYTES_PER_CALL: usize = 16 << 10;
 /// Log messages are cut to this many bytes.
 const LOG_LINE_MAX: usize = 1024;
+/// The most parts ([`PartReport`]) one collection may report; further reports are refused.
+pub const MAX_PARTS: usize = 64;
+/// The longest part name, in bytes.
+pub const PART_NAME_MAX: usize = 64;
 /// How much of a plugin's stderr (where a Rust panic message goes) is kept. When a call leaves
 /// it more than half full, the instance is replaced so a long-lived one never fills it.
 const STDERR_CAPACITY: usize = 64 << 10;
@@ -38,6 +42,9 @@ pub struct PluginState {
     log_bytes_left: usize,
     /// Host calls refused this call because they tried to leave a root or were not granted.
     pub(crate) refused_calls: u32,
+    /// Part reports refused this call (a bad name, too many parts): counted with the refused
+    /// calls, but logged once per instance rather than after every call.
+    pub(crate) refused_parts: u32,
     /// Log lines dropped by the rate limit this call.
     pub(crate) dropped_log_lines: u32,
     /// Warnings and errors logged this call (dropped ones included): how a part of a plugin
@@ -48,6 +55,49 @@ pub struct PluginState {
     mount_table: Option<Arc<std::collections::HashMap<String, MountKind>>>,
     /// The kernel files read in the last collection, kept open for the next.
     kept: KeptFiles,
+    /// The parts the current call reported finished (`host.part-finished`, API 0.2.1), in the
+    /// order they first finished.
+    parts: Vec<PartReport>,
+    /// When the current part started: the start of the collection or the previous part's end.
+    part_started: std::time::Instant,
+    /// Whether a refused part report was logged already (once per instance: a plugin that
+    /// reports a bad name every cycle is counted every cycle but logged once).
+    part_refusal_logged: bool,
+}
+
+/// A part of a collection as the plugin reported it (`host.part-finished`): one of the
+/// collectors it bundles, how long it took and whether it succeeded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartReport {
+    /// Its name (checked by [`valid_part_name`]).
+    pub name: String,
+    /// Whether it succeeded (every report of it, when it was reported more than once).
+    pub success: bool,
+    /// From the start of the collection or the previous part's end to its report (summed over
+    /// its reports).
+    pub duration: std::time::Duration,
+}
+
+/// The parts one collection reported, and how long the call ran after the last of them
+/// finished: in a call that trapped or timed out, the time of the part that was running.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallParts {
+    /// The parts reported, in the order they first finished.
+    pub finished: Vec<PartReport>,
+    /// From the last part's end (or the start of the collection) to the end of the call.
+    pub rest: std::time::Duration,
+}
+
+/// Whether `name` may be a part's name, the `collector` label of its
+/// `node_scrape_collector_*` series: 1 to [`PART_NAME_MAX`] ASCII letters, digits, `_`, `-`
+/// or `.` (node_exporter's collector names are lowercase letters, digits and `_`). Never a
+/// `/`, so the host's `<plugin>/<part>` (for a part two plugins report) names no other part.
+pub fn valid_part_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= PART_NAME_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 impl PluginState {
@@ -80,9 +130,13 @@ impl PluginState {
             log_lines_left: LOG_LINES_PER_CALL,
             log_bytes_left: LOG_BYTES_PER_CALL,
             refused_calls: 0,
+            refused_parts: 0,
             dropped_log_lines: 0,
             warnings: 0,
             mount_table: None,
+            parts: Vec::new(),
+            part_started: std::time::Instant::now(),
+            part_refusal_logged: false,
         }
     }
 
@@ -93,9 +147,59 @@ impl PluginState {
         self.log_lines_left = LOG_LINES_PER_CALL;
         self.log_bytes_left = LOG_BYTES_PER_CALL;
         self.refused_calls = 0;
+        self.refused_parts = 0;
         self.dropped_log_lines = 0;
         self.warnings = 0;
         self.mount_table = None;
+        self.start_parts();
+    }
+
+    /// Forgets the parts reported so far and starts timing the first part now: at the start of
+    /// a call, and after a `configure` (whose time is no part's).
+    pub(crate) fn start_parts(&mut self) {
+        self.parts.clear();
+        self.part_started = std::time::Instant::now();
+    }
+
+    /// The parts this call reported, and the time since the last one finished.
+    pub(crate) fn take_parts(&mut self) -> CallParts {
+        CallParts {
+            finished: std::mem::take(&mut self.parts),
+            rest: self.part_started.elapsed(),
+        }
+    }
+
+    /// `host.part-finished`: records the part `name` as finished, timed from the previous
+    /// part's end. A repeated name is merged into its first report; a name that is not
+    /// [`valid_part_name`], or a new part beyond [`MAX_PARTS`], is refused and counted (and the
+    /// first refusal of the instance logged).
+    pub(crate) fn part_finished(&mut self, name: &str, success: bool) {
+        let now = std::time::Instant::now();
+        let duration = now.saturating_duration_since(self.part_started);
+        if let Some(part) = self.parts.iter_mut().find(|p| p.name == name) {
+            part.success &= success;
+            part.duration += duration;
+            self.part_started = now;
+            return;
+        }
+        let problem = if !valid_part_name(name) {
+            "the name is not 1 to 64 ASCII letters, digits, _, - or ."
+        } else if self.parts.len() >= MAX_PARTS {
+            "more than 64 parts in one collection"
+        } else {
+            self.parts.push(PartReport {
+                name: name.to_owned(),
+                success,
+                duration,
+            });
+            self.part_started = now;
+            return;
+        };
+        self.refused_parts = self.refused_parts.saturating_add(1);
+        if !std::mem::replace(&mut self.part_refusal_logged, true) {
+            let shown: String = name.chars().take(PART_NAME_MAX).collect();
+            tracing::warn!(plugin = %self.plugin, part = %escape_control(&shown), problem, "refused a plugin's part report (further ones of this instance are only counted)");
+        }
     }
 
     /// How many kernel files the plugin keeps open.
@@ -318,6 +422,71 @@ pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn state() -> PluginState {
+        let sandbox = Arc::new(Sandbox::open(crate::sandbox::RootPaths::default(), 1 << 20));
+        PluginState::new(
+            "mem".into(),
+            sandbox,
+            Arc::new(Grants::default()),
+            wasmtime::StoreLimitsBuilder::new().build(),
+            Arc::new(MemoryBudget::new(1 << 20)),
+            0,
+        )
+    }
+
+    #[test]
+    fn part_names_are_collector_names() {
+        let (longest, too_long) = ("a".repeat(PART_NAME_MAX), "a".repeat(PART_NAME_MAX + 1));
+        for good in ["meminfo", "udp_queues", "Mem-1.x", longest.as_str()] {
+            assert!(valid_part_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "mem/meminfo",
+            "thermal throttle, isolated",
+            "a\nb",
+            "x\u{202e}",
+            "ünï",
+            "x\"} 1\nforged 1",
+            too_long.as_str(),
+        ] {
+            assert!(!valid_part_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn parts_are_timed_merged_and_bounded() {
+        let mut state = state();
+        state.begin_call();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        state.part_finished("meminfo", true);
+        state.part_finished("vmstat", false);
+        state.part_finished("meminfo", false);
+        state.part_finished("bad name", true);
+        let parts = state.take_parts();
+        let names: Vec<(&str, bool)> = parts
+            .finished
+            .iter()
+            .map(|p| (p.name.as_str(), p.success))
+            .collect();
+        // A repeated part is merged into its first report; a bad name is refused and counted.
+        assert_eq!(names, [("meminfo", false), ("vmstat", false)]);
+        assert!(parts.finished[0].duration >= std::time::Duration::from_millis(20));
+        assert!(parts.finished[1].duration < parts.finished[0].duration);
+        assert_eq!(state.refused_parts, 1);
+
+        // A flood: 64 parts count, the rest are refused; the next call starts afresh.
+        state.begin_call();
+        assert_eq!(state.refused_parts, 0);
+        for i in 0..10_000 {
+            state.part_finished(&format!("p{i}"), true);
+        }
+        assert_eq!(state.take_parts().finished.len(), MAX_PARTS);
+        assert_eq!(state.refused_parts, 10_000 - MAX_PARTS as u32);
+        state.begin_call();
+        assert!(state.take_parts().finished.is_empty());
+    }
 
     #[test]
     fn control_characters_cannot_forge_a_log_line() {
