@@ -22,7 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The plugins under `plugins/` that are embedded, by directory name (crate `sonde-plugin-<name>`).
-const BUILTIN_PLUGINS: &[&str] = &["cpu", "disk", "mem", "net", "process", "system", "textfile"];
+const BUILTIN_PLUGINS: &[&str] = &[
+    "cpu", "disk", "hardware", "mem", "net", "nfs", "process", "storage", "system", "textfile",
+    "zfs",
+];
 
 fn main() {
     compile_protos();

@@ -233,10 +233,15 @@ impl PluginCycle {
             .set_backing_off(name, self.backoff.is_backing_off());
         let seconds = took.as_secs_f64();
         let counters = self.plugin.plugin.counters();
+        let parts = self.plugin.plugin.take_parts();
         match result {
-            Ok(Ok(samples)) => sinks.stats.record(name, seconds, Ok(*samples), counters),
+            Ok(Ok(samples)) => sinks
+                .stats
+                .record(name, seconds, Ok(*samples), counters, parts),
             Ok(Err(error)) => {
-                sinks.stats.record(name, seconds, Err(error), counters);
+                sinks
+                    .stats
+                    .record(name, seconds, Err(error), counters, parts);
                 let error = escape_control(&error.to_string()).into_owned();
                 if matches!(change, Some(BackoffChange::Failing)) {
                     tracing::warn!(plugin = %name, %error, "collection failed")

@@ -191,8 +191,14 @@ fn load(
         Some(grants) => Grants::parse(grants).map_err(|e| {
             config.error_at(&table, "grants", format!("[plugins.{name}] grants: {e}"))
         })?,
-        // Built-ins are part of the binary: they get what they declare.
-        None if settings.path.is_none() => Grants::new(plugin.info().needs.iter().copied()),
+        // Built-ins are part of the binary: they get the paths their collectors read.
+        None if settings.path.is_none() => match builtin::default_grants(name) {
+            Some(grants) => {
+                let grants: Vec<String> = grants.iter().map(|g| (*g).to_owned()).collect();
+                Grants::parse(&grants).expect("the built-in grants parse")
+            }
+            None => Grants::new(plugin.info().needs.iter().copied()),
+        },
         None => Grants::default(),
     };
     plugin.set_grants(grants);
@@ -260,6 +266,12 @@ fn config_matches_defaults(
             Ok(())
         }
         (_, Value::Null | Value::Array(_)) => Ok(()),
+        // An on/off switch (`sonde_sdk::bundle::Toggle`) is also written as a plain bool.
+        (Value::Bool(_), Value::Object(table))
+            if table.len() == 1 && table.get("enabled").is_some_and(Value::is_boolean) =>
+        {
+            Ok(())
+        }
         (Value::Bool(_), Value::Bool(_))
         | (Value::Number(_), Value::Number(_))
         | (Value::String(_), Value::String(_)) => Ok(()),

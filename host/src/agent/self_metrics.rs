@@ -124,7 +124,7 @@ mod tests {
             dropped_log_lines: 0,
             warnings: 0,
         };
-        stats.record("cpu", 0.001, Ok(1), counters);
+        stats.record("cpu", 0.001, Ok(1), counters, Default::default());
         let store = LatestValues::new();
         assert!(!store.is_ready());
         set(

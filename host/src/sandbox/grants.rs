@@ -102,7 +102,7 @@ impl Grants {
 
     /// True if the plugin may read `path` under `root`: the root is granted and, when narrowed,
     /// the path lies below one of its prefixes (component-wise, so `class/hw` does not allow
-    /// `class/hwmon`). A directory above a prefix may be listed, so the plugin can find it.
+    /// `class/hwmon`); a directory above a prefix is refused too (a plugin names its prefix).
     /// Files in [`NEVER_READABLE_PROC_FILES`] are refused whatever is granted.
     pub fn allows_path(&self, root: Root, path: &str) -> bool {
         if !self.has(root.capability()) {

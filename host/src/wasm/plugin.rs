@@ -8,6 +8,7 @@
 
 use crate::sandbox::grants::Grants;
 use crate::wasm::bindings::{self, PluginState, v0_1, v0_1::sonde::collector::types as wit, v0_2};
+pub use crate::wasm::bindings::{CallParts, MAX_PARTS, PART_NAME_MAX, PartReport, valid_part_name};
 use crate::wasm::runtime::{self, Runtime};
 use sonde_sdk::{Capability, Label, MetricFamily, MetricKind, Sample};
 use sonde_wire::encoding::DecodeError;
@@ -250,6 +251,8 @@ pub struct Plugin {
     refused_host_calls: std::sync::atomic::AtomicU64,
     dropped_log_lines: std::sync::atomic::AtomicU64,
     warnings: std::sync::atomic::AtomicU64,
+    /// The parts the last call reported (API 0.2.1), taken by [`Plugin::take_parts`].
+    parts: Mutex<CallParts>,
     runtime: Arc<Runtime>,
     grants: Arc<Grants>,
     limits: Limits,
@@ -299,6 +302,7 @@ impl Plugin {
             refused_host_calls: Default::default(),
             dropped_log_lines: Default::default(),
             warnings: Default::default(),
+            parts: Default::default(),
             runtime: runtime.clone(),
             grants: Arc::new(grants),
             limits,
@@ -330,6 +334,14 @@ impl Plugin {
             dropped_log_lines: self.dropped_log_lines.load(Relaxed),
             warnings: self.warnings.load(Relaxed),
         }
+    }
+
+    /// The parts the last collection reported as they finished (`host.part-finished`, plugin
+    /// API 0.2.1), whether it succeeded or not, and how long it ran after the last one: empty
+    /// for a plugin that reports none (built for an older API, or bundling nothing), and after
+    /// they were taken.
+    pub fn take_parts(&self) -> CallParts {
+        std::mem::take(&mut *self.parts.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Replaces what the plugin is granted (for the calls that follow).
@@ -429,6 +441,7 @@ impl Plugin {
     ) -> Result<T, CallError> {
         let _active = self.runtime.enter_call();
         let mut slot = self.instance.lock().unwrap_or_else(|e| e.into_inner());
+        *self.parts.lock().unwrap_or_else(|e| e.into_inner()) = CallParts::default();
         let mut instance = match slot.take() {
             Some(instance) => instance,
             None => self.instantiate()?,
@@ -438,13 +451,15 @@ impl Plugin {
             .store
             .set_epoch_deadline(runtime::ticks(self.limits.timeout));
         let result = call(&mut instance.store, &mut instance.exports);
+        *self.parts.lock().unwrap_or_else(|e| e.into_inner()) =
+            instance.store.data_mut().take_parts();
         let state = instance.store.data();
         self.memory
             .store(state.limits.memory, std::sync::atomic::Ordering::Relaxed);
         self.kept_files
             .store(state.kept_files(), std::sync::atomic::Ordering::Relaxed);
         self.refused_host_calls.fetch_add(
-            state.refused_calls.into(),
+            u64::from(state.refused_calls) + u64::from(state.refused_parts),
             std::sync::atomic::Ordering::Relaxed,
         );
         self.dropped_log_lines.fetch_add(
@@ -543,6 +558,8 @@ impl Plugin {
                         return Ok(Returned::Encoded(Err(e)));
                     }
                     *configured = Some(config_json.to_owned());
+                    // The collection's first part starts now, not with `configure`.
+                    store.data_mut().start_parts();
                 }
                 collector.call_collect(store).map(Returned::Encoded)
             }
