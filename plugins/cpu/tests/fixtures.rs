@@ -13,7 +13,10 @@ fn fixtures() -> PathBuf {
 /// The options node_exporter's e2e run used for these collectors.
 const E2E_CONFIG: &str = r#"{"info": true,
     "flags_include": "^(aes|avx.?|constant_tsc)$",
-    "bugs_include": "^(cpu_meltdown|spectre_.*|mds)$"}"#;
+    "bugs_include": "^(cpu_meltdown|spectre_.*|mds)$",
+    "cpu_vulnerabilities": {"enabled": true},
+    "interrupts": {"enabled": true},
+    "softirqs": true}"#;
 
 #[test]
 fn matches_node_exporter_on_its_own_fixture() {
@@ -27,30 +30,54 @@ fn matches_node_exporter_on_its_own_fixture() {
     let theirs = std::fs::read_to_string(dir.join("e2e-output.txt")).unwrap();
     assert_eq!(diff_families(&ours, &theirs), Vec::<String>::new());
     assert!(host.logged().is_empty(), "{:?}", host.logged());
-    // Every family node_exporter's cpu, cpufreq, loadavg and cpu/irq pressure collectors
-    // produced on this tree is there.
-    for family in [
-        "node_cpu_seconds_total",
-        "node_cpu_guest_seconds_total",
-        "node_cpu_core_throttles_total",
-        "node_cpu_package_throttles_total",
-        "node_cpu_isolated",
-        "node_cpu_info",
-        "node_cpu_flag_info",
-        "node_cpu_bug_info",
-        "node_cpu_frequency_hertz",
-        "node_cpu_scaling_frequency_hertz",
-        "node_cpu_scaling_frequency_min_hertz",
-        "node_cpu_scaling_frequency_max_hertz",
-        "node_cpu_scaling_governor",
-        "node_load1",
-        "node_load5",
-        "node_load15",
-        "node_pressure_cpu_waiting_seconds_total",
-        "node_pressure_irq_stalled_seconds_total",
-    ] {
-        assert!(!family_lines(&ours, family).is_empty(), "{family} missing");
+    // Exactly the families node_exporter's cpu, cpufreq, loadavg, cpu/irq pressure, schedstat,
+    // cpu_vulnerabilities, interrupts and softirqs collectors produced on this tree.
+    let families = sonde_sdk::testing::family_names(&ours);
+    assert_eq!(
+        families,
+        [
+            "node_cpu_bug_info",
+            "node_cpu_core_throttles_total",
+            "node_cpu_flag_info",
+            "node_cpu_frequency_hertz",
+            "node_cpu_guest_seconds_total",
+            "node_cpu_info",
+            "node_cpu_isolated",
+            "node_cpu_package_throttles_total",
+            "node_cpu_scaling_frequency_hertz",
+            "node_cpu_scaling_frequency_max_hertz",
+            "node_cpu_scaling_frequency_min_hertz",
+            "node_cpu_scaling_governor",
+            "node_cpu_seconds_total",
+            "node_cpu_vulnerabilities_info",
+            "node_interrupts_total",
+            "node_load1",
+            "node_load15",
+            "node_load5",
+            "node_pressure_cpu_waiting_seconds_total",
+            "node_pressure_irq_stalled_seconds_total",
+            "node_schedstat_running_seconds_total",
+            "node_schedstat_timeslices_total",
+            "node_schedstat_waiting_seconds_total",
+            "node_softirqs_functions_total",
+        ]
+    );
+    for family in families {
+        assert!(
+            theirs.contains(&format!("# TYPE {family} ")),
+            "{family} not in node_exporter's output"
+        );
+        assert_eq!(
+            family_lines(&ours, family).len(),
+            family_lines(&theirs, family).len(),
+            "{family}"
+        );
     }
+    assert_eq!(family_lines(&ours, "node_interrupts_total").len(), 112);
+    assert_eq!(
+        family_lines(&ours, "node_softirqs_functions_total").len(),
+        20
+    );
 }
 
 #[test]
@@ -143,10 +170,15 @@ fn bad_config_and_missing_files_are_errors() {
     let err = collect_text::<Cpu>(&host, r#"{"gust": false}"#).unwrap_err();
     assert!(err.to_string().contains("unknown field `gust`"), "{err}");
     let empty = Fixture::new().host();
-    let err = collect_text::<Cpu>(&empty, "").unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "reading /proc/stat: not granted to this plugin"
+    // Every part fails (each is logged); the cycle fails with all their errors.
+    let err = collect_text::<Cpu>(&empty, "").unwrap_err().to_string();
+    assert!(
+        err.starts_with("cpu: reading /proc/stat: not granted to this plugin"),
+        "{err}"
+    );
+    assert!(
+        err.contains("; schedstat: reading /proc/schedstat: not granted"),
+        "{err}"
     );
 }
 
@@ -198,7 +230,7 @@ fn a_cpu_line_cut_short_gives_no_series_for_that_cpu() {
         host.logged(),
         [(
             Level::Warn,
-            "stat: /proc/stat: 1 malformed line skipped: line 2: 2 columns, other CPU lines \
+            "cpu: /proc/stat: 1 malformed line skipped: line 2: 2 columns, other CPU lines \
              have 10 in line \"cpu0 301854 612\""
                 .to_owned()
         )]
@@ -213,6 +245,6 @@ fn a_cpu_line_cut_short_gives_no_series_for_that_cpu() {
     let err = collect_text::<Cpu>(&host, STAT_ONLY).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "stat: /proc/stat: 2 columns, which no kernel prints in line \"cpu0 1 x\""
+        "cpu: /proc/stat: 2 columns, which no kernel prints in line \"cpu0 1 x\""
     );
 }

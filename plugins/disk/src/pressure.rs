@@ -2,7 +2,17 @@
 //! `/proc/pressure/io` (kernel ≥ 4.20 with PSI enabled).
 
 use sonde_procfs::pressure;
+use sonde_sdk::bundle::Part;
 use sonde_sdk::{Error, FsError, Host, MetricFamily, ResultExt, Root};
+
+/// The pressure part (its I/O half).
+pub struct Pressure;
+
+impl Part for Pressure {
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+        collect(host, out)
+    }
+}
 
 /// `node_pressure_io_waiting_seconds_total` and `node_pressure_io_stalled_seconds_total`; nothing
 /// when the kernel has no PSI or reports only one of the `some` and `full` lines (node_exporter

@@ -86,7 +86,11 @@ fn fails_only_when_every_part_fails() {
         err.to_string(),
         "diskstats: reading /proc/diskstats: not granted to this plugin; \
          filesystem: reading /proc/1/mountinfo: not granted to this plugin; \
-         pressure: reading /proc/pressure/io: not granted to this plugin"
+         pressure: reading /proc/pressure/io: not granted to this plugin; \
+         bcache: reading /sys/fs/bcache: not granted to this plugin; \
+         btrfs: reading /sys/fs/btrfs: not granted to this plugin; \
+         xfs: reading /sys/fs/xfs: not granted to this plugin; \
+         bcachefs: reading /sys/fs/bcachefs: not granted to this plugin"
     );
 }
 
@@ -101,7 +105,7 @@ fn bad_config_is_an_error() {
     let err = collect_text::<Disk>(&host, r#"{"mount_points_exclude": "("}"#).unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("mount_points filter: invalid exclude pattern \"(\""),
+            .starts_with("filesystem: mount_points filter: invalid exclude pattern \"(\""),
         "{err}"
     );
 }

@@ -3,16 +3,16 @@
 //! a capture from a Debian 12 machine, and small tables built in a temporary directory.
 
 use sonde_plugin_disk::Disk;
-use sonde_sdk::testing::{Fixture, collect_text, sample_lines};
+use sonde_sdk::testing::{Fixture, Tree, collect_text, sample_lines};
 use sonde_sdk::{FsError, FsStats, Level, Root};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
 /// Only the filesystem part.
-const ONLY_FILESYSTEM: &str = r#"{"diskstats": false, "pressure": false}"#;
+const ONLY_FILESYSTEM: &str = r#"{"diskstats": false, "pressure": false, "bcache": {"enabled": false}, "btrfs": {"enabled": false}, "xfs": {"enabled": false}, "bcachefs": {"enabled": false}}"#;
 
 fn stats(
     block_size: u64,
@@ -30,32 +30,6 @@ fn stats(
         files,
         files_free,
         read_only: false,
-    }
-}
-
-/// A temporary directory holding `proc/<path>` files, removed on drop.
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str, files: &[(&str, &[u8])]) -> Tree {
-        let dir = std::env::temp_dir().join(format!("sonde-disk-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for (path, content) in files {
-            let path = dir.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, content).unwrap();
-        }
-        Tree(dir)
-    }
-
-    fn proc(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -198,8 +172,7 @@ fn include_patterns_replace_the_default_excludes() {
         .statfs("/sys/fs/cgroup/cpuset", Ok(stats(4096, 0, 0, 0, 0, 0)))
         .host();
     // The mount point include drops the mount point exclude; cgroup types stay excluded.
-    let config =
-        r#"{"diskstats": false, "pressure": false, "mount_points_include": "^/sys/fs/cgroup"}"#;
+    let config = r#"{"diskstats": false, "pressure": false, "bcache": {"enabled": false}, "btrfs": {"enabled": false}, "xfs": {"enabled": false}, "bcachefs": {"enabled": false}, "mount_points_include": "^/sys/fs/cgroup"}"#;
     let text = collect_text::<Disk>(&host, config).unwrap();
     assert_eq!(
         sample_lines(&text)
@@ -210,7 +183,7 @@ fn include_patterns_replace_the_default_excludes() {
             "node_filesystem_readonly{device=\"tmpfs\",device_error=\"\",fstype=\"tmpfs\",mountpoint=\"/sys/fs/cgroup\"} 1"
         ]
     );
-    let config = r#"{"diskstats": false, "pressure": false, "mount_points_include": "^/sys/fs/cgroup/cpuset$",
+    let config = r#"{"diskstats": false, "pressure": false, "bcache": {"enabled": false}, "btrfs": {"enabled": false}, "xfs": {"enabled": false}, "bcachefs": {"enabled": false}, "mount_points_include": "^/sys/fs/cgroup/cpuset$",
                      "fs_types_include": "^cgroup$"}"#;
     let text = collect_text::<Disk>(&host, config).unwrap();
     assert!(text.contains("\nnode_filesystem_files_free{device=\"cgroup\",device_error=\"\",fstype=\"cgroup\",mountpoint=\"/sys/fs/cgroup/cpuset\"} 0\n"), "{text}");
@@ -219,7 +192,7 @@ fn include_patterns_replace_the_default_excludes() {
     let err = collect_text::<Disk>(&host, both).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "fs_types_include and fs_types_exclude are mutually exclusive"
+        "filesystem: fs_types_include and fs_types_exclude are mutually exclusive"
     );
 }
 
@@ -272,9 +245,9 @@ fn hidden_init_table_falls_back_to_self_and_duplicates_report_once() {
         30 21 0:42 / /mnt/nfs rw shared:144 - nfs4 10.0.0.1:/srv rw,vers=4.0\n\
         31 21 0:42 / /mnt/nfs rw shared:130 - nfs4 10.0.0.1:/srv rw,vers=4.0\n\
         40 21 8:2 / /media/caf\xc3\xa9\xff\xfe\\040x ro,nosuid - vfat /dev/sdb1 rw\n";
-    let tree = Tree::new("hidepid", &[("self/mountinfo", table)]);
+    let tree = Tree::with_files("disk-hidepid", &[("self/mountinfo", table)]);
     let host = Fixture::new()
-        .root(Root::Proc, tree.proc())
+        .root(Root::Proc, tree.path())
         .statfs("/", Ok(stats(4096, 10, 5, 4, 3, 2)))
         .statfs("/mnt/nfs", Err(FsError::TimedOut))
         .statfs("/media/caf\u{e9}\u{fffd} x", Ok(stats(512, 4, 2, 2, 0, 0)))
@@ -321,7 +294,9 @@ fn statfs_not_granted_fails_the_filesystem_part_only() {
         .host();
     // The pressure part still reports (microseconds divided twice by 1000, as node_exporter
     // does: 6166840 µs is 6.1668400000000005 s); the failure is logged.
-    let text = collect_text::<Disk>(&host, r#"{"diskstats": false}"#).unwrap();
+    let config = r#"{"diskstats": false, "bcache": {"enabled": false}, "btrfs": {"enabled": false},
+                     "xfs": {"enabled": false}, "bcachefs": {"enabled": false}}"#;
+    let text = collect_text::<Disk>(&host, config).unwrap();
     assert_eq!(
         sample_lines(&text),
         [
@@ -346,8 +321,11 @@ fn statfs_not_granted_fails_the_filesystem_part_only() {
 
 #[test]
 fn malformed_mount_table_is_an_error() {
-    let tree = Tree::new("malformed", &[("1/mountinfo", b"21 0 8:1 / / rw - ext4\n")]);
-    let host = Fixture::new().root(Root::Proc, tree.proc()).host();
+    let tree = Tree::with_files(
+        "disk-malformed",
+        &[("1/mountinfo", b"21 0 8:1 / / rw - ext4\n")],
+    );
+    let host = Fixture::new().root(Root::Proc, tree.path()).host();
     let err = collect_text::<Disk>(&host, ONLY_FILESYSTEM).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -357,8 +335,8 @@ fn malformed_mount_table_is_an_error() {
 
 #[test]
 fn a_malformed_mount_line_drops_only_its_mount() {
-    let tree = Tree::new(
-        "malformed-line",
+    let tree = Tree::with_files(
+        "disk-malformed-line",
         &[(
             "1/mountinfo",
             b"21 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
@@ -367,7 +345,7 @@ fn a_malformed_mount_line_drops_only_its_mount() {
         )],
     );
     let host = Fixture::new()
-        .root(Root::Proc, tree.proc())
+        .root(Root::Proc, tree.path())
         .statfs("/", Ok(stats(4096, 100, 50, 40, 10, 5)))
         .statfs("/var", Ok(stats(4096, 200, 20, 20, 30, 3)))
         .host();

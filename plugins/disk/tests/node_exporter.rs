@@ -1,10 +1,13 @@
-//! The disk collector against node_exporter's own fixture tree: every `node_disk_*` and
-//! `node_pressure_io_*` family must equal node_exporter 1.12's end-to-end output, HELP and TYPE
-//! included. The e2e run had `--path.udev.data=collector/fixtures/udev/data` (here below the
-//! rootfs root: `/udev/data`) and `--no-collector.filesystem`.
+//! The disk collector against node_exporter's own fixture tree: every `node_disk_*`,
+//! `node_pressure_io_*`, `node_bcache_*`, `node_btrfs_*`, `node_xfs_*` and `node_bcachefs_*` family must equal
+//! node_exporter 1.12's end-to-end output, HELP and TYPE included. The e2e run had
+//! `--path.udev.data=collector/fixtures/udev/data` (here below the rootfs root: `/udev/data`),
+//! `--collector.bcache.priorityStats` and `--no-collector.filesystem`.
 
 use sonde_plugin_disk::Disk;
-use sonde_sdk::testing::{Fixture, collect_text, family_lines, family_names, restore_empty_dirs};
+use sonde_sdk::testing::{
+    Fixture, collect_text, diff_families, family_lines, family_names, restore_empty_dirs,
+};
 use sonde_sdk::{Level, Root};
 use std::path::PathBuf;
 
@@ -23,7 +26,19 @@ fn host() -> sonde_sdk::Host {
 }
 
 /// The e2e run's flags as this plugin's config.
-const E2E_CONFIG: &str = r#"{"filesystem": false, "udev_data_path": "/udev/data"}"#;
+const E2E_CONFIG: &str = r#"{"filesystem": false, "udev_data_path": "/udev/data",
+                             "bcache": {"priority_stats": true}}"#;
+
+/// The prefixes of the families this plugin reports, and how many of each node_exporter's
+/// e2e output has.
+const PREFIXES: [(&str, usize); 6] = [
+    ("node_disk_", 23),
+    ("node_pressure_io_", 2),
+    ("node_bcache_", 28),
+    ("node_btrfs_", 11),
+    ("node_xfs_", 39),
+    ("node_bcachefs_", 143),
+];
 
 /// The names of the families in `text` (from its `# TYPE` lines) that start with `prefix`.
 fn families<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
@@ -38,11 +53,16 @@ fn matches_node_exporter_e2e_output() {
     let host = host();
     let ours = collect_text::<Disk>(&host, E2E_CONFIG).unwrap();
     let theirs = std::fs::read_to_string(fixtures().join("e2e-output.txt")).unwrap();
-    let mut expected = families(&theirs, "node_disk_");
-    expected.extend(families(&theirs, "node_pressure_io_"));
-    assert_eq!(expected.len(), 25, "{expected:?}");
+    let mut expected = Vec::new();
+    for (prefix, count) in PREFIXES {
+        let theirs = families(&theirs, prefix);
+        assert_eq!(theirs.len(), count, "{prefix}: {theirs:?}");
+        expected.extend(theirs);
+    }
+    expected.sort();
     // The same families, no more, no fewer.
     assert_eq!(families(&ours, "node_"), expected);
+    assert_eq!(diff_families(&ours, &theirs), Vec::<String>::new());
     for family in &expected {
         let lines = family_lines(&theirs, family);
         assert!(!lines.is_empty(), "{family} has no samples upstream");
@@ -102,7 +122,7 @@ fn device_include_replaces_the_default_exclude() {
     let err = collect_text::<Disk>(&host(), both).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "device_include and device_exclude are mutually exclusive"
+        "diskstats: device_include and device_exclude are mutually exclusive"
     );
 }
 

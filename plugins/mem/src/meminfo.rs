@@ -5,18 +5,26 @@
 
 use rustc_hash::FxHashMap;
 use sonde_procfs::meminfo::{self, MeminfoLine};
-use sonde_sdk::bundle::read_optional;
+use sonde_sdk::bundle::{Part, read_optional};
 use sonde_sdk::names::DerivedNames;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
-/// Appends `node_memory_<field>` for every line of `/proc/meminfo`; malformed lines are left out
-/// and fail the part. `names` holds the names derived so far, by line key; a `kB` line's key is
-/// marked with a trailing space (a key never has one), since its name gets `_bytes`.
-pub fn collect(
-    host: &Host,
-    names: &DerivedNames,
-    out: &mut Vec<MetricFamily>,
-) -> Result<(), Error> {
+/// The meminfo part: the names derived so far, by line key; a `kB` line's key is marked with a
+/// trailing space (a key never has one), since its name gets `_bytes`.
+#[derive(Default)]
+pub struct Meminfo {
+    names: DerivedNames,
+}
+
+impl Part for Meminfo {
+    /// Appends `node_memory_<field>` for every line of `/proc/meminfo`; malformed lines are left
+    /// out and fail the part.
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+        collect(host, &self.names, out)
+    }
+}
+
+fn collect(host: &Host, names: &DerivedNames, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
     let Some(text) = read_optional(host, Root::Proc, "meminfo")? else {
         return Ok(());
     };
@@ -58,9 +66,17 @@ pub fn collect(
 
 /// node_exporter's name for a line: `Active(anon)` → `Active_anon`, plus `_bytes` for `kB` lines.
 fn field_name(line: &MeminfoLine) -> String {
-    let key = line.key;
-    // Go's regexp `\((.*)\)` replaced by `_${1}`: from the first `(` to the last `)`.
-    let mut name = match (key.find('('), key.rfind(')')) {
+    let mut name = go_name(line.key);
+    if line.kb {
+        name.push_str("_bytes");
+    }
+    name
+}
+
+/// node_exporter's name for a key, `Active(anon)` → `Active_anon`: Go's regexp `\((.*)\)`
+/// replaced by `_${1}`, from the first `(` to the last `)`.
+pub(crate) fn go_name(key: &str) -> String {
+    match (key.find('('), key.rfind(')')) {
         (Some(open), Some(close)) if open < close => {
             format!(
                 "{}_{}{}",
@@ -70,11 +86,7 @@ fn field_name(line: &MeminfoLine) -> String {
             )
         }
         _ => key.to_owned(),
-    };
-    if line.kb {
-        name.push_str("_bytes");
     }
-    name
 }
 
 #[cfg(test)]

@@ -1,13 +1,22 @@
 //! The memory part of node_exporter's `pressure` collector (`/proc/pressure/memory`).
 
 use sonde_procfs::pressure;
-use sonde_sdk::bundle::read_optional;
+use sonde_sdk::bundle::{Part, read_optional};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
-/// Appends `node_pressure_memory_{waiting,stalled}_seconds_total`. Like node_exporter, reports
-/// nothing when the kernel has no PSI or the file lacks its `some` or `full` line; a malformed
-/// line fails the part.
-pub fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+/// The memory pressure part.
+pub struct Pressure;
+
+impl Part for Pressure {
+    /// Appends `node_pressure_memory_{waiting,stalled}_seconds_total`. Like node_exporter,
+    /// reports nothing when the kernel has no PSI or the file lacks its `some` or `full` line; a
+    /// malformed line fails the part.
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+        collect(host, out)
+    }
+}
+
+fn collect(host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
     let Some(text) = read_optional(host, Root::Proc, "pressure/memory")? else {
         return Ok(());
     };

@@ -2,14 +2,37 @@
 
 use rustc_hash::FxHashSet;
 use sonde_procfs::vmstat;
-use sonde_sdk::bundle::read_optional;
+use sonde_sdk::bundle::{Part, read_optional};
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::names::DerivedNames;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
-/// Appends `node_vmstat_<field>` for each `/proc/vmstat` field `fields` keeps, named from
-/// `names` (the names derived so far); malformed lines are left out and fail the part.
-pub fn collect(
+/// The vmstat part: the field filter compiled from the config and the names derived so far.
+pub struct Vmstat {
+    fields: NameFilter,
+    names: DerivedNames,
+}
+
+impl Vmstat {
+    /// The part for `--collector.vmstat.fields`, which node_exporter searches unanchored (Go's
+    /// MatchString), as [`NameFilter`] does.
+    pub fn new(fields: &str) -> Result<Self, Error> {
+        Ok(Vmstat {
+            fields: NameFilter::new(fields, "")?,
+            names: DerivedNames::default(),
+        })
+    }
+}
+
+impl Part for Vmstat {
+    /// Appends `node_vmstat_<field>` for each `/proc/vmstat` field the filter keeps; malformed
+    /// lines are left out and fail the part.
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+        collect(host, &self.fields, &self.names, out)
+    }
+}
+
+fn collect(
     host: &Host,
     fields: &NameFilter,
     names: &DerivedNames,

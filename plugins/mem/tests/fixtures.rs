@@ -3,11 +3,11 @@
 
 use sonde_plugin_mem::Mem;
 use sonde_sdk::testing::{
-    Fixture, Instance, collect_text, diff_families, family_lines, family_names, restore_empty_dirs,
-    sample_lines,
+    Fixture, Instance, Tree, collect_text, diff_families, family_lines, family_names,
+    restore_empty_dirs, sample_lines,
 };
 use sonde_sdk::{Level, Root};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
@@ -116,36 +116,9 @@ fn config_selects_parts_and_vmstat_fields() {
     assert!(err.to_string().contains("invalid config"), "{err}");
 }
 
-/// A scratch `/proc` tree with the given files.
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str, files: &[(&str, &str)]) -> Tree {
-        let dir = std::env::temp_dir().join(format!("sonde-mem-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for (path, content) in files {
-            let path = dir.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, content).unwrap();
-        }
-        std::fs::create_dir_all(&dir).unwrap();
-        Tree(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn missing_files_are_skipped_silently() {
-    let tree = Tree::new("empty", &[]);
+    let tree = Tree::new("mem-empty");
     let host = Fixture::new().root(Root::Proc, tree.path()).host();
     assert_eq!(collect_text::<Mem>(&host, "").unwrap(), "");
     assert!(host.logged().is_empty());
@@ -153,8 +126,8 @@ fn missing_files_are_skipped_silently() {
 
 #[test]
 fn a_broken_part_is_logged_and_the_others_kept() {
-    let tree = Tree::new(
-        "broken",
+    let tree = Tree::with_files(
+        "mem-broken",
         &[
             ("meminfo", "MemTotal: 12 MB\n"),
             ("vmstat", "pgfault 7\n"),
@@ -178,8 +151,8 @@ fn a_broken_part_is_logged_and_the_others_kept() {
         "{logged:?}"
     );
 
-    let tree = Tree::new(
-        "all-broken",
+    let tree = Tree::with_files(
+        "mem-all-broken",
         &[("meminfo", "MemTotal: x kB\n"), ("vmstat", "x\n")],
     );
     let host = Fixture::new().root(Root::Proc, tree.path()).host();
@@ -192,8 +165,8 @@ fn a_broken_part_is_logged_and_the_others_kept() {
 
 #[test]
 fn pressure_total_is_converted_as_node_exporter_does() {
-    let tree = Tree::new(
-        "psi",
+    let tree = Tree::with_files(
+        "mem-psi",
         &[(
             "pressure/memory",
             "some avg10=0.00 avg60=0.00 avg300=0.00 total=14036781\n\
@@ -218,7 +191,10 @@ fn a_malformed_meminfo_line_is_skipped_and_fails_the_part() {
     let line = live.lines().nth(6).unwrap();
     let broken = live.replacen(line, "Foo:             x kB", 1);
     let vmstat = std::fs::read_to_string(fixtures().join("live-debian12/proc/vmstat")).unwrap();
-    let tree = Tree::new("bad-meminfo", &[("meminfo", &broken), ("vmstat", &vmstat)]);
+    let tree = Tree::with_files(
+        "mem-bad-meminfo",
+        &[("meminfo", &broken), ("vmstat", &vmstat)],
+    );
     let host = Fixture::new().root(Root::Proc, tree.path()).host();
     let text = collect_text::<Mem>(&host, "").unwrap();
     let memory: Vec<&str> = family_names(&text)
@@ -241,8 +217,8 @@ fn a_malformed_meminfo_line_is_skipped_and_fails_the_part() {
 
 #[test]
 fn malformed_vmstat_and_pressure_lines_give_no_samples() {
-    let tree = Tree::new(
-        "bad-vmstat",
+    let tree = Tree::with_files(
+        "mem-bad-vmstat",
         &[
             ("vmstat", "pgfault 7\npgmajfault\npswpin 3\n"),
             (
@@ -273,8 +249,8 @@ fn malformed_vmstat_and_pressure_lines_give_no_samples() {
 
 #[test]
 fn one_collector_collects_every_cycle_and_follows_the_kernel() {
-    let tree = Tree::new(
-        "cycles",
+    let tree = Tree::with_files(
+        "mem-cycles",
         &[
             ("meminfo", "MemTotal: 12 kB\nBad-Key: 1 kB\n"),
             ("vmstat", "pgfault 7\n"),
@@ -293,7 +269,7 @@ fn one_collector_collects_every_cycle_and_follows_the_kernel() {
     assert_eq!(host.logged().len(), 1, "{:?}", host.logged());
 
     // New values and a new field are reported by the same collector.
-    std::fs::write(tree.path().join("vmstat"), "pgfault 8\npgmajfault 1\n").unwrap();
+    tree.file("vmstat", "pgfault 8\npgmajfault 1\n");
     assert_eq!(
         sample_lines(&mem.collect_text(&host).unwrap()),
         [

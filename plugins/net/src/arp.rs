@@ -5,35 +5,15 @@
 //! reads `/proc/net/arp` as node_exporter does with `--no-collector.arp.netlink`. Both count the
 //! same entries (the file hides the `NOARP` ones, which netlink mode skips).
 
-use crate::Part;
-use serde::{Deserialize, Serialize};
 use sonde_procfs::arp;
+use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 use std::collections::BTreeMap;
 
-/// `arp = { … }`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Run it (`--collector.arp`, on).
-    pub enabled: bool,
-    /// Only devices matching this regex (`--collector.arp.device-include`, unset).
-    pub device_include: String,
-    /// Not devices matching this regex (`--collector.arp.device-exclude`, unset).
-    pub device_exclude: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            device_include: String::new(),
-            device_exclude: String::new(),
-        }
-    }
-}
+/// `arp = { … }`: `--collector.arp` and its `device-include` / `device-exclude` flags.
+pub type Config = crate::DeviceFilter;
 
 /// The arp part.
 pub struct Arp {

@@ -4,8 +4,8 @@
 //! As in node_exporter, the three sources are read in order and the first that is missing
 //! (conntrack not loaded, or built without its proc statistics) ends the collection quietly.
 
-use crate::Part;
 use sonde_procfs::conntrack::{self, ConntrackStat};
+use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 

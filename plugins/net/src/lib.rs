@@ -1,32 +1,38 @@
 //! sonde's built-in `net` collector: node_exporter's network collectors `netdev`, `netclass`,
-//! `netstat`, `sockstat`, `softnet`, `arp`, `conntrack` and `udp_queues`, with the same metric
-//! names, labels, HELP and TYPE. Each is a section of the config that can be turned off.
+//! `netstat`, `sockstat`, `softnet`, `arp`, `conntrack`, `udp_queues`, `bonding`, `infiniband`
+//! and `ipvs`, and its optional `xfrm` and `lnstat` (off unless enabled), with the same metric
+//! names, labels, HELP and TYPE. Each is a section of the config that can be turned off (or on).
 //!
 //! Where node_exporter 1.12 asks the kernel over netlink by default (netdev, arp), this plugin
 //! reads the files node_exporter reads with `--no-collector.<name>.netlink`; see [`netdev`] and
 //! [`arp`].
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
+pub mod infiniband;
+pub mod ipvs;
+pub mod lnstat;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod sockstat;
 pub mod softnet;
 pub mod udp_queues;
+pub mod xfrm;
 
 use serde::{Deserialize, Serialize};
-use sonde_sdk::bundle::Bundle;
+use sonde_sdk::bundle::{Parts, Toggle};
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
 /// The `net` collector: its enabled parts, built from the config.
 pub struct Net {
-    parts: Vec<Named>,
+    parts: Parts,
 }
 
 /// `[plugins.net] config = { … }`: one table per node_exporter collector, with its flags'
 /// defaults.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// node_exporter's `netdev` collector.
@@ -45,28 +51,60 @@ pub struct Config {
     pub conntrack: Toggle,
     /// node_exporter's `udp_queues` collector.
     pub udp_queues: Toggle,
+    /// node_exporter's `bonding` collector.
+    pub bonding: Toggle,
+    /// node_exporter's `infiniband` collector.
+    pub infiniband: infiniband::Config,
+    /// node_exporter's `ipvs` collector.
+    pub ipvs: ipvs::Config,
+    /// node_exporter's `xfrm` collector (off by default).
+    pub xfrm: Toggle,
+    /// node_exporter's `lnstat` collector (off by default).
+    pub lnstat: Toggle,
 }
 
-/// The config of a collector that has no flags besides being on or off.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Toggle {
-    /// Run it (`--collector.<name>`, on by default).
-    pub enabled: bool,
-}
-
-impl Default for Toggle {
+impl Default for Config {
+    /// node_exporter's defaults: every collector on but its optional `xfrm` and `lnstat`.
     fn default() -> Self {
-        Toggle { enabled: true }
+        Config {
+            netdev: Default::default(),
+            netclass: Default::default(),
+            netstat: Default::default(),
+            sockstat: Toggle::ON,
+            softnet: Toggle::ON,
+            arp: Default::default(),
+            conntrack: Toggle::ON,
+            udp_queues: Toggle::ON,
+            bonding: Toggle::ON,
+            infiniband: Default::default(),
+            ipvs: Default::default(),
+            xfrm: Toggle::OFF,
+            lnstat: Toggle::OFF,
+        }
     }
 }
 
-/// One of the collectors this plugin bundles, ready to run (its config checked).
-pub trait Part {
-    /// Collects once, appending to `out`. Files that do not exist on this kernel yield no
-    /// families, not an error; a malformed line is left out and fails the part, after what
-    /// could be read was appended.
-    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error>;
+/// The config of a collector that filters network devices by name (netdev, arp, infiniband):
+/// `--collector.<name>`, `--collector.<name>.device-include` and `.device-exclude`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceFilter {
+    /// Run it (on).
+    pub enabled: bool,
+    /// Only devices matching this regex (unset).
+    pub device_include: String,
+    /// Not devices matching this regex (unset).
+    pub device_exclude: String,
+}
+
+impl Default for DeviceFilter {
+    fn default() -> Self {
+        DeviceFilter {
+            enabled: true,
+            device_include: String::new(),
+            device_exclude: String::new(),
+        }
+    }
 }
 
 impl Collector for Net {
@@ -76,7 +114,7 @@ impl Collector for Net {
         Description::new(
             "net",
             env!("CARGO_PKG_VERSION"),
-            "network devices and protocols: traffic, link state, TCP/UDP counters, sockets, ARP, conntrack",
+            "network devices and protocols: traffic, link state, TCP/UDP counters, sockets, ARP, conntrack, bonding, InfiniBand, IPVS",
         )
         .needs(&[Capability::Proc, Capability::Sys])
     }
@@ -90,48 +128,45 @@ impl Collector for Net {
     }
 
     fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
-        let mut bundle = Bundle::new(host);
-        for (name, part) in &self.parts {
-            bundle.run(name, |out| part.collect(host, out));
-        }
-        bundle.finish()
+        self.parts.collect(host)
     }
 }
 
-/// A part with its name, for logs.
-type Named = (&'static str, Box<dyn Part>);
-
 /// The enabled parts. An invalid pattern in the config is an error here, when the collector is
 /// built.
-fn parts(config: &Config) -> Result<Vec<Named>, Error> {
-    let mut parts: Vec<Named> = Vec::new();
-    if config.netdev.enabled {
-        parts.push(("netdev", Box::new(netdev::Netdev::new(&config.netdev)?)));
-    }
-    if config.netclass.enabled {
-        parts.push((
-            "netclass",
-            Box::new(netclass::NetClass::new(&config.netclass)?),
-        ));
-    }
-    if config.netstat.enabled {
-        parts.push(("netstat", Box::new(netstat::Netstat::new(&config.netstat)?)));
-    }
-    if config.sockstat.enabled {
-        parts.push(("sockstat", Box::new(sockstat::Sockstat)));
-    }
-    if config.softnet.enabled {
-        parts.push(("softnet", Box::new(softnet::Softnet)));
-    }
-    if config.arp.enabled {
-        parts.push(("arp", Box::new(arp::Arp::new(&config.arp)?)));
-    }
-    if config.conntrack.enabled {
-        parts.push(("conntrack", Box::new(conntrack::Conntrack)));
-    }
-    if config.udp_queues.enabled {
-        parts.push(("udp_queues", Box::new(udp_queues::UdpQueues)));
-    }
+fn parts(config: &Config) -> Result<Parts, Error> {
+    let mut parts = Parts::default();
+    parts.add_if(config.netdev.enabled, "netdev", || {
+        netdev::Netdev::new(&config.netdev)
+    })?;
+    parts.add_if(config.netclass.enabled, "netclass", || {
+        netclass::NetClass::new(&config.netclass)
+    })?;
+    parts.add_if(config.netstat.enabled, "netstat", || {
+        netstat::Netstat::new(&config.netstat)
+    })?;
+    parts.add_if(config.sockstat.enabled, "sockstat", || {
+        Ok(sockstat::Sockstat)
+    })?;
+    parts.add_if(config.softnet.enabled, "softnet", || Ok(softnet::Softnet))?;
+    parts.add_if(config.arp.enabled, "arp", || arp::Arp::new(&config.arp))?;
+    parts.add_if(config.conntrack.enabled, "conntrack", || {
+        Ok(conntrack::Conntrack)
+    })?;
+    parts.add_if(config.udp_queues.enabled, "udp_queues", || {
+        Ok(udp_queues::UdpQueues)
+    })?;
+    parts.add_if(config.bonding.enabled, "bonding", || Ok(bonding::Bonding))?;
+    parts.add_if(config.infiniband.enabled, "infiniband", || {
+        infiniband::InfiniBand::new(&config.infiniband)
+    })?;
+    parts.add_if(config.ipvs.enabled, "ipvs", || {
+        ipvs::Ipvs::new(&config.ipvs)
+    })?;
+    parts.add_if(config.xfrm.enabled, "xfrm", || Ok(xfrm::Xfrm))?;
+    parts.add_if(config.lnstat.enabled, "lnstat", || {
+        Ok(lnstat::Lnstat::default())
+    })?;
     Ok(parts)
 }
 

@@ -2,9 +2,9 @@
 //! `node_network_info` and one `node_network_<property>{device}` family per attribute of
 //! `/sys/class/net/<device>/`.
 
-use crate::Part;
 use serde::{Deserialize, Serialize};
 use sonde_procfs::net_class::{self, NetClassIface};
+use sonde_sdk::bundle::Part;
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::{Error, FsError, Host, MetricFamily, MetricKind};
 

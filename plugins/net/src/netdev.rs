@@ -7,34 +7,14 @@
 //! `/sys/class/net/<device>/statistics/rx_nohandler` when that file exists. The output is then
 //! the netlink default's.
 
-use crate::Part;
-use serde::{Deserialize, Serialize};
 use sonde_procfs::net_dev;
+use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::{Error, FsError, Host, Level, MetricFamily, Root};
 
-/// `netdev = { … }`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Run it (`--collector.netdev`, on).
-    pub enabled: bool,
-    /// Only devices matching this regex (`--collector.netdev.device-include`, unset).
-    pub device_include: String,
-    /// Not devices matching this regex (`--collector.netdev.device-exclude`, unset).
-    pub device_exclude: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            enabled: true,
-            device_include: String::new(),
-            device_exclude: String::new(),
-        }
-    }
-}
+/// `netdev = { … }`: `--collector.netdev` and its `device-include` / `device-exclude` flags.
+pub type Config = crate::DeviceFilter;
 
 /// The netdev part.
 pub struct Netdev {

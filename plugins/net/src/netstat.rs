@@ -1,9 +1,9 @@
 //! node_exporter's `netstat` collector: untyped `node_netstat_<Protocol>_<Field>` from
 //! `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6`, for the fields matching a pattern.
 
-use crate::Part;
 use serde::{Deserialize, Serialize};
 use sonde_procfs::netstat::{self, Counter};
+use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::filter::NameFilter;
 use sonde_sdk::names::valid_or_logged;

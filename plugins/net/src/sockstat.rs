@@ -1,8 +1,8 @@
 //! node_exporter's `sockstat` collector: `node_sockstat_<PROTO>_<state>` gauges from
 //! `/proc/net/sockstat` and `/proc/net/sockstat6`.
 
-use crate::Part;
 use sonde_procfs::{auxv, sockstat};
+use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::names::valid_or_logged;
 use sonde_sdk::{Error, Host, MetricFamily, Root};

@@ -1,8 +1,8 @@
 //! node_exporter's `softnet` collector: per-CPU packet processing counters from
 //! `/proc/net/softnet_stat`.
 
-use crate::Part;
 use sonde_procfs::softnet::{self, SoftnetStat};
+use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::{Error, Host, MetricFamily, MetricKind, Root};
 

@@ -1,8 +1,8 @@
 //! node_exporter's `udp_queues` collector: `node_udp_queues{ip,queue}`, the bytes queued in UDP
 //! sockets, from `/proc/net/udp` and `/proc/net/udp6`.
 
-use crate::Part;
 use sonde_procfs::udp;
+use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 

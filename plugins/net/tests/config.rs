@@ -2,7 +2,7 @@
 //! missing and broken files, on the fixture trees and on small trees built here.
 
 use sonde_plugin_net::Net;
-use sonde_sdk::testing::{Fixture, collect_text, family_lines, sample_lines};
+use sonde_sdk::testing::{Fixture, Tree, collect_text, family_lines, sample_lines};
 use sonde_sdk::{Capability, Collector, Host, Level, Root};
 use std::path::PathBuf;
 
@@ -16,36 +16,6 @@ fn host(tree: &str) -> Host {
         .root(Root::Proc, dir.join("proc"))
         .root(Root::Sys, dir.join("sys"))
         .host()
-}
-
-/// A scratch tree served as both `/proc` and `/sys`, removed when dropped.
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str, files: &[(&str, &str)]) -> Tree {
-        let dir = std::env::temp_dir().join(format!("sonde-net-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for (path, text) in files {
-            let path = dir.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        std::fs::create_dir_all(&dir).unwrap();
-        Tree(dir)
-    }
-
-    fn host(&self) -> Host {
-        Fixture::new()
-            .root(Root::Proc, &self.0)
-            .root(Root::Sys, &self.0)
-            .host()
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
@@ -159,7 +129,8 @@ fn parts_can_be_turned_off() {
     let off = r#"{"enabled": false}"#;
     let config = format!(
         r#"{{"netdev": {off}, "netclass": {off}, "netstat": {off}, "sockstat": {off},
-            "softnet": {off}, "arp": {off}, "udp_queues": {off}}}"#
+            "softnet": {off}, "arp": {off}, "udp_queues": {off}, "bonding": {off},
+            "infiniband": {off}, "ipvs": {off}}}"#
     );
     let text = collect_text::<Net>(&host("node-exporter"), &config).unwrap();
     let names: Vec<&str> = text
@@ -175,30 +146,30 @@ fn parts_can_be_turned_off() {
 
 #[test]
 fn missing_files_are_skipped_quietly() {
-    let empty = Tree::new("empty", &[]);
-    let host = empty.host();
+    let empty = Tree::new("net-empty");
+    let host = empty.serve(&[Root::Proc, Root::Sys]).host();
     assert_eq!(collect_text::<Net>(&host, "").unwrap(), "");
     assert!(host.logged().is_empty(), "{:?}", host.logged());
 
     // conntrack stops at the first missing source, keeping what it read.
-    let tree = Tree::new(
-        "conntrack",
+    let tree = Tree::with_files(
+        "net-conntrack",
         &[("sys/net/netfilter/nf_conntrack_count", "7\n")],
     );
-    let text = collect_text::<Net>(&tree.host(), "").unwrap();
+    let text = collect_text::<Net>(&tree.serve(&[Root::Proc, Root::Sys]).host(), "").unwrap();
     assert_eq!(sample_lines(&text), ["node_nf_conntrack_entries 7"]);
 }
 
 #[test]
 fn a_broken_part_is_logged_and_the_others_kept() {
-    let tree = Tree::new(
-        "broken",
+    let tree = Tree::with_files(
+        "net-broken",
         &[
             ("net/softnet_stat", "00000001 00000002\n"),
             ("net/sockstat", "sockets: used 3\n"),
         ],
     );
-    let host = tree.host();
+    let host = tree.serve(&[Root::Proc, Root::Sys]).host();
     let text = collect_text::<Net>(&host, "").unwrap();
     assert_eq!(sample_lines(&text), ["node_sockstat_sockets_used 3"]);
     let logged = host.logged();
@@ -210,11 +181,11 @@ fn a_broken_part_is_logged_and_the_others_kept() {
     );
 
     // With nothing collected, the failures fail the collection.
-    let tree = Tree::new(
-        "all-broken",
+    let tree = Tree::with_files(
+        "net-all-broken",
         &[("net/softnet_stat", "x\n"), ("net/arp", "1 2 3\n")],
     );
-    let err = collect_text::<Net>(&tree.host(), "").unwrap_err();
+    let err = collect_text::<Net>(&tree.serve(&[Root::Proc, Root::Sys]).host(), "").unwrap_err();
     assert_eq!(
         err.to_string(),
         "softnet: /proc/net/softnet_stat: 1 columns, expected at least 9; \
@@ -228,8 +199,8 @@ fn malformed_lines_drop_their_series_only_and_fail_their_part() {
     let udp6 = format!(
         "{udp_header}  0: 00000000000000000000000000000000:0222 00000000000000000000000000000000:0000 07 00000000:00000004 00:00000000 00000000     0        0 5 2 ffff 0\n"
     );
-    let tree = Tree::new(
-        "malformed-lines",
+    let tree = Tree::with_files(
+        "net-malformed-lines",
         &[
             (
                 "net/sockstat",
@@ -250,7 +221,7 @@ fn malformed_lines_drop_their_series_only_and_fail_their_part() {
             ("net/udp6", &udp6),
         ],
     );
-    let host = tree.host();
+    let host = tree.serve(&[Root::Proc, Root::Sys]).host();
     let config = r#"{"netstat": {"fields": "^(Ip|Udp)_"}}"#;
     let text = collect_text::<Net>(&host, config).unwrap();
     assert_eq!(

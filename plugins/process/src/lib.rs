@@ -107,7 +107,9 @@ impl Collector for Process {
         if config.processes {
             // node_exporter fails its collector when a process or thread cannot be read for
             // another reason than having exited.
-            match proc_failure.or(task_failure).or(thread_failure) {
+            let failure = proc_failure.or(task_failure).or(thread_failure);
+            host.part_finished("processes", failure.is_none());
+            match failure {
                 Some(e) => failures.push(e.context("processes")),
                 None => {
                     let scan = processes::Scan {
@@ -120,7 +122,9 @@ impl Collector for Process {
             }
         }
         if !matchers.is_empty() {
-            match groups::families(host, &procs, &assignment, &threads, config.gather_smaps) {
+            let groups = groups::families(host, &procs, &assignment, &threads, config.gather_smaps);
+            host.part_finished("process_groups", groups.is_ok());
+            match groups {
                 Ok(families) => out.extend(families),
                 Err(e) => failures.push(e.context("process groups")),
             }

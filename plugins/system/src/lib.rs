@@ -1,58 +1,77 @@
 //! sonde's built-in `system` collector: node_exporter's `stat`, `uname`, `os`, `time`, `timex`,
-//! `filefd` and `entropy` collectors, with the same metric names, labels, HELP and TYPE.
+//! `filefd`, `entropy`, `kernel_hung` and `selinux` collectors, and the optional `sysctl` and
+//! `cgroups`, with the same metric names, labels, HELP and TYPE. Each node_exporter collector is
+//! a part with its own table in the config.
 
+pub mod cgroups;
 mod entropy;
 mod filefd;
+pub mod kernel_hung;
 mod os;
 mod os_release;
+pub mod selinux;
 mod stat;
+pub mod sysctl;
 mod time;
 mod timex;
 mod uname;
 
 use serde::{Deserialize, Serialize};
-use sonde_sdk::bundle::Bundle;
+use sonde_sdk::bundle::{Part, Parts, Toggle};
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
 
-/// The `system` collector.
+/// The `system` collector: its enabled parts, built from the config.
 pub struct System {
-    config: Config,
+    parts: Parts,
 }
 
-/// `[plugins.system] config = { … }`: one switch per node_exporter collector (all on, as in
-/// node_exporter) and the `stat` collector's flag.
+/// `[plugins.system] config = { … }`: one switch or table per node_exporter collector (on or off
+/// as in node_exporter) and the `stat` collector's flag. The switches this plugin always had
+/// (`stat`, `uname`, `os`, `time`, `timex`, `filefd`, `entropy`) take a plain bool too.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// node_exporter's `stat` collector: interrupts, context switches, forks, boot time, procs.
-    pub stat: bool,
+    pub stat: Toggle,
     /// Also report `node_softirqs_total` per vector (`--collector.stat.softirq`, off).
     pub softirq: bool,
     /// node_exporter's `uname` collector.
-    pub uname: bool,
+    pub uname: Toggle,
     /// node_exporter's `os` collector (`etc/os-release` of the rootfs).
-    pub os: bool,
+    pub os: Toggle,
     /// node_exporter's `time` collector: wall clock, time zone, clock sources.
-    pub time: bool,
+    pub time: Toggle,
     /// node_exporter's `timex` collector (needs the `timex` capability).
-    pub timex: bool,
+    pub timex: Toggle,
     /// node_exporter's `filefd` collector.
-    pub filefd: bool,
+    pub filefd: Toggle,
     /// node_exporter's `entropy` collector.
-    pub entropy: bool,
+    pub entropy: Toggle,
+    /// node_exporter's `kernel_hung` collector (on).
+    pub kernel_hung: Toggle,
+    /// node_exporter's `selinux` collector (on).
+    pub selinux: Toggle,
+    /// node_exporter's `sysctl` collector (off).
+    pub sysctl: sysctl::Config,
+    /// node_exporter's `cgroups` collector (off).
+    pub cgroups: Toggle,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            stat: true,
+            stat: Toggle::ON,
             softirq: false,
-            uname: true,
-            os: true,
-            time: true,
-            timex: true,
-            filefd: true,
-            entropy: true,
+            uname: Toggle::ON,
+            os: Toggle::ON,
+            time: Toggle::ON,
+            timex: Toggle::ON,
+            filefd: Toggle::ON,
+            entropy: Toggle::ON,
+            kernel_hung: Toggle::ON,
+            selinux: Toggle::ON,
+            sysctl: sysctl::Config::default(),
+            cgroups: Toggle::OFF,
         }
     }
 }
@@ -64,7 +83,7 @@ impl Collector for System {
         Description::new(
             "system",
             env!("CARGO_PKG_VERSION"),
-            "kernel activity, uname, OS release, time and clock state, file handles, entropy",
+            "kernel activity, uname, OS release, time and clock state, file handles, entropy, hung tasks, SELinux, sysctls, cgroups",
         )
         .needs(&[
             Capability::Proc,
@@ -75,35 +94,69 @@ impl Collector for System {
     }
 
     fn new(config: Config) -> Result<Self, Error> {
-        Ok(System { config })
+        Ok(System {
+            parts: parts(&config)?,
+        })
     }
 
+    /// Runs every enabled part. A part that fails is logged and the others' output kept; the
+    /// collection fails only when parts failed and nothing was collected.
     fn collect(&mut self, host: &Host) -> Result<Vec<MetricFamily>, Error> {
-        let config = &self.config;
-        let mut bundle = Bundle::new(host);
-        if config.stat {
-            bundle.run("stat", |out| stat::collect(host, config.softirq, out));
-        }
-        if config.uname {
-            bundle.run("uname", |out| uname::collect(host, out));
-        }
-        if config.os {
-            bundle.run("os", |out| os::collect(host, out));
-        }
-        if config.time {
-            bundle.run("time", |out| time::collect(host, out));
-        }
-        if config.timex {
-            bundle.run("timex", |out| timex::collect(host, out));
-        }
-        if config.filefd {
-            bundle.run("filefd", |out| filefd::collect(host, out));
-        }
-        if config.entropy {
-            bundle.run("entropy", |out| entropy::collect(host, out));
-        }
-        bundle.finish()
+        self.parts.collect(host)
     }
+}
+
+/// A part that is one function of its module.
+struct Func(fn(&Host, &mut Vec<MetricFamily>) -> Result<(), Error>);
+
+impl Part for Func {
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+        (self.0)(host, out)
+    }
+}
+
+/// node_exporter's `stat` collector, with its `softirq` flag.
+struct Stat {
+    softirq: bool,
+}
+
+impl Part for Stat {
+    fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
+        stat::collect(host, self.softirq, out)
+    }
+}
+
+/// The enabled parts. A refused sysctl name is an error here, when the collector is built.
+fn parts(config: &Config) -> Result<Parts, Error> {
+    let mut parts = Parts::default();
+    parts.add_if(config.stat.enabled, "stat", || {
+        Ok(Stat {
+            softirq: config.softirq,
+        })
+    })?;
+    parts.add_if(config.uname.enabled, "uname", || Ok(Func(uname::collect)))?;
+    parts.add_if(config.os.enabled, "os", || Ok(Func(os::collect)))?;
+    parts.add_if(config.time.enabled, "time", || Ok(Func(time::collect)))?;
+    parts.add_if(config.timex.enabled, "timex", || Ok(Func(timex::collect)))?;
+    parts.add_if(config.filefd.enabled, "filefd", || {
+        Ok(Func(filefd::collect))
+    })?;
+    parts.add_if(config.entropy.enabled, "entropy", || {
+        Ok(Func(entropy::collect))
+    })?;
+    parts.add_if(config.kernel_hung.enabled, "kernel_hung", || {
+        Ok(Func(kernel_hung::collect))
+    })?;
+    parts.add_if(config.selinux.enabled, "selinux", || {
+        Ok(Func(selinux::collect))
+    })?;
+    parts.add_if(config.sysctl.enabled, "sysctl", || {
+        sysctl::Sysctl::new(&config.sysctl)
+    })?;
+    parts.add_if(config.cgroups.enabled, "cgroups", || {
+        Ok(Func(cgroups::collect))
+    })?;
+    Ok(parts)
 }
 
 sonde_sdk::export!(System);

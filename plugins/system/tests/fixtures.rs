@@ -3,19 +3,29 @@
 //! `clock` and `adjtimex` answers, and small edge-case trees.
 
 use sonde_plugin_system::System;
-use sonde_sdk::testing::{Fixture, collect_text, diff_families, restore_empty_dirs, sample_lines};
+use sonde_sdk::testing::{
+    Fixture, Tree, collect_text, diff_families, family_lines, restore_empty_dirs, sample_lines,
+};
 use sonde_sdk::{Clock, Level, Root, Timex, Uname};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
 /// Only the parts whose output the host's clock and syscalls do not decide.
-const FILES_ONLY: &str = r#"{"uname": false, "timex": false, "time": false}"#;
+const FILES_ONLY: &str =
+    r#"{"kernel_hung": false, "selinux": false, "uname": false, "timex": false, "time": false}"#;
 
 /// Only the parts that read `/proc`.
-const PROC_ONLY: &str = r#"{"uname": false, "os": false, "time": false, "timex": false}"#;
+const PROC_ONLY: &str = r#"{"kernel_hung": false, "selinux": false, "uname": false, "os": false, "time": false, "timex": false}"#;
+
+/// node_exporter's e2e flags for the collectors of this plugin.
+const E2E_CONFIG: &str = r#"{"softirq": true, "uname": false, "timex": false, "selinux": false,
+    "cgroups": true,
+    "sysctl": {"enabled": true,
+        "include": ["fs.file-nr", "fs.file-nr:total,current,max", "kernel.threads-max"],
+        "include_info": ["kernel.seccomp.actions_avail"]}}"#;
 
 #[test]
 fn matches_node_exporter_on_its_own_fixture() {
@@ -26,12 +36,9 @@ fn matches_node_exporter_on_its_own_fixture() {
         .root(Root::Sys, dir.join("sys"))
         .root(Root::Rootfs, &dir)
         .host();
-    // node_exporter's e2e flags: --collector.stat.softirq, --no-collector.{uname,timex}.
-    let ours = collect_text::<System>(
-        &host,
-        r#"{"softirq": true, "uname": false, "timex": false}"#,
-    )
-    .unwrap();
+    // node_exporter's e2e flags: --collector.stat.softirq, --collector.{cgroups,sysctl},
+    // the --collector.sysctl.include{,-info} flags, --no-collector.{uname,timex,selinux}.
+    let ours = collect_text::<System>(&host, E2E_CONFIG).unwrap();
     // Its e2e script drops the samples (not HELP and TYPE) of node_time_seconds and
     // node_time_zone_offset_seconds; so do we.
     let ours: String = ours
@@ -49,6 +56,8 @@ fn matches_node_exporter_on_its_own_fixture() {
         families,
         [
             "node_boot_time_seconds gauge",
+            "node_cgroups_cgroups gauge",
+            "node_cgroups_enabled gauge",
             "node_context_switches_total counter",
             "node_entropy_available_bits gauge",
             "node_entropy_pool_size_bits gauge",
@@ -56,11 +65,18 @@ fn matches_node_exporter_on_its_own_fixture() {
             "node_filefd_maximum gauge",
             "node_forks_total counter",
             "node_intr_total counter",
+            "node_kernel_hung_tasks_total counter",
             "node_os_info gauge",
             "node_os_version gauge",
             "node_procs_blocked gauge",
             "node_procs_running gauge",
             "node_softirqs_total counter",
+            "node_sysctl_fs_file_nr untyped",
+            "node_sysctl_fs_file_nr_current untyped",
+            "node_sysctl_fs_file_nr_max untyped",
+            "node_sysctl_fs_file_nr_total untyped",
+            "node_sysctl_info gauge",
+            "node_sysctl_kernel_threads_max untyped",
             "node_time_clocksource_available_info gauge",
             "node_time_clocksource_current_info gauge",
             "node_time_seconds gauge",
@@ -69,7 +85,16 @@ fn matches_node_exporter_on_its_own_fixture() {
     );
     for family in families {
         assert!(theirs.contains(&format!("# TYPE {family}\n")), "{family}");
+        let name = family.split(' ').next().unwrap();
+        if !name.starts_with("node_time_") {
+            assert_eq!(
+                family_lines(&ours, name).len(),
+                family_lines(&theirs, name).len(),
+                "{name}"
+            );
+        }
     }
+    assert!(host.logged().is_empty(), "{:?}", host.logged());
 }
 
 #[test]
@@ -139,7 +164,7 @@ fn uname_time_and_timex_from_the_host() {
             nano: true,
         })
         .host();
-    let config = r#"{"stat": false, "os": false, "filefd": false, "entropy": false}"#;
+    let config = r#"{"kernel_hung": false, "selinux": false, "stat": false, "os": false, "filefd": false, "entropy": false}"#;
     let text = collect_text::<System>(&host, config).unwrap();
     let expected = "\
 node_time_clocksource_available_info{clocksource=\"kvm-clock\",device=\"0\"} 1
@@ -189,7 +214,7 @@ fn timex_in_microseconds_and_unsynchronized() {
             ..Timex::default()
         })
         .host();
-    let config = r#"{"stat": false, "os": false, "filefd": false, "entropy": false, "uname": false, "time": false}"#;
+    let config = r#"{"kernel_hung": false, "selinux": false, "stat": false, "os": false, "filefd": false, "entropy": false, "uname": false, "time": false}"#;
     let text = collect_text::<System>(&host, config).unwrap();
     for line in [
         "node_timex_sync_status 0",
@@ -207,45 +232,27 @@ fn timex_in_microseconds_and_unsynchronized() {
 }
 
 /// A scratch tree with the given files and symlinks (`-> target`).
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str, files: &[(&str, &str)]) -> Tree {
-        let dir = std::env::temp_dir().join(format!("sonde-system-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (path, content) in files {
-            let path = dir.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            match content.strip_prefix("-> ") {
-                Some(target) => std::os::unix::fs::symlink(target, path).unwrap(),
-                None => std::fs::write(path, content).unwrap(),
-            }
-        }
-        Tree(dir)
+fn scratch(name: &str, files: &[(&str, &str)]) -> Tree {
+    let tree = Tree::new(&format!("system-{name}"));
+    for (path, content) in files {
+        match content.strip_prefix("-> ") {
+            Some(target) => tree.link(path, target),
+            None => tree.file(path, content),
+        };
     }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    tree
 }
 
 /// Runs only the os part, on `tree` as the rootfs.
 fn collect_rootfs(tree: &Tree) -> Result<String, sonde_sdk::Error> {
     let host = Fixture::new().root(Root::Rootfs, tree.path()).host();
-    let config = r#"{"stat": false, "uname": false, "time": false, "timex": false, "filefd": false, "entropy": false}"#;
+    let config = r#"{"kernel_hung": false, "selinux": false, "stat": false, "uname": false, "time": false, "timex": false, "filefd": false, "entropy": false}"#;
     collect_text::<System>(&host, config)
 }
 
 #[test]
 fn os_release_support_end_and_fallbacks() {
-    let tree = Tree::new(
+    let tree = scratch(
         "os",
         &[
             (
@@ -264,7 +271,7 @@ fn os_release_support_end_and_fallbacks() {
     assert!(text.contains("node_os_version{id=\"fedora\",id_like=\"\",name=\"Fedora\"} 41\n"));
 
     // An absolute symlink cannot be followed inside the rootfs: usr/lib/os-release is read.
-    let tree = Tree::new(
+    let tree = scratch(
         "os-link",
         &[
             ("etc/os-release", "-> /usr/lib/os-release"),
@@ -276,16 +283,16 @@ fn os_release_support_end_and_fallbacks() {
     assert!(!text.contains("node_os_version"), "no number in VERSION_ID");
 
     // No os-release at all: nothing, no error.
-    let tree = Tree::new("os-none", &[]);
+    let tree = scratch("os-none", &[]);
     assert_eq!(collect_rootfs(&tree).unwrap(), "");
 
-    let tree = Tree::new("os-bad", &[("etc/os-release", "ID=x\nSUPPORT_END=soon\n")]);
+    let tree = scratch("os-bad", &[("etc/os-release", "ID=x\nSUPPORT_END=soon\n")]);
     let err = collect_rootfs(&tree).unwrap_err().to_string();
     assert_eq!(
         err,
         "os: reading /etc/os-release: SUPPORT_END \"soon\" is not a YYYY-MM-DD date"
     );
-    let tree = Tree::new("os-syntax", &[("etc/os-release", "ID=\"x\n")]);
+    let tree = scratch("os-syntax", &[("etc/os-release", "ID=\"x\n")]);
     let err = collect_rootfs(&tree).unwrap_err().to_string();
     assert_eq!(
         err,
@@ -295,7 +302,7 @@ fn os_release_support_end_and_fallbacks() {
 
 #[test]
 fn stat_softirq_and_partial_failures() {
-    let tree = Tree::new(
+    let tree = scratch(
         "stat",
         &[
             ("stat", "intr 5 1 2\nctxt 9\nsoftirq 10 1 2 3\n"),
@@ -321,7 +328,7 @@ fn stat_softirq_and_partial_failures() {
     );
 
     let host = Fixture::new().root(Root::Proc, tree.path()).host();
-    let config = r#"{"softirq": true, "uname": false, "os": false, "time": false, "timex": false, "filefd": false}"#;
+    let config = r#"{"kernel_hung": false, "selinux": false, "softirq": true, "uname": false, "os": false, "time": false, "timex": false, "filefd": false}"#;
     let text = collect_text::<System>(&host, config).unwrap();
     assert!(
         text.contains("node_intr_total 5"),
@@ -334,18 +341,18 @@ fn stat_softirq_and_partial_failures() {
     );
 
     // A /proc/stat without a softirq line reports zeros, as node_exporter does.
-    let tree = Tree::new("stat-nosoftirq", &[("stat", "ctxt 9\n")]);
+    let tree = scratch("stat-nosoftirq", &[("stat", "ctxt 9\n")]);
     let host = Fixture::new().root(Root::Proc, tree.path()).host();
-    let config = r#"{"softirq": true, "uname": false, "os": false, "time": false, "timex": false}"#;
+    let config = r#"{"kernel_hung": false, "selinux": false, "softirq": true, "uname": false, "os": false, "time": false, "timex": false}"#;
     let text = collect_text::<System>(&host, config).unwrap();
     assert!(text.contains("node_softirqs_total{vector=\"rcu\"} 0\n"));
 }
 
 /// The stat part's samples and log lines for a `/proc/stat` of `text`.
 fn collect_stat(name: &str, text: &str) -> (String, Vec<(Level, String)>) {
-    let tree = Tree::new(name, &[("stat", text)]);
+    let tree = scratch(name, &[("stat", text)]);
     let host = Fixture::new().root(Root::Proc, tree.path()).host();
-    let config = r#"{"uname": false, "os": false, "time": false, "timex": false, "filefd": false, "entropy": false}"#;
+    let config = r#"{"kernel_hung": false, "selinux": false, "uname": false, "os": false, "time": false, "timex": false, "filefd": false, "entropy": false}"#;
     let text = collect_text::<System>(&host, config).unwrap();
     (sample_lines(&text).join("\n"), host.logged())
 }
@@ -399,9 +406,9 @@ fn a_malformed_stat_line_fails_the_part_and_keeps_the_others() {
         )]
     );
     // A softirq line that does not parse gives no node_softirqs_total (not zeros).
-    let tree = Tree::new("stat-bad-softirq", &[("stat", "ctxt 9\nsoftirq 1 2 x\n")]);
+    let tree = scratch("stat-bad-softirq", &[("stat", "ctxt 9\nsoftirq 1 2 x\n")]);
     let host = Fixture::new().root(Root::Proc, tree.path()).host();
-    let config = r#"{"softirq": true, "uname": false, "os": false, "time": false, "timex": false, "filefd": false, "entropy": false}"#;
+    let config = r#"{"kernel_hung": false, "selinux": false, "softirq": true, "uname": false, "os": false, "time": false, "timex": false, "filefd": false, "entropy": false}"#;
     let text = collect_text::<System>(&host, config).unwrap();
     assert_eq!(sample_lines(&text), ["node_context_switches_total 9"]);
     assert_eq!(host.logged().len(), 1);
@@ -409,12 +416,12 @@ fn a_malformed_stat_line_fails_the_part_and_keeps_the_others() {
 
 #[test]
 fn clocksource_without_its_files_is_an_error() {
-    let tree = Tree::new(
+    let tree = scratch(
         "clocksource",
         &[("devices/system/clocksource/clocksource0/x", "")],
     );
     let host = Fixture::new().root(Root::Sys, tree.path()).host();
-    let config = r#"{"stat": false, "uname": false, "os": false, "timex": false, "filefd": false, "entropy": false}"#;
+    let config = r#"{"kernel_hung": false, "selinux": false, "stat": false, "uname": false, "os": false, "timex": false, "filefd": false, "entropy": false}"#;
     let text = collect_text::<System>(&host, config).unwrap();
     assert!(
         text.contains("node_time_seconds 0\n"),

@@ -2,64 +2,45 @@
 //! files (its output must match) and on scratch rootfs trees for everything else.
 
 use sonde_plugin_textfile::Textfile;
-use sonde_sdk::testing::{Fixture, collect_text, diff_families, sample_lines};
+use sonde_sdk::testing::{Fixture, Tree, collect_text, diff_families, sample_lines};
 use sonde_sdk::{Level, Root};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
-/// The modification time every file of a [`Tree`] gets: `node_textfile_mtime_seconds` gives it
+/// The modification time every file of a [`scratch`] tree gets: `node_textfile_mtime_seconds` gives it
 /// in whole seconds, `1.7e+09`.
 const MTIME: Duration = Duration::from_millis(1_700_000_000_750);
 
 /// A scratch rootfs with the given files (a name ending in `/` is an empty directory), each
 /// modified at [`MTIME`].
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str, files: &[(&str, &str)]) -> Tree {
-        let dir =
-            std::env::temp_dir().join(format!("sonde-textfile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (path, content) in files {
-            let path = dir.join(path);
-            if path.to_string_lossy().ends_with('/') {
-                std::fs::create_dir_all(&path).unwrap();
-            } else {
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, content).unwrap();
-                std::fs::File::options()
-                    .write(true)
-                    .open(&path)
-                    .unwrap()
-                    .set_modified(UNIX_EPOCH + MTIME)
-                    .unwrap();
-            }
+fn scratch(name: &str, files: &[(&str, &str)]) -> Tree {
+    let tree = Tree::new(&format!("textfile-{name}"));
+    for (path, content) in files {
+        if path.ends_with('/') {
+            tree.dir(path);
+        } else {
+            tree.file(path, content);
+            std::fs::File::options()
+                .write(true)
+                .open(tree.join(path))
+                .unwrap()
+                .set_modified(UNIX_EPOCH + MTIME)
+                .unwrap();
         }
-        Tree(dir)
     }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Runs the collector with `directory` (a JSON value) on this rootfs.
-    fn collect(&self, directory: &str) -> (String, Vec<(Level, String)>) {
-        let host = Fixture::new().root(Root::Rootfs, self.path()).host();
-        let config = format!("{{\"directory\": {directory}}}");
-        let text = collect_text::<Textfile>(&host, &config).unwrap();
-        (text, host.logged())
-    }
+    tree
 }
 
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Runs the collector with `directory` (a JSON value) on `tree` as the rootfs.
+fn collect(tree: &Tree, directory: &str) -> (String, Vec<(Level, String)>) {
+    let host = Fixture::new().root(Root::Rootfs, tree.path()).host();
+    let config = format!("{{\"directory\": {directory}}}");
+    let text = collect_text::<Textfile>(&host, &config).unwrap();
+    (text, host.logged())
 }
 
 #[test]
@@ -83,8 +64,8 @@ fn matches_node_exporter_on_its_own_fixture() {
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
     assert_eq!(files.len(), 3, "two .prom files and one that is ignored");
-    let tree = Tree::new("e2e", &files);
-    let (ours, logged) = tree.collect("\"collector/fixtures/textfile/two_metric_files/\"");
+    let tree = scratch("e2e", &files);
+    let (ours, logged) = collect(&tree, "\"collector/fixtures/textfile/two_metric_files/\"");
     assert!(logged.is_empty(), "{logged:?}");
     let theirs = std::fs::read_to_string(fixtures().join("node-exporter/e2e-output.txt")).unwrap();
     // node_exporter's e2e output keeps the HELP and TYPE of node_textfile_mtime_seconds but not
@@ -117,7 +98,7 @@ fn matches_node_exporter_on_its_own_fixture() {
 
 #[test]
 fn without_a_directory_only_the_error_gauge() {
-    let tree = Tree::new("default", &[("x.prom", "x 1\n")]);
+    let tree = scratch("default", &[("x.prom", "x 1\n")]);
     let host = Fixture::new().root(Root::Rootfs, tree.path()).host();
     let text = collect_text::<Textfile>(&host, "").unwrap();
     assert_eq!(
@@ -130,8 +111,8 @@ fn without_a_directory_only_the_error_gauge() {
 
 #[test]
 fn a_missing_directory_is_an_error() {
-    let tree = Tree::new("missing", &[]);
-    let (text, logged) = tree.collect("\"/var/lib/prometheus/node-exporter\"");
+    let tree = scratch("missing", &[]);
+    let (text, logged) = collect(&tree, "\"/var/lib/prometheus/node-exporter\"");
     assert_eq!(sample_lines(&text), ["node_textfile_scrape_error 1"]);
     assert_eq!(
         logged,
@@ -145,7 +126,7 @@ fn a_missing_directory_is_an_error() {
 
 #[test]
 fn bad_files_are_skipped_whole_and_flagged() {
-    let tree = Tree::new(
+    let tree = scratch(
         "bad",
         &[
             (
@@ -160,7 +141,7 @@ fn bad_files_are_skipped_whole_and_flagged() {
             ("d/g.txt", "ignored{ 1\n"),
         ],
     );
-    let (text, logged) = tree.collect("\"/d\"");
+    let (text, logged) = collect(&tree, "\"/d\"");
     assert_eq!(
         sample_lines(&text),
         [
@@ -185,7 +166,7 @@ fn bad_files_are_skipped_whole_and_flagged() {
 
 #[test]
 fn families_across_files_help_and_duplicates() {
-    let tree = Tree::new(
+    let tree = scratch(
         "merge",
         &[
             (
@@ -198,7 +179,7 @@ fn families_across_files_help_and_duplicates() {
             ),
         ],
     );
-    let (text, logged) = tree.collect("\"t\"");
+    let (text, logged) = collect(&tree, "\"t\"");
     let expected = "\
 # HELP dup Metric read from t/1.prom, t/2.prom
 # TYPE dup untyped
@@ -231,7 +212,7 @@ shared{f=\"2\"} 2
 
 #[test]
 fn summaries_and_histograms() {
-    let tree = Tree::new(
+    let tree = scratch(
         "summary",
         &[(
             "s/x.prom",
@@ -241,7 +222,7 @@ fn summaries_and_histograms() {
              size_bytes_count 4\n",
         )],
     );
-    let (text, logged) = tree.collect("\"s\"");
+    let (text, logged) = collect(&tree, "\"s\"");
     assert!(logged.is_empty(), "{logged:?}");
     assert_eq!(
         sample_lines(&text),
@@ -262,7 +243,7 @@ fn summaries_and_histograms() {
 
 #[test]
 fn globs_and_several_directories() {
-    let tree = Tree::new(
+    let tree = scratch(
         "glob",
         &[
             ("var/lib/a/x.prom", "from_a 1\n"),
@@ -271,7 +252,7 @@ fn globs_and_several_directories() {
             ("opt/extra/y.prom", "from_extra 1\n"),
         ],
     );
-    let (text, logged) = tree.collect("[\"/var/lib/[ab]\", \"opt/*\"]");
+    let (text, logged) = collect(&tree, "[\"/var/lib/[ab]\", \"opt/*\"]");
     assert!(logged.is_empty(), "{logged:?}");
     assert_eq!(
         sample_lines(&text),
@@ -288,6 +269,6 @@ fn globs_and_several_directories() {
     assert!(text.contains("# HELP from_b Metric read from /var/lib/b/x.prom\n"));
     assert!(text.contains("# HELP from_extra Metric read from opt/extra/y.prom\n"));
     // A pattern that matches nothing is tried as a directory name, which does not exist.
-    let (text, _) = tree.collect("\"/var/lib/z*\"");
+    let (text, _) = collect(&tree, "\"/var/lib/z*\"");
     assert_eq!(sample_lines(&text), ["node_textfile_scrape_error 1"]);
 }

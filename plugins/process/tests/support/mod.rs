@@ -1,11 +1,13 @@
 //! Builds synthetic `/proc` trees in a temporary directory.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use sonde_sdk::testing;
+use std::path::PathBuf;
 
-/// A `/proc` tree under the system's temp dir, removed when dropped.
+/// A `/proc` tree (a [`testing::Tree`]: in `/dev/shm` when there is one, where tens of thousands
+/// of files are written and removed much faster), removed when dropped.
 pub struct Tree {
     pub root: PathBuf,
+    tree: testing::Tree,
 }
 
 /// One synthetic process; `Tree::add` writes its files.
@@ -57,29 +59,20 @@ impl Default for Spec<'_> {
 }
 
 impl Tree {
-    /// An empty tree with `/proc/stat` (btime 1700000000) and the kernel's limits, in
-    /// `/dev/shm` when there is one (tens of thousands of files are written and removed much
-    /// faster in memory), else in the temp dir.
+    /// An empty tree with `/proc/stat` (btime 1700000000) and the kernel's limits.
     pub fn new(name: &str) -> Tree {
-        let shm = Path::new("/dev/shm");
-        let base = if shm.is_dir() {
-            shm.to_path_buf()
-        } else {
-            std::env::temp_dir()
-        };
-        let root = base.join(format!("sonde-process-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(root.join("sys/kernel")).unwrap();
-        fs::write(root.join("stat"), "cpu  1 2 3 4\nbtime 1700000000\n").unwrap();
-        fs::write(root.join("sys/kernel/pid_max"), "4194304\n").unwrap();
-        fs::write(root.join("sys/kernel/threads-max"), "63704\n").unwrap();
-        Tree { root }
+        let tree = testing::Tree::new(&format!("process-{name}"));
+        tree.file("stat", "cpu  1 2 3 4\nbtime 1700000000\n")
+            .file("sys/kernel/pid_max", "4194304\n")
+            .file("sys/kernel/threads-max", "63704\n");
+        Tree {
+            root: tree.path().to_owned(),
+            tree,
+        }
     }
 
-    fn write(&self, path: impl AsRef<Path>, text: &str) {
-        let path = self.root.join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
+    fn write(&self, path: String, text: &str) {
+        self.tree.file(path, text);
     }
 
     /// Writes a process: `stat`, `status`, `io`, `limits`, `cmdline`, `task/<pid>/stat`,
@@ -128,17 +121,16 @@ impl Tree {
             self.write(format!("{pid}/task/{tid}/status"), &status);
         }
         if let Some(fds) = p.fds {
-            fs::create_dir_all(self.root.join(format!("{pid}/fd"))).unwrap();
+            self.tree.dir(format!("{pid}/fd"));
             for fd in 0..fds {
-                std::os::unix::fs::symlink("/dev/null", self.root.join(format!("{pid}/fd/{fd}")))
-                    .unwrap();
+                self.tree.link(format!("{pid}/fd/{fd}"), "/dev/null");
             }
         }
     }
 
     /// A process listed in `/proc` whose files are gone: it exited after the listing.
     pub fn add_vanished(&self, pid: u32) {
-        fs::create_dir_all(self.root.join(pid.to_string())).unwrap();
+        self.tree.dir(pid.to_string());
     }
 }
 
@@ -149,15 +141,8 @@ impl Tree {
         reason = "used by scale.rs only; each test file compiles this module"
     )]
     pub fn keep(self) -> PathBuf {
-        let root = self.root.clone();
-        std::mem::forget(self);
-        root
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
+        std::mem::forget(self.tree);
+        self.root
     }
 }
 
