@@ -25,7 +25,75 @@ fn collect_once_against_a_fixture_tree() {
     assert!(stdout.contains("# TYPE node_cpu_seconds_total counter\n"));
     assert!(stdout.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 10870.69\n"));
     assert!(stdout.contains("node_load1 0.21\n"));
-    assert!(stdout.contains("node_scrape_collector_success{collector=\"cpu\"} 1\n"));
+    assert!(stdout.contains("node_scrape_collector_success{collector=\"loadavg\"} 1\n"));
+}
+
+#[test]
+fn collect_once_reports_each_part_of_the_built_ins_as_node_exporter_does() {
+    let tree = fixtures().join("node-exporter");
+    let (proc, sys) = (tree.join("proc"), tree.join("sys"));
+    let out = sonde(&[
+        "collect",
+        "--once",
+        "--path.procfs",
+        proc.to_str().unwrap(),
+        "--path.sysfs",
+        sys.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    // Built-ins that need the rootfs may fail on this tree; mem and net do not.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        text(&out.stderr)
+    );
+    let collectors = |family: &str| -> Vec<(String, String)> {
+        stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{family}{{collector=\"")))
+            .filter_map(|l| l.split_once("\"} "))
+            .map(|(c, v)| (c.to_owned(), v.to_owned()))
+            .collect()
+    };
+    let success = collectors("node_scrape_collector_success");
+    let names: Vec<&str> = success.iter().map(|(c, _)| c.as_str()).collect();
+    // The mem plugin's parts, each with its series, as node_exporter's meminfo and vmstat.
+    for part in [
+        "meminfo", "vmstat", "pressure", "netdev", "netstat", "sockstat",
+    ] {
+        assert!(
+            success.contains(&(part.to_owned(), "1".to_owned())),
+            "{part}: {names:?}"
+        );
+    }
+    // Not once per plugin for plugins that report parts.
+    assert!(
+        !names.contains(&"mem") && !names.contains(&"net"),
+        "{names:?}"
+    );
+    // Every collector once, with its duration.
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    let durations: Vec<String> = collectors("node_scrape_collector_duration_seconds")
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(durations, names);
+    // node_exporter's collectors that the built-ins' parts report under the same name.
+    let expected = std::fs::read_to_string(tree.join("e2e-output.txt")).unwrap();
+    let theirs: Vec<&str> = expected
+        .lines()
+        .filter_map(|l| l.strip_prefix("node_scrape_collector_success{collector=\""))
+        .filter_map(|l| l.split_once('"').map(|(c, _)| c))
+        .collect();
+    let shared = names.iter().filter(|c| theirs.contains(*c)).count();
+    println!(
+        "{shared} of node_exporter's {} collectors reported by name: {names:?}",
+        theirs.len()
+    );
+    assert!(shared >= 20, "{shared}: {names:?}");
 }
 
 #[test]
@@ -56,6 +124,7 @@ fn a_failing_plugin_sets_exit_code_1_and_says_why() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("reading /proc/stat: not found"), "{stderr}");
+    // The cpu plugin fails before any of its parts ran: its plugin-level series says so.
     assert!(text(&out.stdout).contains("node_scrape_collector_success{collector=\"cpu\"} 0\n"));
 }
 
@@ -148,11 +217,11 @@ fn plugin_inspect_and_compile() {
     let stdout = text(&out.stdout);
     for line in [
         "name:           misbehave",
-        "plugin API:     sonde:collector@0.2.0",
+        "plugin API:     sonde:collector@0.2.1",
         "needs:          proc",
         "default config: {\"mode\":\"\",\"series\":0,\"bytes\":0}",
-        "  sonde:collector/host@0.2.0",
-        "exports:\n  sonde:collector/collector@0.2.0\n",
+        "  sonde:collector/host@0.2.1",
+        "exports:\n  sonde:collector/collector@0.2.1\n",
     ] {
         assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
     }

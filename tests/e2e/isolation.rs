@@ -451,6 +451,8 @@ fn a_malformed_kernel_line_is_left_out_the_rest_kept_and_the_failure_counted() {
     };
     let (before, _) = collect();
     assert_eq!(before[r#"sonde_plugin_warnings_total{plugin="mem"}"#], 0.0);
+    let success = |part: &str| format!("node_scrape_collector_success{{collector=\"{part}\"}}");
+    assert_eq!(before[&success("meminfo")], 1.0);
 
     let meminfo = std::fs::read_to_string(proc.join("meminfo")).unwrap();
     let broken = meminfo.replacen("MemFree:          225472 kB", "MemFree: lots kB", 1);
@@ -470,4 +472,8 @@ fn a_malformed_kernel_line_is_left_out_the_rest_kept_and_the_failure_counted() {
         stderr.contains("meminfo"),
         "the log names the part: {stderr}"
     );
+    // The part that failed is reported as node_exporter reports a failed collector; the others
+    // of the plugin succeeded.
+    assert_eq!(after[&success("meminfo")], 0.0, "{stderr}");
+    assert_eq!(after[&success("vmstat")], 1.0, "{stderr}");
 }
