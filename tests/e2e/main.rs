@@ -12,6 +12,7 @@ mod hostile_network;
 mod isolation;
 mod kept_files;
 mod live_node_exporter;
+mod netns;
 mod node_exporter_fixtures;
 mod old_kernel;
 mod prometheus;

@@ -229,6 +229,15 @@ fn load(
             format!("[plugins.{name}] config: {problem}")
         ));
     }
+    // A built-in's `auto` values depend on where the agent reads (see resolve_auto_config).
+    let config_json = match &settings.path {
+        None => {
+            let mut given = given;
+            builtin::resolve_auto_config(name, &mut given, &runtime.sandbox().paths().procfs);
+            given.to_string()
+        }
+        Some(_) => config_json,
+    };
     Ok(ScheduledPlugin {
         plugin: Arc::new(plugin),
         config_json,

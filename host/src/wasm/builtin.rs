@@ -1,6 +1,8 @@
 //! The built-in plugins, embedded in the binary by `build.rs`: their components and the code
 //! wasmtime compiled from them at build time.
 
+use std::path::Path;
+
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 
 /// The component bytes of the built-in plugin `name`.
@@ -96,6 +98,7 @@ pub const DEFAULT_GRANTS: &[(&str, &[&str])] = &[
         "net",
         &[
             "proc:net",
+            "proc:1/net",
             "proc:self/auxv",
             "proc:sys/net/netfilter",
             "sys:class/net",
@@ -147,6 +150,29 @@ pub fn default_grants(name: &str) -> Option<&'static [&'static str]> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, grants)| *grants)
+}
+
+/// Resolves the config values a built-in leaves to the agent: the `net` plugin's
+/// `netns = "auto"` (its default) becomes `"host"` when the procfs root is not `/proc` and has a
+/// pid 1 (the host's `/proc` mounted in a container, where `<procfs>/net` is the container's own
+/// network namespace and `<procfs>/1/net` the host's), `"self"` otherwise (the agent's own
+/// `/proc`, or a tree of files such as node_exporter's fixtures). `config` is the plugin's config
+/// table.
+pub fn resolve_auto_config(name: &str, config: &mut serde_json::Value, procfs: &Path) {
+    if name != "net" {
+        return;
+    }
+    let Some(table) = config.as_object_mut() else {
+        return;
+    };
+    let auto = table
+        .get("netns")
+        .is_none_or(|netns| netns.as_str() == Some("auto"));
+    if auto {
+        let host = procfs != Path::new("/proc") && procfs.join("1/net").is_dir();
+        let netns = if host { "host" } else { "self" };
+        table.insert("netns".to_owned(), netns.into());
+    }
 }
 
 /// The node_exporter collectors whose series sonde's built-in plugins reproduce with their
@@ -221,6 +247,52 @@ pub fn node_exporter_args(listen: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::sandbox::grants::Grants;
+
+    #[test]
+    fn net_namespace_is_the_hosts_when_procfs_is_not_the_agents() {
+        use serde_json::json;
+        // A procfs root elsewhere with a pid 1 (the host's /proc in a container), and a tree
+        // of files without one.
+        let host_proc = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(host_proc.path().join("1/net")).unwrap();
+        let files = tempfile::tempdir().unwrap();
+        let resolved = |name: &str, config: serde_json::Value, procfs: &str| {
+            let mut config = config;
+            let procfs = match procfs {
+                "/host/proc" => host_proc.path(),
+                "/fixture/proc" => files.path(),
+                other => Path::new(other),
+            };
+            resolve_auto_config(name, &mut config, procfs);
+            config
+        };
+        assert_eq!(
+            resolved("net", json!({}), "/fixture/proc"),
+            json!({"netns": "self"})
+        );
+        assert_eq!(
+            resolved("net", json!({}), "/proc"),
+            json!({"netns": "self"})
+        );
+        assert_eq!(
+            resolved("net", json!({}), "/host/proc"),
+            json!({"netns": "host"})
+        );
+        assert_eq!(
+            resolved("net", json!({"netns": "auto", "arp": false}), "/host/proc"),
+            json!({"netns": "host", "arp": false})
+        );
+        // What the config sets stays, and other plugins are left alone.
+        assert_eq!(
+            resolved("net", json!({"netns": "self"}), "/host/proc"),
+            json!({"netns": "self"})
+        );
+        assert_eq!(
+            resolved("net", json!({"netns": "host"}), "/proc"),
+            json!({"netns": "host"})
+        );
+        assert_eq!(resolved("cpu", json!({}), "/host/proc"), json!({}));
+    }
 
     #[test]
     fn every_built_in_has_default_grants_that_parse() {

@@ -5,6 +5,7 @@
 //! reads `/proc/net/arp` as node_exporter does with `--no-collector.arp.netlink`. Both count the
 //! same entries (the file hides the `NOARP` ones, which netlink mode skips).
 
+use crate::netns::NetDir;
 use sonde_procfs::arp;
 use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
@@ -17,13 +18,16 @@ pub type Config = crate::DeviceFilter;
 
 /// The arp part.
 pub struct Arp {
+    /// Where the `net/…` files are read.
+    net: NetDir,
     devices: NameFilter,
 }
 
 impl Arp {
     /// Checks the config's patterns (node_exporter applies both when both are set).
-    pub fn new(config: &Config) -> Result<Self, Error> {
+    pub fn new(config: &Config, net: NetDir) -> Result<Self, Error> {
         Ok(Arp {
+            net,
             devices: NameFilter::new(&config.device_include, &config.device_exclude)?,
         })
     }
@@ -32,7 +36,7 @@ impl Arp {
 impl Part for Arp {
     /// Any malformed line fails the part with no counts: it would have counted for a device.
     fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
-        let Some(text) = read_optional(host, Root::Proc, "net/arp")? else {
+        let Some(text) = read_optional(host, Root::Proc, &self.net.file("arp"))? else {
             return Ok(());
         };
         let mut counts: BTreeMap<String, u32> = BTreeMap::new();

@@ -14,6 +14,7 @@
 //! `FWM` services and counts the real servers of an `SCTP` service under the service before it;
 //! here `SCTP` services are read like `TCP` ones.
 
+use crate::netns::NetDir;
 use serde::{Deserialize, Serialize};
 use sonde_procfs::Skipped;
 use sonde_sdk::bundle::{Part, read_optional};
@@ -53,6 +54,8 @@ impl Default for Config {
 
 /// The ipvs part.
 pub struct Ipvs {
+    /// Where the `net/…` files are read.
+    net: NetDir,
     /// Indexes into [`BACKEND_LABELS`], in its order.
     labels: Vec<usize>,
 }
@@ -60,7 +63,7 @@ pub struct Ipvs {
 impl Ipvs {
     /// Checks the labels: unknown ones are an error, as in node_exporter; the order of the
     /// flag's list does not matter, empty items are ignored.
-    pub fn new(config: &Config) -> Result<Self, Error> {
+    pub fn new(config: &Config, net: NetDir) -> Result<Self, Error> {
         let wanted: Vec<&str> = config
             .backend_labels
             .split(',')
@@ -80,6 +83,7 @@ impl Ipvs {
             )));
         }
         Ok(Ipvs {
+            net,
             labels: (0..BACKEND_LABELS.len())
                 .filter(|i| wanted.contains(&BACKEND_LABELS[*i]))
                 .collect(),
@@ -105,7 +109,7 @@ pub struct Backend {
 
 impl Part for Ipvs {
     fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
-        let Some(stats) = read_optional(host, Root::Proc, "net/ip_vs_stats")? else {
+        let Some(stats) = read_optional(host, Root::Proc, &self.net.file("ip_vs_stats"))? else {
             return Ok(());
         };
         let totals =
@@ -136,8 +140,8 @@ impl Part for Ipvs {
         }
 
         let text = host
-            .read_to_string(Root::Proc, "net/ip_vs")
-            .map_err(|e| Error::msg(format!("reading /proc/net/ip_vs: {e}")))?;
+            .read_to_string(Root::Proc, &self.net.file("ip_vs"))
+            .map_err(|e| Error::msg(format!("reading /proc/{}: {e}", self.net.file("ip_vs"))))?;
         let (backends, skipped) = parse_backends(&text);
         let mut sums: BTreeMap<Vec<&str>, [u64; 3]> = BTreeMap::new();
         for backend in &backends {

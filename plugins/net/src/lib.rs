@@ -3,6 +3,9 @@
 //! and `ipvs`, and its optional `xfrm` and `lnstat` (off unless enabled), with the same metric
 //! names, labels, HELP and TYPE. Each is a section of the config that can be turned off (or on).
 //!
+//! `netns` picks the network namespace the `/proc/net` figures describe: in a container given the
+//! host's `/proc`, the host's (see [`netns`]), so no `hostNetwork: true` is needed.
+//!
 //! Where node_exporter 1.12 asks the kernel over netlink by default (netdev, arp), this plugin
 //! reads the files node_exporter reads with `--no-collector.<name>.netlink`; see [`netdev`] and
 //! [`arp`].
@@ -15,12 +18,14 @@ pub mod ipvs;
 pub mod lnstat;
 pub mod netclass;
 pub mod netdev;
+pub mod netns;
 pub mod netstat;
 pub mod sockstat;
 pub mod softnet;
 pub mod udp_queues;
 pub mod xfrm;
 
+use netns::{NetDir, NetNs};
 use serde::{Deserialize, Serialize};
 use sonde_sdk::bundle::{Parts, Toggle};
 use sonde_sdk::{Capability, Collector, Description, Error, Host, MetricFamily};
@@ -35,6 +40,10 @@ pub struct Net {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The network namespace of the `/proc/net` files: `"host"` (`<procfs>/1/net`), `"self"`
+    /// (`<procfs>/net`, node_exporter's), or `"auto"`: host when the agent's procfs root is not
+    /// `/proc` and has a pid 1 (the host's `/proc` mounted in a container), self otherwise.
+    pub netns: NetNs,
     /// node_exporter's `netdev` collector.
     pub netdev: netdev::Config,
     /// node_exporter's `netclass` collector.
@@ -67,6 +76,7 @@ impl Default for Config {
     /// node_exporter's defaults: every collector on but its optional `xfrm` and `lnstat`.
     fn default() -> Self {
         Config {
+            netns: NetNs::Auto,
             netdev: Default::default(),
             netclass: Default::default(),
             netstat: Default::default(),
@@ -135,37 +145,42 @@ impl Collector for Net {
 /// The enabled parts. An invalid pattern in the config is an error here, when the collector is
 /// built.
 fn parts(config: &Config) -> Result<Parts, Error> {
+    let net = NetDir::of(config.netns);
     let mut parts = Parts::default();
     parts.add_if(config.netdev.enabled, "netdev", || {
-        netdev::Netdev::new(&config.netdev)
+        netdev::Netdev::new(&config.netdev, net)
     })?;
     parts.add_if(config.netclass.enabled, "netclass", || {
         netclass::NetClass::new(&config.netclass)
     })?;
     parts.add_if(config.netstat.enabled, "netstat", || {
-        netstat::Netstat::new(&config.netstat)
+        netstat::Netstat::new(&config.netstat, net)
     })?;
     parts.add_if(config.sockstat.enabled, "sockstat", || {
-        Ok(sockstat::Sockstat)
+        Ok(sockstat::Sockstat { net })
     })?;
-    parts.add_if(config.softnet.enabled, "softnet", || Ok(softnet::Softnet))?;
-    parts.add_if(config.arp.enabled, "arp", || arp::Arp::new(&config.arp))?;
+    parts.add_if(config.softnet.enabled, "softnet", || {
+        Ok(softnet::Softnet { net })
+    })?;
+    parts.add_if(config.arp.enabled, "arp", || {
+        arp::Arp::new(&config.arp, net)
+    })?;
     parts.add_if(config.conntrack.enabled, "conntrack", || {
-        Ok(conntrack::Conntrack)
+        Ok(conntrack::Conntrack { net })
     })?;
     parts.add_if(config.udp_queues.enabled, "udp_queues", || {
-        Ok(udp_queues::UdpQueues)
+        Ok(udp_queues::UdpQueues { net })
     })?;
     parts.add_if(config.bonding.enabled, "bonding", || Ok(bonding::Bonding))?;
     parts.add_if(config.infiniband.enabled, "infiniband", || {
         infiniband::InfiniBand::new(&config.infiniband)
     })?;
     parts.add_if(config.ipvs.enabled, "ipvs", || {
-        ipvs::Ipvs::new(&config.ipvs)
+        ipvs::Ipvs::new(&config.ipvs, net)
     })?;
-    parts.add_if(config.xfrm.enabled, "xfrm", || Ok(xfrm::Xfrm))?;
+    parts.add_if(config.xfrm.enabled, "xfrm", || Ok(xfrm::Xfrm { net }))?;
     parts.add_if(config.lnstat.enabled, "lnstat", || {
-        Ok(lnstat::Lnstat::default())
+        Ok(lnstat::Lnstat::new(net))
     })?;
     Ok(parts)
 }

@@ -9,6 +9,7 @@
 //! panics on a line wider than its header) and fails the part after the rest is reported; the
 //! CPUs after it keep their numbers. A kernel without `/proc/net/stat` gives no families.
 
+use crate::netns::NetDir;
 use sonde_procfs::Skipped;
 use sonde_sdk::bundle::Part;
 use sonde_sdk::names::{DerivedNames, FamilyName};
@@ -16,24 +17,41 @@ use sonde_sdk::{EntryKind, Error, FsError, Host, MetricFamily, Root};
 use std::collections::BTreeMap;
 
 /// The lnstat part.
-#[derive(Default)]
 pub struct Lnstat {
+    /// Where the `net/…` files are read.
+    net: NetDir,
     names: DerivedNames,
+}
+
+impl Lnstat {
+    /// The part, reading `stat/` of the namespace `net`.
+    pub fn new(net: NetDir) -> Self {
+        Lnstat {
+            net,
+            names: DerivedNames::default(),
+        }
+    }
 }
 
 impl Part for Lnstat {
     fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
-        let files = match host.read_dir(Root::Proc, "net/stat") {
+        let files = match host.read_dir(Root::Proc, &self.net.file("stat")) {
             Ok(files) => files,
             Err(FsError::NotFound) => return Ok(()),
-            Err(e) => return Err(Error::msg(format!("reading /proc/net/stat: {e}"))),
+            Err(e) => {
+                let dir = self.net.file("stat");
+                return Err(Error::msg(format!("reading /proc/{dir}: {e}")));
+            }
         };
         let files: Vec<&str> = files
             .iter()
             .filter(|f| f.kind == EntryKind::File)
             .map(|f| f.name.as_str())
             .collect();
-        let paths: Vec<String> = files.iter().map(|f| format!("net/stat/{f}")).collect();
+        let paths: Vec<String> = files
+            .iter()
+            .map(|f| self.net.file(&format!("stat/{f}")))
+            .collect();
         let mut families: BTreeMap<String, MetricFamily> = BTreeMap::new();
         let mut problems = Vec::new();
         for ((file, path), read) in files

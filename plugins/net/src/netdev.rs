@@ -7,6 +7,7 @@
 //! `/sys/class/net/<device>/statistics/rx_nohandler` when that file exists. The output is then
 //! the netlink default's.
 
+use crate::netns::NetDir;
 use sonde_procfs::net_dev;
 use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
@@ -18,18 +19,21 @@ pub type Config = crate::DeviceFilter;
 
 /// The netdev part.
 pub struct Netdev {
+    /// Where the `net/…` files are read.
+    net: NetDir,
     devices: NameFilter,
 }
 
 impl Netdev {
     /// Checks the config: the two patterns compile and are not both set (as node_exporter).
-    pub fn new(config: &Config) -> Result<Self, Error> {
+    pub fn new(config: &Config, net: NetDir) -> Result<Self, Error> {
         if !config.device_include.is_empty() && !config.device_exclude.is_empty() {
             return Err(Error::msg(
                 "netdev: device_include and device_exclude are mutually exclusive",
             ));
         }
         Ok(Netdev {
+            net,
             devices: NameFilter::new(&config.device_include, &config.device_exclude)?,
         })
     }
@@ -37,7 +41,7 @@ impl Netdev {
 
 impl Part for Netdev {
     fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
-        let Some(text) = read_optional(host, Root::Proc, "net/dev")? else {
+        let Some(text) = read_optional(host, Root::Proc, &self.net.file("dev"))? else {
             return Ok(());
         };
         let (mut lines, skipped) = net_dev::parse(&text);

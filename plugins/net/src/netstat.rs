@@ -1,6 +1,7 @@
 //! node_exporter's `netstat` collector: untyped `node_netstat_<Protocol>_<Field>` from
 //! `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6`, for the fields matching a pattern.
 
+use crate::netns::NetDir;
 use serde::{Deserialize, Serialize};
 use sonde_procfs::netstat::{self, Counter};
 use sonde_sdk::bundle::Part;
@@ -34,13 +35,16 @@ impl Default for Config {
 
 /// The netstat part.
 pub struct Netstat {
+    /// Where the `net/…` files are read.
+    net: NetDir,
     fields: NameFilter,
 }
 
 impl Netstat {
     /// Checks the config's pattern.
-    pub fn new(config: &Config) -> Result<Self, Error> {
+    pub fn new(config: &Config, net: NetDir) -> Result<Self, Error> {
         Ok(Netstat {
+            net,
             fields: NameFilter::new(&config.fields, "")?,
         })
     }
@@ -51,16 +55,17 @@ impl Part for Netstat {
         // netstat and snmp are required by node_exporter; a kernel without them has no IPv4
         // stack, so missing files yield nothing here rather than an error.
         let mut texts = Vec::with_capacity(3);
-        for file in ["net/netstat", "net/snmp", "net/snmp6"] {
-            if let Some(text) = read_optional(host, Root::Proc, file)? {
-                texts.push((file, text));
+        for name in ["netstat", "snmp", "snmp6"] {
+            let file = self.net.file(name);
+            if let Some(text) = read_optional(host, Root::Proc, &file)? {
+                texts.push((name, file, text));
             }
         }
         let mut counters = Vec::new();
         // A malformed pair or line is left out; the first file's skipped lines fail the part.
         let mut result = Ok(());
-        for (file, text) in &texts {
-            let (parsed, skipped) = if *file == "net/snmp6" {
+        for (name, file, text) in &texts {
+            let (parsed, skipped) = if *name == "snmp6" {
                 netstat::parse_snmp6(text)
             } else {
                 netstat::parse_pairs(text)

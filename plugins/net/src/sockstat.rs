@@ -1,6 +1,7 @@
 //! node_exporter's `sockstat` collector: `node_sockstat_<PROTO>_<state>` gauges from
 //! `/proc/net/sockstat` and `/proc/net/sockstat6`.
 
+use crate::netns::NetDir;
 use sonde_procfs::{auxv, sockstat};
 use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
@@ -9,22 +10,26 @@ use sonde_sdk::{Error, Host, MetricFamily, Root};
 use std::cell::OnceCell;
 
 /// The sockstat part.
-pub struct Sockstat;
+pub struct Sockstat {
+    /// Where the `net/…` files are read.
+    pub net: NetDir,
+}
 
 impl Part for Sockstat {
     fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
         let page_size = OnceCell::new();
         // A malformed line is left out; the first file's skipped lines fail the part.
         let mut result = Ok(());
-        for file in ["net/sockstat", "net/sockstat6"] {
-            let Some(text) = read_optional(host, Root::Proc, file)? else {
+        for name in ["sockstat", "sockstat6"] {
+            let file = self.net.file(name);
+            let Some(text) = read_optional(host, Root::Proc, &file)? else {
                 continue;
             };
             let (stat, skipped) = sockstat::parse(&text);
             let kept = stat.used.is_some() || !stat.protocols.is_empty();
             result = result.and(skipped.result(&format!("/proc/{file}"), kept));
             // sockstat6 has no `sockets:` line; node_exporter reports it for IPv4 only.
-            if let Some(used) = stat.used.filter(|_| file == "net/sockstat") {
+            if let Some(used) = stat.used.filter(|_| name == "sockstat") {
                 out.push(
                     MetricFamily::gauge(
                         "node_sockstat_sockets_used",

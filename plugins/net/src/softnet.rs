@@ -1,13 +1,17 @@
 //! node_exporter's `softnet` collector: per-CPU packet processing counters from
 //! `/proc/net/softnet_stat`.
 
+use crate::netns::NetDir;
 use sonde_procfs::softnet::{self, SoftnetStat};
 use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::{Error, Host, MetricFamily, MetricKind, Root};
 
 /// The softnet part.
-pub struct Softnet;
+pub struct Softnet {
+    /// Where the `net/…` files are read.
+    pub net: NetDir,
+}
 
 /// The families: name, HELP, type and the column's value.
 type Column = (
@@ -65,7 +69,7 @@ const COLUMNS: [Column; 7] = [
 impl Part for Softnet {
     /// A malformed line is left out (no series for that CPU) and fails the part.
     fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
-        let Some(text) = read_optional(host, Root::Proc, "net/softnet_stat")? else {
+        let Some(text) = read_optional(host, Root::Proc, &self.net.file("softnet_stat"))? else {
             return Ok(());
         };
         let (stats, skipped) = softnet::parse(&text);

@@ -1,13 +1,17 @@
 //! node_exporter's `udp_queues` collector: `node_udp_queues{ip,queue}`, the bytes queued in UDP
 //! sockets, from `/proc/net/udp` and `/proc/net/udp6`.
 
+use crate::netns::NetDir;
 use sonde_procfs::udp;
 use sonde_sdk::bundle::Part;
 use sonde_sdk::bundle::read_optional;
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// The udp_queues part.
-pub struct UdpQueues;
+pub struct UdpQueues {
+    /// Where the `net/…` files are read.
+    pub net: NetDir,
+}
 
 impl Part for UdpQueues {
     /// A malformed socket line gives no sums for its file (they would miss that socket) and
@@ -18,8 +22,9 @@ impl Part for UdpQueues {
             "Number of allocated memory in the kernel for UDP datagrams in bytes.",
         );
         let mut result = Ok(());
-        for (file, ip) in [("net/udp", "v4"), ("net/udp6", "v6")] {
-            let Some(text) = read_optional(host, Root::Proc, file)? else {
+        for (name, ip) in [("udp", "v4"), ("udp6", "v6")] {
+            let file = self.net.file(name);
+            let Some(text) = read_optional(host, Root::Proc, &file)? else {
                 continue;
             };
             match udp::summarize(&text) {

@@ -7,12 +7,16 @@
 //! fails the scrape there). A malformed line (not `name value`) is left out, its counter
 //! unreported, and fails the part after the others are reported (procfs fails the whole file).
 
+use crate::netns::NetDir;
 use sonde_procfs::Skipped;
 use sonde_sdk::bundle::{Part, read_optional};
 use sonde_sdk::{Error, Host, MetricFamily, Root};
 
 /// The xfrm part.
-pub struct Xfrm;
+pub struct Xfrm {
+    /// Where the `net/…` files are read.
+    pub net: NetDir,
+}
 
 /// The kernel's counter name, the metric name (without `node_xfrm_`) and node_exporter's HELP.
 const COUNTERS: [(&str, &str, &str); 28] = [
@@ -160,7 +164,7 @@ const COUNTERS: [(&str, &str, &str); 28] = [
 
 impl Part for Xfrm {
     fn collect(&self, host: &Host, out: &mut Vec<MetricFamily>) -> Result<(), Error> {
-        let Some(text) = read_optional(host, Root::Proc, "net/xfrm_stat")? else {
+        let Some(text) = read_optional(host, Root::Proc, &self.net.file("xfrm_stat"))? else {
             return Ok(());
         };
         let (values, skipped) = parse(&text);
