@@ -7,6 +7,8 @@
 //! It holds each part's settings type and builds what the agent runs from them (the
 //! pipeline, the roots); it uses every module below it in `lib.rs` and none above.
 
+pub mod env;
+
 use crate::pipeline::Pipeline;
 use crate::pipeline::relabel::{RelabelConfig, RelabelRule};
 use crate::remote_write::RemoteWriteConfig;
@@ -371,6 +373,7 @@ impl Config {
             path.to_path_buf(),
             text.to_owned(),
         ))));
+        config.expand_env(text, path)?;
         config.validate(text, path)?;
         Ok(config)
     }
@@ -391,6 +394,34 @@ impl Config {
             }
             None => ConfigError::Invalid(message),
         }
+    }
+
+    /// Expands `${env:NAME}` in the remote-write URLs and header values ([`env`]); an unset
+    /// variable is an error at its endpoint.
+    fn expand_env(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        for endpoint in &mut self.remote_write {
+            let span = endpoint.span();
+            let config = endpoint.get_mut();
+            let mut expanded = || -> Result<(), String> {
+                config.url =
+                    env::expand_from_process(&config.url).map_err(|m| format!("url: {m}"))?;
+                for (name, value) in &mut config.headers {
+                    *value = env::expand_from_process(value)
+                        .map_err(|m| format!("headers: {name}: {m}"))?;
+                }
+                Ok(())
+            };
+            expanded().map_err(|message| {
+                let (line, column) = line_column(text, span.start);
+                ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message: format!("[[remote_write]] {message}"),
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// Checks what the schema cannot: relabel rules compile, remote-write settings make sense.
@@ -710,6 +741,31 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("invalid duration"), "{err}");
+    }
+
+    #[test]
+    fn remote_write_url_and_headers_take_environment_variables() {
+        // The variables are this test's own (unique names: tests run in parallel threads).
+        // SAFETY: no other test reads or writes these variables.
+        unsafe {
+            std::env::set_var("SONDE_TEST_NODE_IP", "10.0.0.7");
+            std::env::set_var("SONDE_TEST_TENANT", "team-a");
+        }
+        let c = parse(
+            "[[remote_write]]\nurl = \"http://${env:SONDE_TEST_NODE_IP}:38086/api/v1/prometheus\"\n\
+             headers = { X-Scope-OrgID = \"${env:SONDE_TEST_TENANT}\" }\n",
+        )
+        .unwrap();
+        let rw = c.remote_write[0].get_ref();
+        assert_eq!(rw.url, "http://10.0.0.7:38086/api/v1/prometheus");
+        assert_eq!(rw.headers["X-Scope-OrgID"], "team-a");
+        let err = parse("\n[[remote_write]]\nurl = \"http://${env:SONDE_TEST_UNSET}/\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "/etc/sonde/sonde.toml:2:1: [[remote_write]] url: `${env:SONDE_TEST_UNSET}`: the environment variable SONDE_TEST_UNSET is not set"
+        );
     }
 
     #[test]
