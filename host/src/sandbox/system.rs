@@ -211,6 +211,9 @@ pub fn clock() -> Clock {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    // libc deprecates its musl `time_t` alias ahead of musl 1.2's 64-bit time_t; it is still
+    // the type `localtime_r` takes.
+    #[allow(deprecated)]
     let secs = now.as_secs() as libc::time_t;
     // SAFETY: `tm` is plain old data filled by `localtime_r`; `tm_zone` points to static storage.
     let (zone_name, offset) = unsafe {
