@@ -4,6 +4,7 @@
 mod agent;
 mod api_compat;
 mod cli;
+mod collect_filter;
 mod config_corpus;
 mod cpu;
 mod durability;

@@ -3,6 +3,7 @@
 //! `GET /-/healthy` and `GET /-/ready` for probes.
 
 use crate::expose::SelfMetrics;
+use crate::expose::collect_filter::select;
 use crate::expose::store::LatestValues;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -127,7 +128,11 @@ fn respond(
     }
     match request.uri().path() {
         "/metrics" => {
-            let text = store.render(self_metrics.families());
+            let selection = match select(request.uri().query(), self_metrics.collectors()) {
+                Ok(selection) => selection,
+                Err(message) => return text_response(StatusCode::BAD_REQUEST, message),
+            };
+            let text = store.render_selected(self_metrics.families(), selection.as_ref());
             let gzip = request
                 .headers()
                 .get(ACCEPT_ENCODING)
@@ -166,7 +171,11 @@ fn respond(
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    text_response(status, text)
+}
+
+fn text_response(status: StatusCode, text: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(text.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
