@@ -7,6 +7,7 @@
 pub mod collect_filter;
 pub mod http;
 pub mod store;
+pub mod web_config;
 
 /// What `/metrics` serves besides the plugins' latest values: the agent's own metrics, gathered
 /// at each scrape.
