@@ -20,3 +20,4 @@ mod prometheus;
 mod remote_write;
 mod security;
 mod support;
+mod web_config;
