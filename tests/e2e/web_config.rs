@@ -326,6 +326,42 @@ fn tls_client_certificates_and_basic_auth_guard_metrics_and_reload_on_sighup() {
 }
 
 #[test]
+fn an_optional_client_certificate_is_verified_when_given() {
+    // VerifyClientCertIfGiven, TLS 1.3 only, one TLS 1.2 suite named (Go applies cipher_suites
+    // to TLS 1.2 only) and a curve: served without a certificate, refused with a foreign one.
+    let setup = Setup::new();
+    let web = std::fs::read_to_string(&setup.web_yml).unwrap().replace(
+        "RequireAndVerifyClientCert\n",
+        "VerifyClientCertIfGiven\n  min_version: TLS13\n  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n  curve_preferences: [X25519, CurveP256]\n",
+    );
+    setup.write("web.yml", &web);
+    let sonde = Daemon::spawn_with(
+        "",
+        &format!("web_config_file = {:?}\n", setup.web_yml),
+        None,
+    );
+    setup.wait_until_served(sonde.port, || sonde.log());
+    let without = https_get(
+        sonde.port,
+        &setup.ca.pem(),
+        None,
+        Some(("prometheus", PASSWORD)),
+    );
+    assert_eq!(without.map(|a| a.status), Ok(200));
+    let stranger = TestCa::new("another CA").issue("prometheus");
+    let foreign = https_get(
+        sonde.port,
+        &setup.ca.pem(),
+        Some(&stranger),
+        Some(("prometheus", PASSWORD)),
+    );
+    assert!(
+        foreign.is_err(),
+        "served to another CA's client: {foreign:?}"
+    );
+}
+
+#[test]
 fn a_bad_web_config_at_start_exits_2_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let web_yml = dir.path().join("web.yml");
@@ -371,6 +407,22 @@ fn a_bad_web_config_at_start_exits_2_with_its_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--web.config.file: "), "{stderr}");
+    // check-config reads the web config file the config names.
+    std::fs::write(
+        &config,
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{}\"\nweb_config_file = {web_yml:?}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sonde"))
+        .args(["check-config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("[http] web_config_file: "), "{stderr}");
 }
 
 #[test]
