@@ -118,9 +118,9 @@ struct File {
     tls_server_config: Option<TlsFile>,
     #[serde(default)]
     http_server_config: Option<HttpFile>,
-    #[serde(default, deserialize_with = "refuse_rate_limit")]
-    #[allow(dead_code)] // Present only to refuse the key with a message of its own.
-    rate_limit: (),
+    /// Refused with a message of its own ([`refuse_rate_limit`]).
+    #[serde(default, rename = "rate_limit", deserialize_with = "refuse_rate_limit")]
+    _rate_limit: (),
     #[serde(default)]
     basic_auth_users: Option<BTreeMap<String, BcryptHash>>,
 }
@@ -152,12 +152,15 @@ struct TlsFile {
     #[serde(default)]
     max_version: Option<TlsVersion>,
     /// Accepted and without effect, as in Go since 1.17 (the server's order is used).
-    #[serde(default)]
-    #[allow(dead_code)]
-    prefer_server_cipher_suites: bool,
-    #[serde(default, deserialize_with = "refuse_allowed_sans")]
-    #[allow(dead_code)] // Present only to refuse the key with a message of its own.
-    client_allowed_sans: (),
+    #[serde(default, rename = "prefer_server_cipher_suites")]
+    _prefer_server_cipher_suites: bool,
+    /// Refused with a message of its own ([`refuse_allowed_sans`]).
+    #[serde(
+        default,
+        rename = "client_allowed_sans",
+        deserialize_with = "refuse_allowed_sans"
+    )]
+    _client_allowed_sans: (),
 }
 
 /// `http_server_config`: exporter-toolkit's `web.HTTPConfig`.
@@ -165,9 +168,8 @@ struct TlsFile {
 #[serde(deny_unknown_fields)]
 struct HttpFile {
     /// Accepted whatever its value: sonde serves HTTP/1.1, which every scraper speaks.
-    #[serde(default)]
-    #[allow(dead_code)]
-    http2: bool,
+    #[serde(default, rename = "http2")]
+    _http2: bool,
     #[serde(default, deserialize_with = "allowed_headers")]
     headers: BTreeMap<String, String>,
 }
@@ -731,7 +733,7 @@ mod tests {
     fn basic_auth_accepts_the_right_password_only_and_caches_it() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
         let config = load(&format!(
-            "basic_auth_users:\n  alice: {hash}\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+            "basic_auth_users:\n  alice: {hash}\nhttp_server_config:\n  http2: true\n  headers:\n    X-Frame-Options: deny\n"
         ))
         .unwrap();
         assert_eq!(config.headers.len(), 1);
