@@ -75,13 +75,24 @@ fn https_get(
     client: Option<&Issued>,
     credentials: Option<(&str, &str)>,
 ) -> Result<Answer, String> {
+    https_get_over(port, ca, client, credentials, rustls::DEFAULT_VERSIONS)
+}
+
+/// [`https_get`] offering only the TLS `versions` given.
+fn https_get_over(
+    port: u16,
+    ca: &str,
+    client: Option<&Issued>,
+    credentials: Option<(&str, &str)>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<Answer, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
     let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots);
     let config = match client {
@@ -348,6 +359,18 @@ fn an_optional_client_certificate_is_verified_when_given() {
         Some(("prometheus", PASSWORD)),
     );
     assert_eq!(without.map(|a| a.status), Ok(200));
+    // min_version TLS13: a TLS 1.2 client is refused.
+    let tls12 = https_get_over(
+        sonde.port,
+        &setup.ca.pem(),
+        Some(&setup.client),
+        Some(("prometheus", PASSWORD)),
+        &[&rustls::version::TLS12],
+    );
+    assert!(
+        tls12.is_err(),
+        "TLS 1.2 served under min_version TLS13: {tls12:?}"
+    );
     let stranger = TestCa::new("another CA").issue("prometheus");
     let foreign = https_get(
         sonde.port,
