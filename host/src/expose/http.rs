@@ -129,7 +129,7 @@ where
 
 /// The answer to `request` under the web config: 401 without valid basic auth credentials
 /// (with `WWW-Authenticate: Basic`, as exporter-toolkit answers), the configured headers on
-/// every answer. A bcrypt check runs off the async threads.
+/// every answer.
 async fn respond_as_configured(
     store: &LatestValues,
     self_metrics: &dyn SelfMetrics,
@@ -141,17 +141,9 @@ async fn respond_as_configured(
     };
     let allowed = match &web.auth {
         None => true,
-        Some(_) => {
-            let authorization = request.headers().get(AUTHORIZATION).cloned();
-            let checker = web.clone();
-            tokio::task::spawn_blocking(move || {
-                checker
-                    .auth
-                    .as_ref()
-                    .is_some_and(|auth| auth.allows(authorization.as_ref()))
-            })
-            .await
-            .unwrap_or(false)
+        Some(auth) => {
+            auth.allows(request.headers().get(AUTHORIZATION).cloned())
+                .await
         }
     };
     let mut response = if allowed {

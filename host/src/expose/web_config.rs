@@ -32,7 +32,7 @@ pub struct WebConfig {
     /// The TLS server config; `None` serves plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Basic auth; `None` when the file names no users.
-    pub auth: Option<BasicAuth>,
+    pub auth: Option<Arc<BasicAuth>>,
     /// Headers added to every response (`http_server_config.headers`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -87,10 +87,12 @@ impl WebConfig {
             })
             .collect::<Result<_, _>>()?;
         let users = file.basic_auth_users.unwrap_or_default();
-        let auth = (!users.is_empty()).then(|| BasicAuth {
-            users: users.into_iter().map(|(u, h)| (u, h.0)).collect(),
-            verified: Mutex::default(),
-            bcrypt: Mutex::default(),
+        let auth = (!users.is_empty()).then(|| {
+            Arc::new(BasicAuth {
+                users: users.into_iter().map(|(u, h)| (u, h.0)).collect(),
+                verified: Mutex::default(),
+                bcrypt: tokio::sync::Semaphore::new(1),
+            })
         });
         Ok(WebConfig { tls, auth, headers })
     }
@@ -514,7 +516,7 @@ pub struct BasicAuth {
     /// Per user, the digest of the credentials last verified with bcrypt.
     verified: Mutex<HashMap<String, [u8; 32]>>,
     /// One bcrypt at a time (each takes tens of milliseconds of CPU).
-    bcrypt: Mutex<()>,
+    bcrypt: tokio::sync::Semaphore,
 }
 
 /// exporter-toolkit's hash of "fakepassword", checked for unknown users so that the time of an
@@ -522,14 +524,32 @@ pub struct BasicAuth {
 const UNKNOWN_USER_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
 impl BasicAuth {
-    /// Whether the `Authorization` header (if any) names a user with its password.
-    pub fn allows(&self, authorization: Option<&HeaderValue>) -> bool {
-        let Some((user, password)) = authorization.and_then(credentials) else {
+    /// Whether the `Authorization` header (if any) names a user with its password. Credentials
+    /// verified before are answered at once; the others wait for their turn at bcrypt, which
+    /// runs on the blocking pool, one check at a time (so a flood of wrong passwords takes one
+    /// thread, and scrapes with verified credentials never wait behind it).
+    pub async fn allows(self: &Arc<Self>, authorization: Option<HeaderValue>) -> bool {
+        let Some(presented) = authorization.as_ref().and_then(credentials) else {
             return false;
         };
+        let presented = self.presented(presented);
+        if self.verified_before(&presented) {
+            return true;
+        }
+        let Ok(_turn) = self.bcrypt.acquire().await else {
+            return false;
+        };
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.verify(presented))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// The presented credentials with the hash they are checked against and their digest.
+    fn presented(&self, (user, password): (String, Vec<u8>)) -> Presented {
         let (known, hash) = match self.users.get(&user) {
-            Some(hash) => (true, hash.as_str()),
-            None => (false, UNKNOWN_USER_HASH),
+            Some(hash) => (true, hash.clone()),
+            None => (false, UNKNOWN_USER_HASH.to_owned()),
         };
         let digest: [u8; 32] = Sha256::new()
             .chain_update((user.len() as u64).to_le_bytes())
@@ -538,27 +558,48 @@ impl BasicAuth {
             .chain_update(&password)
             .finalize()
             .into();
-        if known {
-            let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-            if verified
-                .get(&user)
-                .is_some_and(|cached| bool::from(cached.ct_eq(&digest)))
-            {
-                return true;
-            }
+        Presented {
+            user,
+            password,
+            known,
+            hash,
+            digest,
         }
-        let matches = {
-            let _one_at_a_time = self.bcrypt.lock().unwrap_or_else(|e| e.into_inner());
-            bcrypt::verify(&password, hash).unwrap_or(false)
-        };
-        if known && matches {
+    }
+
+    /// Whether these credentials were verified with bcrypt before (a constant-time comparison).
+    fn verified_before(&self, presented: &Presented) -> bool {
+        presented.known
+            && self
+                .verified
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&presented.user)
+                .is_some_and(|cached| bool::from(cached.ct_eq(&presented.digest)))
+    }
+
+    /// The bcrypt check (tens of milliseconds); a success is remembered for the user.
+    fn verify(&self, presented: Presented) -> bool {
+        let matches = bcrypt::verify(&presented.password, &presented.hash).unwrap_or(false);
+        let allowed = presented.known && matches;
+        if allowed {
             self.verified
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(user, digest);
+                .insert(presented.user, presented.digest);
         }
-        known && matches
+        allowed
     }
+}
+
+/// Credentials from a request, with the hash they are checked against (exporter-toolkit's fixed
+/// one for an unknown user) and the digest of (user, hash, password).
+struct Presented {
+    user: String,
+    password: Vec<u8>,
+    known: bool,
+    hash: String,
+    digest: [u8; 32],
 }
 
 /// The user and password of a `Basic` authorization (Go's `Request.BasicAuth`).
@@ -729,8 +770,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn basic_auth_accepts_the_right_password_only_and_caches_it() {
+    #[tokio::test]
+    async fn basic_auth_accepts_the_right_password_only_and_caches_it() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
         let config = load(&format!(
             "basic_auth_users:\n  alice: {hash}\nhttp_server_config:\n  http2: true\n  headers:\n    X-Frame-Options: deny\n"
@@ -743,19 +784,26 @@ mod tests {
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             HeaderValue::from_str(&format!("Basic {encoded}")).unwrap()
         };
-        assert!(!auth.allows(None));
-        assert!(!auth.allows(Some(&header("alice", "wrong"))));
-        assert!(!auth.allows(Some(&header("bob", "s3cret"))));
-        assert!(!auth.allows(Some(&HeaderValue::from_static("Bearer abc"))));
-        assert!(auth.allows(Some(&header("alice", "s3cret"))));
-        // The scheme is case-insensitive, as in Go; the second check is the cached digest.
-        let lower = header("alice", "s3cret")
-            .to_str()
-            .unwrap()
-            .replace("Basic", "basic");
-        assert!(auth.allows(Some(&HeaderValue::from_str(&lower).unwrap())));
+        assert!(!auth.allows(None).await);
+        assert!(!auth.allows(Some(header("alice", "wrong"))).await);
+        assert!(!auth.allows(Some(header("bob", "s3cret"))).await);
+        assert!(
+            !auth
+                .allows(Some(HeaderValue::from_static("Bearer abc")))
+                .await
+        );
+        let right = header("alice", "s3cret");
+        assert!(!auth.verified_before(&auth.presented(credentials(&right).unwrap())));
+        assert!(auth.allows(Some(right.clone())).await);
+        assert!(auth.verified_before(&auth.presented(credentials(&right).unwrap())));
+        // The scheme is case-insensitive, as in Go.
+        let lower = right.to_str().unwrap().replace("Basic", "basic");
+        assert!(
+            auth.allows(Some(HeaderValue::from_str(&lower).unwrap()))
+                .await
+        );
         assert_eq!(auth.verified.lock().unwrap().len(), 1);
         // A wrong password after a right one is still refused.
-        assert!(!auth.allows(Some(&header("alice", "s3cret "))));
+        assert!(!auth.allows(Some(header("alice", "s3cret "))).await);
     }
 }
