@@ -28,6 +28,14 @@ impl Daemon {
 
     /// [`Daemon::start`] with more `[http]` keys and, if given, a descriptor limit.
     pub fn start_with(body: &str, http: &str, max_files: Option<u64>) -> Daemon {
+        let daemon = Self::spawn_with(body, http, max_files);
+        daemon.wait_for(Duration::from_secs(60), |_| true);
+        daemon
+    }
+
+    /// [`Daemon::start_with`] without waiting for plain HTTP `/metrics` (an endpoint behind
+    /// TLS or basic auth never answers [`http_get`]).
+    pub fn spawn_with(body: &str, http: &str, max_files: Option<u64>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("sonde.toml");
@@ -39,15 +47,13 @@ impl Daemon {
             &format!("{body}\n[http]\n{http}"),
         );
         let process = spawn(&config, &log, max_files);
-        let daemon = Daemon {
+        Daemon {
             process,
             config,
             port,
             log,
             dir,
-        };
-        daemon.wait_for(Duration::from_secs(60), |_| true);
-        daemon
+        }
     }
 
     /// Stops sonde with SIGKILL and waits for it (nothing flushed).

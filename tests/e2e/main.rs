@@ -4,6 +4,7 @@
 mod agent;
 mod api_compat;
 mod cli;
+mod collect_filter;
 mod config_corpus;
 mod cpu;
 mod durability;
@@ -19,3 +20,4 @@ mod prometheus;
 mod remote_write;
 mod security;
 mod support;
+mod web_config;

@@ -183,6 +183,25 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
     }
 }
 
+/// `GET http://127.0.0.1:<port><path>` with HTTP/1.0: the status code and the body, whatever
+/// the status.
+pub fn http_get_status(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of header"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
+    Ok((status, body.to_owned()))
+}
+
 /// A scripted HTTP response of [`Receiver`].
 #[derive(Debug, Clone)]
 pub struct Scripted {

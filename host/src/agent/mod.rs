@@ -20,6 +20,7 @@ use crate::agent::cycle::Sinks;
 use crate::agent::self_metrics::SelfMetrics;
 use crate::config::{Config, PathOverrides};
 use crate::expose::store::LatestValues;
+use crate::expose::web_config::WebConfig;
 use crate::pipeline::instance;
 use crate::remote_write::{RemoteWriteConfig, RemoteWriteQueue};
 use crate::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
@@ -66,6 +67,8 @@ impl Generation {
 pub struct Agent {
     config_path: PathBuf,
     overrides: PathOverrides,
+    /// `--web.config.file`, which replaces `[http] web_config_file`.
+    web_config_file: Option<PathBuf>,
     store: Arc<LatestValues>,
     self_metrics: Arc<SelfMetrics>,
 }
@@ -76,9 +79,29 @@ impl Agent {
         Agent {
             config_path,
             overrides,
+            web_config_file: None,
             store: Arc::new(LatestValues::new()),
             self_metrics: Arc::new(SelfMetrics::daemon(Arc::default())),
         }
+    }
+
+    /// The agent with `path` (`--web.config.file`) as its web config file, whatever the
+    /// config's `[http] web_config_file` says.
+    pub fn with_web_config_file(mut self, path: Option<PathBuf>) -> Agent {
+        self.web_config_file = path;
+        self
+    }
+
+    /// The web config the endpoint serves with under `config` (read now, certificates
+    /// included), or `None` when there is no web config file.
+    fn web_config(&self, config: &Config) -> anyhow::Result<Option<Arc<WebConfig>>> {
+        let path = self
+            .web_config_file
+            .as_ref()
+            .or(config.http.web_config_file.as_ref());
+        path.map(|path| WebConfig::load(path).map(Arc::new))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("web config: {e}"))
     }
 
     /// Runs until SIGTERM or SIGINT with an already loaded `config`; returns after the flush.
@@ -91,8 +114,14 @@ impl Agent {
         let mut current = self.start(config, None).await?;
         compile_natively_later(&current);
         let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
+        let (web_config, web_config_now) =
+            tokio::sync::watch::channel(self.web_config(&current.config)?);
         let mut http = self
-            .start_http(&current.config, http_stopped.clone())
+            .start_http(
+                &current.config,
+                web_config_now.clone(),
+                http_stopped.clone(),
+            )
             .await?;
         // The compiled plugins are mapped now.
         crate::agent::memory::map_files_on_demand();
@@ -100,19 +129,25 @@ impl Agent {
         loop {
             tokio::select! {
                 _ = hangup.recv() => {
-                    match Config::load(&self.config_path) {
-                        Ok(config) => {
+                    // The web config file and its certificates are read again too; a bad
+                    // one fails the reload, like a bad config.
+                    let loaded = Config::load(&self.config_path)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|config| Ok((self.web_config(&config)?, config)));
+                    match loaded {
+                        Ok((web, config)) => {
                             let listen_changed = config.http != current.config.http;
                             match self.start(config, Some(&mut current)).await {
                                 Ok(next) => {
                                     current = next;
+                                    web_config.send_replace(web);
                                     compile_natively_later(&current);
                                     tracing::info!(path = %self.config_path.display(), plugins = current.plugin_count, "config reloaded");
                                     if listen_changed {
                                         let _ = http_stop.send(true);
                                         if let Some(task) = http.take() { let _ = task.await; }
                                         let _ = http_stop.send(false);
-                                        http = self.start_http(&current.config, http_stop.subscribe()).await.unwrap_or_else(|e| {
+                                        http = self.start_http(&current.config, web_config.subscribe(), http_stop.subscribe()).await.unwrap_or_else(|e| {
                                             tracing::error!(error = %e, "cannot serve /metrics with the new [http] settings");
                                             None
                                         });
@@ -151,6 +186,7 @@ impl Agent {
     async fn start_http(
         &self,
         config: &Config,
+        web: tokio::sync::watch::Receiver<Option<Arc<WebConfig>>>,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> anyhow::Result<Option<JoinHandle<()>>> {
         match &config.http.listen {
@@ -162,6 +198,7 @@ impl Agent {
                         self.store.clone(),
                         self.self_metrics.clone(),
                         config.http.limits(),
+                        web,
                         stop,
                     )
                     .await?,

@@ -63,6 +63,10 @@ impl crate::expose::SelfMetrics for SelfMetrics {
     fn families(&self) -> Vec<MetricFamily> {
         SelfMetrics::families(self)
     }
+
+    fn collectors(&self) -> Vec<crate::expose::CollectorSource> {
+        self.stats.collectors()
+    }
 }
 
 /// Families of the same name joined into one (the first's HELP and TYPE), in first-seen order.

@@ -18,6 +18,7 @@
 //! several built-in plugins share (node_exporter's `pressure`, whose files cpu, disk and mem each
 //! read) is one collector, successful when every share succeeded, timed as their sum.
 
+use crate::expose::CollectorSource;
 use crate::wasm::plugin::{CallError, CallParts, Counters};
 use sonde_sdk::MetricFamily;
 use std::collections::{BTreeMap, HashSet};
@@ -99,6 +100,68 @@ fn collector_label(taken: &mut HashSet<String>, plugin: &str, part: &str) -> Opt
         .find(|label| taken.insert(label.clone()))
 }
 
+/// One `collector` of `node_scrape_collector_*`: its figures and the parts it stands for.
+struct Scrape {
+    label: String,
+    success: bool,
+    duration: f64,
+    /// (plugin, part): the part is `None` for a plugin that reports no parts.
+    sources: Vec<(String, Option<String>)>,
+}
+
+/// node_exporter's collectors, each once, from every plugin's last figures: labels are given in
+/// plugin name order ([`collector_label`]), and a part several built-ins share is merged.
+fn scrapes(plugins: &BTreeMap<String, PluginFigures>) -> Vec<Scrape> {
+    let mut collectors: HashSet<String> = HashSet::new();
+    let mut scrapes: Vec<Scrape> = Vec::new();
+    // The labels built-in parts took, which later built-in parts of that name join.
+    let mut shared_parts: HashSet<String> = HashSet::new();
+    for (name, f) in plugins {
+        let own = [PartFigures {
+            name: name.clone(),
+            success: f.last_success,
+            duration: f.last_duration,
+        }];
+        let parts = if f.parts.is_empty() {
+            &own[..]
+        } else {
+            &f.parts[..]
+        };
+        let built_in = crate::wasm::builtin::builtin(name).is_some();
+        for part in parts {
+            let source = (
+                name.clone(),
+                (!f.parts.is_empty()).then(|| part.name.clone()),
+            );
+            // A node_exporter collector the built-ins share (pressure: cpu, mem and disk each
+            // read its files) is one collector, as in node_exporter.
+            let shared = built_in && !f.parts.is_empty();
+            if shared
+                && shared_parts.contains(&part.name)
+                && let Some(merged) = scrapes.iter_mut().find(|s| s.label == part.name)
+            {
+                merged.success &= part.success;
+                merged.duration += part.duration;
+                merged.sources.push(source);
+                continue;
+            }
+            let Some(label) = collector_label(&mut collectors, name, &part.name) else {
+                continue;
+            };
+            if shared && label == part.name {
+                shared_parts.insert(part.name.clone());
+            }
+            scrapes.push(Scrape {
+                label,
+                success: part.success,
+                duration: part.duration,
+                sources: vec![source],
+            });
+        }
+    }
+    scrapes
+}
+
 /// Figures of every plugin, updated after each of its cycles.
 #[derive(Debug, Default)]
 pub struct AgentStats {
@@ -163,6 +226,26 @@ impl AgentStats {
         figures.retain(|name, _| plugins.contains(name));
     }
 
+    /// The collectors `node_scrape_collector_*` reports now, each with the plugin part (or the
+    /// plugin) it stands for: a part several built-ins share is one label with several sources.
+    pub fn collectors(&self) -> Vec<CollectorSource> {
+        let plugins = self.plugins.lock().unwrap_or_else(|e| e.into_inner());
+        scrapes(&plugins)
+            .into_iter()
+            .flat_map(|scrape| {
+                let label = scrape.label;
+                scrape
+                    .sources
+                    .into_iter()
+                    .map(move |(plugin, part)| CollectorSource {
+                        label: label.clone(),
+                        plugin,
+                        part,
+                    })
+            })
+            .collect()
+    }
+
     /// The self-metric families.
     pub fn families(&self) -> Vec<MetricFamily> {
         let plugins = self
@@ -218,43 +301,7 @@ impl AgentStats {
             "sonde_plugin_warnings_total",
             "Warnings and errors a plugin logged: a part of a bundled plugin that failed while the others collected, kernel lines skipped.",
         );
-        let mut collectors: HashSet<String> = HashSet::new();
-        // node_exporter's collectors, each once: (label, success, seconds).
-        let mut scrapes: Vec<(String, bool, f64)> = Vec::new();
-        // The labels built-in parts took, which later built-in parts of that name join.
-        let mut shared_parts: HashSet<String> = HashSet::new();
         for (name, f) in &plugins {
-            let own = [PartFigures {
-                name: name.clone(),
-                success: f.last_success,
-                duration: f.last_duration,
-            }];
-            let parts = if f.parts.is_empty() {
-                &own[..]
-            } else {
-                &f.parts[..]
-            };
-            let built_in = crate::wasm::builtin::builtin(name).is_some();
-            for part in parts {
-                // A node_exporter collector the built-ins share (pressure: cpu, mem and disk
-                // each read its files) is one collector, as in node_exporter.
-                let shared = built_in && !f.parts.is_empty();
-                if shared
-                    && shared_parts.contains(&part.name)
-                    && let Some(merged) = scrapes.iter_mut().find(|(l, ..)| *l == part.name)
-                {
-                    merged.1 &= part.success;
-                    merged.2 += part.duration;
-                    continue;
-                }
-                let Some(collector) = collector_label(&mut collectors, name, &part.name) else {
-                    continue;
-                };
-                if shared && collector == part.name {
-                    shared_parts.insert(part.name.clone());
-                }
-                scrapes.push((collector, part.success, part.duration));
-            }
             cycles.sample(&[("plugin", name)], f.cycles as f64);
             samples.sample(&[("plugin", name)], f.samples as f64);
             memory.sample(&[("plugin", name)], f.counters.memory as f64);
@@ -276,10 +323,10 @@ impl AgentStats {
                 failures.sample(&[("plugin", name), ("reason", reason)], n as f64);
             }
         }
-        for (collector, ok, seconds) in &scrapes {
-            let collector = [("collector", collector.as_str())];
-            duration.sample(&collector, *seconds);
-            success.sample(&collector, if *ok { 1.0 } else { 0.0 });
+        for scrape in scrapes(&plugins) {
+            let collector = [("collector", scrape.label.as_str())];
+            duration.sample(&collector, scrape.duration);
+            success.sample(&collector, if scrape.success { 1.0 } else { 0.0 });
         }
         let build = MetricFamily::gauge(
             "sonde_build_info",
@@ -485,5 +532,23 @@ mod tests {
             assert!(lines.contains(&line.to_owned()), "{line}: {lines:?}");
         }
         assert_eq!(lines.len(), 6, "{lines:?}");
+        // What `collect[]` selects: each label with the parts it stands for.
+        ok(&stats, "textfile", 0.1, CallParts::default());
+        let source = |label: &str, plugin: &str, part: Option<&str>| CollectorSource {
+            label: label.to_owned(),
+            plugin: plugin.to_owned(),
+            part: part.map(str::to_owned),
+        };
+        assert_eq!(
+            stats.collectors(),
+            [
+                source("cpu", "cpu", Some("cpu")),
+                source("pressure", "cpu", Some("pressure")),
+                source("pressure", "disk", Some("pressure")),
+                source("pressure", "mem", Some("pressure")),
+                source("textfile", "textfile", None),
+                source("zzz/pressure", "zzz", Some("pressure")),
+            ]
+        );
     }
 }

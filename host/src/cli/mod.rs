@@ -118,6 +118,10 @@ struct RunArgs {
     /// The config file (TOML), e.g. /etc/sonde/sonde.toml.
     #[arg(long, short = 'c', value_name = "FILE")]
     config: PathBuf,
+    /// The exporter-toolkit web config file (TLS, basic auth, headers of /metrics), as
+    /// node_exporter's flag; replaces `[http] web_config_file`.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
     #[command(flatten)]
     paths: PathArgs,
 }
@@ -223,6 +227,10 @@ fn init_logging(log: &LogConfig) {
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
+    if let Some(web) = &args.web_config_file {
+        crate::expose::web_config::WebConfig::load(web)
+            .map_err(|e| anyhow::anyhow!("--web.config.file: {e}"))?;
+    }
     init_logging(&config.log);
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -231,7 +239,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let agent = Agent::new(args.config.clone(), args.paths.overrides());
+    let agent = Agent::new(args.config.clone(), args.paths.overrides())
+        .with_web_config_file(args.web_config_file);
     tokio.block_on(agent.run(config))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -68,6 +68,9 @@ pub struct HttpConfig {
     /// How long a client may take to send a request's header, counted from when the connection
     /// waits for it; also how long a kept-alive connection may stay idle (default 30s).
     pub header_read_timeout: ConfigDuration,
+    /// The Prometheus exporter-toolkit web config file (node_exporter's `--web.config.file`):
+    /// TLS, client certificates, basic auth and headers of the endpoint; re-read on SIGHUP.
+    pub web_config_file: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -76,6 +79,7 @@ impl Default for HttpConfig {
             listen: None,
             max_connections: 64,
             header_read_timeout: ConfigDuration(Duration::from_secs(30)),
+            web_config_file: None,
         }
     }
 }
@@ -560,6 +564,14 @@ impl Config {
                 format!("[http] listen: {listen:?} is not an address such as \"127.0.0.1:9100\""),
             ));
         }
+        if let Some(web) = &self.http.web_config_file {
+            crate::expose::web_config::WebConfig::load(web).map_err(|e| {
+                at(
+                    key("http", "web_config_file"),
+                    format!("[http] web_config_file: {e}"),
+                )
+            })?;
+        }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err(at(
                 key("log", "level"),
@@ -816,6 +828,18 @@ mod tests {
             err.starts_with("/etc/sonde/sonde.toml:3:1: [http] listen: "),
             "{err}"
         );
+        // The web config file is read and checked with the config: its error names both files.
+        let web = tempfile::tempdir().unwrap();
+        let web_yml = web.path().join("web.yml");
+        std::fs::write(&web_yml, "tls_server_config:\n  min_version: TLS11\n").unwrap();
+        let err = parse(&format!("\n[http]\nweb_config_file = {:?}\n", web_yml))
+            .unwrap_err()
+            .to_string();
+        let expected = format!(
+            "/etc/sonde/sonde.toml:3:1: [http] web_config_file: {}:2:3: tls_server_config: TLS11: ",
+            web_yml.display()
+        );
+        assert!(err.starts_with(&expected), "{err}");
         let err = parse("[log]\nlevel = \"loud\"\n").unwrap_err().to_string();
         assert!(
             err.starts_with("/etc/sonde/sonde.toml:2:1: [log] level: "),

@@ -1,12 +1,17 @@
 //! The pull endpoint: `GET /metrics` in the Prometheus text format (gzip when the scraper asks),
 //! from the latest values, so Prometheus or Alloy can scrape sonde as a node_exporter drop-in;
-//! `GET /-/healthy` and `GET /-/ready` for probes.
+//! `GET /-/healthy` and `GET /-/ready` for probes; over TLS and behind basic auth when a web
+//! config file says so ([`crate::expose::web_config`]).
 
 use crate::expose::SelfMetrics;
+use crate::expose::collect_filter::select;
 use crate::expose::store::LatestValues;
+use crate::expose::web_config::WebConfig;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+use hyper::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::io::Write;
@@ -34,6 +39,8 @@ pub struct ConnectionLimits {
 const MAX_REQUEST_BUFFER: usize = 16 << 10;
 
 /// Binds `listen` and serves until `shutdown` turns true. Binding errors are returned at once.
+/// Each connection is served under the web config `web` holds when it is accepted (TLS, basic
+/// auth, headers; plain HTTP when it holds none).
 ///
 /// At most `limits.max_connections` connections are open at once, and never more than an eighth
 /// of the descriptor limit, so that the plugins' files (a quarter, [`crate::sandbox::kept_files::Budget`])
@@ -44,6 +51,7 @@ pub async fn serve(
     store: Arc<LatestValues>,
     self_metrics: Arc<dyn SelfMetrics>,
     limits: ConnectionLimits,
+    web: watch::Receiver<Option<Arc<WebConfig>>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::bind(listen)
@@ -70,23 +78,87 @@ pub async fn serve(
                 _ = shutdown.changed() => break,
             };
             let (store, self_metrics) = (store.clone(), self_metrics.clone());
+            // The web config of the moment: a SIGHUP that replaces it applies to the next
+            // connections.
+            let web = web.borrow().clone();
             tokio::spawn(async move {
                 let _slot = slot;
+                let tls = web.as_ref().and_then(|w| w.tls.clone());
                 let service = hyper::service::service_fn(move |request| {
-                    let (store, self_metrics) = (store.clone(), self_metrics.clone());
+                    let (store, self_metrics, web) =
+                        (store.clone(), self_metrics.clone(), web.clone());
                     async move {
-                        Ok::<_, std::convert::Infallible>(respond(&store, &*self_metrics, &request))
+                        Ok::<_, std::convert::Infallible>(
+                            respond_as_configured(&store, &*self_metrics, request, web).await,
+                        )
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(limits.header_read_timeout)
-                    .max_buf_size(MAX_REQUEST_BUFFER)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let Some(tls) = tls else {
+                    serve_connection(TokioIo::new(stream), service, limits).await;
+                    return;
+                };
+                // The handshake is bounded as a request's header is: a client that connects
+                // and sends nothing holds no slot for long.
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                    .await
+                {
+                    Ok(Ok(stream)) => serve_connection(TokioIo::new(stream), service, limits).await,
+                    Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                }
             });
         }
     }))
+}
+
+/// Serves HTTP/1.1 requests on one connection, plain or TLS.
+async fn serve_connection<I, S>(io: I, service: S, limits: ConnectionLimits)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_REQUEST_BUFFER)
+        .serve_connection(io, service)
+        .await;
+}
+
+/// The answer to `request` under the web config: 401 without valid basic auth credentials
+/// (with `WWW-Authenticate: Basic`, as exporter-toolkit answers), the configured headers on
+/// every answer.
+async fn respond_as_configured(
+    store: &LatestValues,
+    self_metrics: &dyn SelfMetrics,
+    request: Request<Incoming>,
+    web: Option<Arc<WebConfig>>,
+) -> Response<Full<Bytes>> {
+    let Some(web) = web else {
+        return respond(store, self_metrics, &request);
+    };
+    let allowed = match &web.auth {
+        None => true,
+        Some(auth) => {
+            auth.allows(request.headers().get(AUTHORIZATION).cloned())
+                .await
+        }
+    };
+    let mut response = if allowed {
+        respond(store, self_metrics, &request)
+    } else {
+        let mut response = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+        response
+    };
+    for (name, value) in &web.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
 }
 
 /// Waits after failed accepts, doubling from 5 ms to 1 s (as Go's net/http does), and logs the
@@ -127,7 +199,11 @@ fn respond(
     }
     match request.uri().path() {
         "/metrics" => {
-            let text = store.render(self_metrics.families());
+            let selection = match select(request.uri().query(), self_metrics.collectors()) {
+                Ok(selection) => selection,
+                Err(message) => return text_response(StatusCode::BAD_REQUEST, message),
+            };
+            let text = store.render_selected(self_metrics.families(), selection.as_ref());
             let gzip = request
                 .headers()
                 .get(ACCEPT_ENCODING)
@@ -166,7 +242,11 @@ fn respond(
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    text_response(status, text)
+}
+
+fn text_response(status: StatusCode, text: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(text.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,

@@ -2,6 +2,7 @@
 //! removes them, as node_exporter shows nothing for a failed collector), rendered for `/metrics`
 //! with the self-metrics of the moment.
 
+use crate::expose::collect_filter::Selection;
 use sonde_sdk::MetricFamily;
 use sonde_sdk::exposition::{normalize, render_family};
 use std::collections::BTreeMap;
@@ -84,16 +85,33 @@ impl LatestValues {
 
     /// Every plugin's families and `own` (the self-metrics of the moment) in the Prometheus text
     /// format, families sorted by name.
-    pub fn render(&self, mut own: Vec<MetricFamily>) -> String {
+    pub fn render(&self, own: Vec<MetricFamily>) -> String {
+        self.render_selected(own, None)
+    }
+
+    /// As [`Self::render`], with only the families of the collectors `selection` names (and
+    /// their `node_scrape_collector_*` series) when there is one: `/metrics?collect[]=…`.
+    pub fn render_selected(
+        &self,
+        mut own: Vec<MetricFamily>,
+        selection: Option<&Selection>,
+    ) -> String {
         let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
         for latest in plugins.values_mut().filter(|l| !l.sorted) {
             normalize(&mut latest.families);
             latest.sorted = true;
         }
+        if let Some(selection) = selection {
+            selection.retain_meta(&mut own);
+        }
         normalize(&mut own);
         let mut all: Vec<&MetricFamily> = plugins
-            .values()
-            .flat_map(|l| &l.families)
+            .iter()
+            .flat_map(|(plugin, l)| {
+                l.families
+                    .iter()
+                    .filter(move |f| selection.is_none_or(|s| s.keeps(plugin, &f.name)))
+            })
             .chain(own.iter())
             .collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
