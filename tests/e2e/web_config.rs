@@ -78,6 +78,21 @@ fn https_get(
     https_get_over(port, ca, client, credentials, rustls::DEFAULT_VERSIONS)
 }
 
+/// A client certificate issued by a CA other than the test CA fails the handshake.
+fn assert_refuses_another_cas_client(port: u16, setup: &Setup) {
+    let stranger = TestCa::new("another CA").issue("prometheus");
+    let foreign = https_get(
+        port,
+        &setup.ca.pem(),
+        Some(&stranger),
+        Some(("prometheus", PASSWORD)),
+    );
+    assert!(
+        foreign.is_err(),
+        "served to another CA's client: {foreign:?}"
+    );
+}
+
 /// [`https_get`] offering only the TLS `versions` given.
 fn https_get_over(
     port: u16,
@@ -264,17 +279,7 @@ fn tls_client_certificates_and_basic_auth_guard_metrics_and_reload_on_sighup() {
         none.is_err(),
         "served without a client certificate: {none:?}"
     );
-    let stranger = TestCa::new("another CA").issue("prometheus");
-    let foreign = https_get(
-        sonde.port,
-        &setup.ca.pem(),
-        Some(&stranger),
-        Some(("prometheus", PASSWORD)),
-    );
-    assert!(
-        foreign.is_err(),
-        "served to another CA's client: {foreign:?}"
-    );
+    assert_refuses_another_cas_client(sonde.port, &setup);
     // A client that does not trust the test CA refuses the server.
     let untrusting = https_get(
         sonde.port,
@@ -371,17 +376,7 @@ fn an_optional_client_certificate_is_verified_when_given() {
         tls12.is_err(),
         "TLS 1.2 served under min_version TLS13: {tls12:?}"
     );
-    let stranger = TestCa::new("another CA").issue("prometheus");
-    let foreign = https_get(
-        sonde.port,
-        &setup.ca.pem(),
-        Some(&stranger),
-        Some(("prometheus", PASSWORD)),
-    );
-    assert!(
-        foreign.is_err(),
-        "served to another CA's client: {foreign:?}"
-    );
+    assert_refuses_another_cas_client(sonde.port, &setup);
 }
 
 #[test]
