@@ -14,7 +14,6 @@ use hyper::header::{
 };
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,11 +209,9 @@ fn respond(
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
             let mut response = if gzip {
-                let mut encoder =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                let _ = encoder.write_all(text.as_bytes());
-                let mut response =
-                    Response::new(Full::new(Bytes::from(encoder.finish().unwrap_or_default())));
+                let mut response = Response::new(Full::new(Bytes::from(
+                    crate::expose::gzip::encode(text.as_bytes()),
+                )));
                 response
                     .headers_mut()
                     .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));

@@ -5,6 +5,7 @@
 //! provides the self-metrics ([`SelfMetrics`]).
 
 pub mod collect_filter;
+pub mod gzip;
 pub mod http;
 pub mod store;
 pub mod web_config;
