@@ -14,7 +14,7 @@
 //! let runtime = Arc::new(Runtime::new(sandbox)?);
 //! let wasm = sonde::wasm::builtin::builtin("cpu").unwrap();
 //! let grants = Grants::new([sonde_sdk::Capability::Proc]);
-//! let cpu = Plugin::load(&runtime, "cpu", wasm, grants, Limits::default())?;
+//! let cpu = Plugin::load(&runtime, "cpu", &wasm, grants, Limits::default())?;
 //! let families = cpu.collect("{}")?;
 //! print!("{}", sonde_sdk::exposition::render(&families));
 //! # Ok::<(), anyhow::Error>(())

@@ -44,7 +44,7 @@ fn old_mem_plugin_runs(file: &str, api: &str) {
     // families either way.
     let builtin = sonde::wasm::builtin::builtin("mem").unwrap();
     let grants = Grants::new([Capability::Proc]);
-    let current = Plugin::load(&runtime, "mem", builtin, grants, Limits::default()).unwrap();
+    let current = Plugin::load(&runtime, "mem", &builtin, grants, Limits::default()).unwrap();
     assert_eq!(current.collect("").unwrap(), families);
 }
 
@@ -90,7 +90,7 @@ fn scrape_series(old: &[u8]) -> Vec<String> {
         interval: std::time::Duration::from_secs(15),
     };
     let builtin = sonde::wasm::builtin::builtin("mem").unwrap();
-    let mut round = Round::local(vec![load("old_mem", old), load("mem", builtin)]);
+    let mut round = Round::local(vec![load("old_mem", old), load("mem", &builtin)]);
     assert!(round.run(&mut Outgoing::default()).is_empty());
     let mut families = round.sinks().stats.families();
     sonde_sdk::exposition::normalize(&mut families);

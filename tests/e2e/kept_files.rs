@@ -12,7 +12,7 @@ use std::path::Path;
 fn net_with(kept_files: usize) -> (BTreeSet<String>, usize) {
     let rt = runtime(Path::new("/proc"));
     let wasm = sonde::wasm::builtin::builtin("net").unwrap();
-    let component = wasmtime::component::Component::new(rt.engine(), wasm).unwrap();
+    let component = wasmtime::component::Component::new(rt.engine(), &wasm).unwrap();
     let limits = Limits {
         kept_files,
         ..Limits::default()

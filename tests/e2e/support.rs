@@ -36,7 +36,7 @@ pub fn runtime(procfs: &Path) -> Arc<Runtime> {
 pub fn builtin(runtime: &Arc<Runtime>, name: &str) -> Plugin {
     let wasm = sonde::wasm::builtin::builtin(name).unwrap();
     let mut plugin =
-        Plugin::load(runtime, name, wasm, Grants::default(), Limits::default()).unwrap();
+        Plugin::load(runtime, name, &wasm, Grants::default(), Limits::default()).unwrap();
     plugin.set_grants(Grants::new(plugin.info().needs.iter().copied()));
     plugin
 }

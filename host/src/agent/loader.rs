@@ -51,7 +51,7 @@ fn check_names(
     discovered: &std::collections::BTreeMap<String, PathBuf>,
 ) -> Result<(), ConfigError> {
     for (name, settings) in &config.plugins {
-        if builtin::builtin(name).is_none() && component_path(name, settings, discovered).is_none()
+        if !builtin::is_builtin(name) && component_path(name, settings, discovered).is_none()
         {
             let known: Vec<_> = builtin::builtin_names().collect();
             return Err(config.error_at(
@@ -95,7 +95,7 @@ pub fn load_enabled(
         config
             .plugins
             .keys()
-            .filter(|name| builtin::builtin(name).is_none() || has_path(name))
+            .filter(|name| !builtin::is_builtin(name) || has_path(name))
             .cloned(),
     );
     for name in &names {
@@ -103,14 +103,14 @@ pub fn load_enabled(
         if settings.enabled == Some(false) {
             continue;
         }
-        if builtin::builtin(name).is_none() || has_path(name) {
+        if !builtin::is_builtin(name) || has_path(name) {
             settings.path = component_path(name, &settings, &discovered);
         }
         plugins.push(load(runtime, config, name, &settings, cache)?);
     }
     if config.global.enable_discovered_plugins {
         for (name, path) in &discovered {
-            if config.plugins.contains_key(name) || builtin::builtin(name).is_some() {
+            if config.plugins.contains_key(name) || builtin::is_builtin(name) {
                 continue;
             }
             let settings = PluginConfig {
@@ -164,13 +164,19 @@ fn load(
         let engine = runtime.engine();
         let component = match cache {
             Some(cache) => {
+                let inflate = precompiled.map(|code| move || code.inflate());
                 cache
-                    .load(engine, &wasm, precompiled)
+                    .load(
+                        engine,
+                        &wasm,
+                        inflate.as_ref().map(|f| f as &dyn Fn() -> Vec<u8>),
+                    )
                     .context("not a loadable component")?
                     .0
             }
-            None => match precompiled
-                .and_then(|code| crate::wasm::compile_cache::deserialize_precompiled(engine, code))
+            None => match precompiled.and_then(|code| {
+                crate::wasm::compile_cache::deserialize_precompiled(engine, &code.inflate())
+            })
             {
                 Some(component) => component,
                 None => return Plugin::load(runtime, name, &wasm, Grants::default(), limits),

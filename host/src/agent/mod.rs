@@ -335,7 +335,7 @@ fn compile_natively_later(generation: &Generation) {
             let Some(wasm) = crate::wasm::builtin::builtin(plugin.name()) else {
                 continue;
             };
-            if let Some((_, component)) = compiled.iter().find(|(w, _)| w == wasm) {
+            if let Some((_, component)) = compiled.iter().find(|(w, _)| *w == wasm) {
                 match plugin.replace_code(component) {
                     Ok(()) => replaced += 1,
                     Err(e) => {

@@ -127,7 +127,7 @@ fn scrapes(plugins: &BTreeMap<String, PluginFigures>) -> Vec<Scrape> {
         } else {
             &f.parts[..]
         };
-        let built_in = crate::wasm::builtin::builtin(name).is_some();
+        let built_in = crate::wasm::builtin::is_builtin(name);
         for part in parts {
             let source = (
                 name.clone(),

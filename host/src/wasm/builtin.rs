@@ -1,27 +1,52 @@
 //! The built-in plugins, embedded in the binary by `build.rs`: their components and the code
-//! wasmtime compiled from them at build time.
+//! wasmtime compiled from them at build time, both deflated (inflated when loaded).
 
 use std::path::Path;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 
+/// Whether `name` is a built-in plugin.
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN_PLUGINS.iter().any(|(n, ..)| *n == name)
+}
+
 /// The component bytes of the built-in plugin `name`.
-pub fn builtin(name: &str) -> Option<&'static [u8]> {
+pub fn builtin(name: &str) -> Option<Vec<u8>> {
     BUILTIN_PLUGINS
         .iter()
         .find(|(n, ..)| *n == name)
-        .map(|(_, bytes, _)| *bytes)
+        .map(|(_, deflated, _)| inflate(deflated))
 }
 
 /// The built-in plugin `name` precompiled by wasmtime at build time, for this binary's target
 /// and engine settings ([`crate::wasm::engine_config`]) on the architecture's baseline CPU (`None`
-/// when built without the `precompiled-builtins` feature).
-pub fn precompiled(name: &str) -> Option<&'static [u8]> {
+/// when built without the `precompiled-builtins` feature), still deflated: the compile cache
+/// holds it after the first start, and [`Precompiled::inflate`] is needed only when it does not.
+pub fn precompiled(name: &str) -> Option<Precompiled> {
     BUILTIN_PLUGINS
         .iter()
         .find(|(n, ..)| *n == name)
-        .map(|(.., artifact)| *artifact)
-        .filter(|artifact| !artifact.is_empty())
+        .map(|(.., artifact)| Precompiled(artifact))
+        .filter(|artifact| !artifact.0.is_empty())
+}
+
+/// A built-in's precompiled code as embedded (deflated).
+#[derive(Debug, Clone, Copy)]
+pub struct Precompiled(&'static [u8]);
+
+impl Precompiled {
+    /// The code, inflated (~1–1.5 MB a plugin).
+    pub fn inflate(&self) -> Vec<u8> {
+        inflate(self.0)
+    }
+}
+
+/// Bytes `build.rs` deflated.
+fn inflate(deflated: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(deflated.len() * 3);
+    std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(deflated), &mut out)
+        .expect("the embedded plugins were deflated by build.rs");
+    out
 }
 
 /// The names of the built-in plugins.

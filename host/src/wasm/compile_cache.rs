@@ -103,13 +103,13 @@ impl CompileCache {
     }
 
     /// The component for `wasm`: from the cache when a valid artifact is there, else from
-    /// `precompiled` (a built-in's artifact, see `build.rs`) when the engine accepts it, else
-    /// compiled; cached in both cases.
+    /// `precompiled` (gives a built-in's artifact, see `build.rs`; called only then) when the
+    /// engine accepts it, else compiled; cached in both cases.
     pub fn load(
         &self,
         engine: &Engine,
         wasm: &[u8],
-        precompiled: Option<&[u8]>,
+        precompiled: Option<&dyn Fn() -> Vec<u8>>,
     ) -> anyhow::Result<(Component, Source)> {
         let path = self.artifact_path(engine, wasm);
         if path.exists() {
@@ -164,9 +164,17 @@ impl CompileCache {
     /// A built-in's precompiled `artifact`, as a file mapping from the cache (written there
     /// first), or from memory when the cache cannot be written; `None`, logged, when the engine
     /// refuses it. In the agent, the component is noted for [`CompileCache::compile_natively`].
-    fn load_baseline(&self, engine: &Engine, wasm: &[u8], artifact: &[u8]) -> Option<Component> {
+    fn load_baseline(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        artifact: &dyn Fn() -> Vec<u8>,
+    ) -> Option<Component> {
         let path = self.baseline_path(engine, wasm);
-        let component = match path.exists() || write_atomically(&path, artifact).is_ok() {
+        let mut inflated = None;
+        let in_cache = path.exists()
+            || write_atomically(&path, inflated.insert(artifact())).is_ok();
+        let component = match in_cache {
             // SAFETY: the artifact is part of this binary, written by its build with the same
             // wasmtime (or a copy of it written by this code into the owner-only cache);
             // wasmtime checks its header, version, target, settings and CPU features, and a
@@ -179,7 +187,7 @@ impl CompileCache {
                     None
                 }
             },
-            false => deserialize_precompiled(engine, artifact),
+            false => deserialize_precompiled(engine, &inflated.unwrap_or_else(artifact)),
         }?;
         if self.in_child {
             self.baseline
@@ -309,7 +317,7 @@ mod tests {
         let engine = engine();
         let wasm = empty_component();
         let artifact = engine.precompile_component(&wasm).unwrap();
-        let loaded = cache.load(&engine, &wasm, Some(&artifact)).unwrap().1;
+        let loaded = cache.load(&engine, &wasm, Some(&|| artifact.clone())).unwrap().1;
         assert_eq!(loaded, Source::Precompiled);
         let kept = std::fs::read(cache.baseline_path(&engine, &wasm)).unwrap();
         assert_eq!(kept, artifact);
@@ -317,7 +325,7 @@ mod tests {
         // nothing is noted for compiling.
         assert!(!cache.has_baseline());
         assert_eq!(
-            cache.load(&engine, &wasm, Some(&artifact)).unwrap().1,
+            cache.load(&engine, &wasm, Some(&|| artifact.clone())).unwrap().1,
             Source::Precompiled
         );
         assert!(cache.compile_natively(&engine).is_empty());
@@ -333,11 +341,11 @@ mod tests {
         let foreign = other.precompile_component(&wasm).unwrap();
         let engine = engine();
         assert!(deserialize_precompiled(&engine, &foreign).is_none());
-        let loaded = cache.load(&engine, &wasm, Some(&foreign)).unwrap().1;
+        let loaded = cache.load(&engine, &wasm, Some(&|| foreign.clone())).unwrap().1;
         assert_eq!(loaded, Source::Compiled);
         assert!(!cache.baseline_path(&engine, &wasm).exists());
         assert_eq!(
-            cache.load(&engine, &wasm, Some(&foreign)).unwrap().1,
+            cache.load(&engine, &wasm, Some(&|| foreign.clone())).unwrap().1,
             Source::Cache
         );
     }
