@@ -1,84 +1,152 @@
-//! sonde side by side with the agents operators run today, in one run on one machine, at the
-//! same interval for the same duration, and a native floor; writes `BENCHMARKS.md`.
+//! The referee: sonde side by side with the agents operators run today and with two native
+//! floors, at the agent's real cadence, in one run on one machine; writes `BENCHMARKS.md`.
 //!
-//! `scripts/bench [--quick] [--runs N] [--seconds S] [--out FILE]`
-//! (= `cargo bench -p sonde --bench peers -- …`; `--quick` finishes in under two minutes and
-//! only checks that every part works).
+//! `scripts/bench [--quick] [--rounds N] [--cycles-1s N] [--cycles-10s N] [--processes N] [--out FILE]`
+//! (= `cargo bench -p sonde --bench peers -- …`; `--quick` finishes in about two minutes and
+//! only checks that every part works: CI runs it).
 //!
-//! Comparisons (each peer only if its Debian package is installed):
-//! * sonde's built-ins vs `prometheus-node-exporter` with the same collectors, scraped as
-//!   Prometheus does (`Accept-Encoding: gzip`);
-//! * sonde's process groups vs `prometheus-process-exporter` on the same matcher
-//!   (`{{.Comm}}` for every command line);
-//! * sonde's cpu, mem, disk, net vs `collectd` with its cpu, memory, load, disk, df and interface
-//!   plugins (writing CSV);
-//! * the floor: a native loop that only reads the files sonde read, measured in this process.
+//! Every contestant of a comparison runs **alone**, one after the other, and the order repeats
+//! in every round (A/B/A/B…, the order reversed every other round), so that the machine's drift
+//! between hours hits all of them; the report gives the median of the rounds and their range, and
+//! ratios between medians of the same run. Each contestant is measured at a 1 s and a 10 s
+//! cadence: the agents collect at that interval and are scraped at it with `Accept-Encoding:
+//! gzip`, as Prometheus scrapes; node_exporter and process-exporter collect when scraped.
 //!
-//! CPU per cycle is the process's utime + stime (from `/proc/<pid>/stat`) over the run divided
-//! by the cycles; RSS is VmRSS at the end (steady) and VmHWM (peak).
+//! Contestants (a peer only if its Debian package is installed):
+//! * sonde with all built-ins vs `prometheus-node-exporter` with the same collectors;
+//! * sonde's process groups vs `prometheus-process-exporter` (`{{.Comm}}` for every command
+//!   line) on `--processes` sleeping processes the bench starts;
+//! * sonde's cpu, mem, disk, net vs `collectd` (cpu, memory, load, disk, df, interface);
+//! * each built-in alone in the agent, and the agent with a textfile plugin that finds nothing
+//!   (the fixed cost of a cycle);
+//! * the floors: the files, listings and `statfs` calls one sonde cycle made (recorded by the
+//!   sandbox), replayed natively in this process — **kept**: files opened once and read again
+//!   with one `pread` from offset 0 (the physical limit for an agent that keeps files open) —
+//!   and **open-read-close** every cycle (what node_exporter does).
+//!
+//! CPU per cycle is the process's CPU clock (`clock_getcpuclockid`: nanoseconds, every thread,
+//! exited ones included) over the measured cycles; RSS is VmRSS at the end (steady) and VmHWM
+//! (peak).
 
 mod common;
 
-use common::{Killed, cpu_ms, get, process_cpu_ms, replay};
+use common::{Killed, get, process_cpu_ms};
 use sonde::agent::cycle::{Outgoing, Round};
 use sonde::agent::loader;
 use sonde::config::Config;
-use sonde::sandbox::{DEFAULT_READ_CAP, RootPaths, Sandbox};
+use sonde::sandbox::{Access, DEFAULT_READ_CAP, RootPaths, Sandbox};
+use sonde::wasm::builtin;
 use sonde::wasm::runtime::Runtime;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 const PROCESS_EXPORTER: &str = "/usr/bin/prometheus-process-exporter";
 const COLLECTD: &str = "/usr/sbin/collectd";
-const ALL_PLUGINS: &[&str] = &["cpu", "mem", "disk", "net", "process", "system", "textfile"];
+/// sonde's matcher for the process-exporter comparison, and process-exporter's.
+const PROCESS_GROUPS_TOML: &str = "[plugins.process]\nconfig = { processes = false, process_names = [{ name = \"{{.Comm}}\", cmdline = [\".+\"] }] }\n";
+const PROCESS_GROUPS_YAML: &str = "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline:\n    - '.+'\n";
 
 struct Options {
     quick: bool,
-    runs: usize,
-    seconds: u64,
+    rounds: usize,
+    /// Measured cycles per contestant and round at each cadence.
+    cadences: Vec<(Duration, u32)>,
+    processes: usize,
+    /// Sections measured by other benchmarks (scripts/bench), appended to the report.
+    sections: Option<PathBuf>,
     out: PathBuf,
 }
 
 fn options() -> Options {
     let mut o = Options {
         quick: false,
-        runs: 3,
-        seconds: 60,
+        rounds: 5,
+        cadences: vec![(Duration::from_secs(1), 20), (Duration::from_secs(10), 3)],
+        processes: 10_000,
+        sections: None,
         out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md")),
     };
     let mut args = std::env::args().skip(1);
+    let number = |v: Option<String>, what: &str| -> usize {
+        v.and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{what} takes a number"))
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => o.quick = true,
-            "--runs" => o.runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
-            "--seconds" => {
-                o.seconds = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--seconds S")
-            }
+            "--rounds" => o.rounds = number(args.next(), "--rounds"),
+            "--cycles-1s" => o.cadences[0].1 = number(args.next(), "--cycles-1s") as u32,
+            "--cycles-10s" => o.cadences[1].1 = number(args.next(), "--cycles-10s") as u32,
+            "--processes" => o.processes = number(args.next(), "--processes"),
             "--out" => o.out = args.next().map(PathBuf::from).expect("--out FILE"),
-            _ => {}
+            "--sections" => o.sections = args.next().map(PathBuf::from),
+            _ => {} // cargo bench passes --bench
         }
     }
     if o.quick {
-        o.runs = 1;
-        o.seconds = 8;
+        o.rounds = 1;
+        o.cadences = vec![(Duration::from_secs(1), 2), (Duration::from_secs(10), 1)];
+        o.processes = 200;
         o.out = std::env::temp_dir().join("sonde-BENCHMARKS-quick.md");
     }
+    assert!(o.rounds > 0, "--rounds must be at least 1");
     o
 }
 
-/// What one process cost over a run.
+/// What one contestant cost in one round.
 #[derive(Debug, Clone, Copy, Default)]
 struct Cost {
     cpu_ms_per_cycle: f64,
     rss_kb: u64,
     peak_kb: u64,
     series: usize,
+}
+
+/// A program measured from outside: sonde or a peer.
+enum Program {
+    Sonde {
+        plugins: Vec<String>,
+        extra: &'static str,
+    },
+    NodeExporter,
+    ProcessExporter,
+    Collectd,
+}
+
+/// One row of a comparison.
+enum Contestant {
+    Program { program: Program, label: String },
+    /// The native floor: `kept` files or open-read-close.
+    Floor { accesses: Vec<Access>, kept: bool },
+}
+
+impl Contestant {
+    fn label(&self) -> String {
+        match self {
+            Contestant::Program { label, .. } => label.clone(),
+            Contestant::Floor { kept: true, .. } => "floor: files kept open, `pread`".into(),
+            Contestant::Floor { kept: false, .. } => "floor: open, read, close".into(),
+        }
+    }
+
+    fn installed(&self) -> bool {
+        match self {
+            Contestant::Program { program, .. } => match program {
+                Program::Sonde { .. } => true,
+                Program::NodeExporter => Path::new(NODE_EXPORTER).exists(),
+                Program::ProcessExporter => Path::new(PROCESS_EXPORTER).exists(),
+                Program::Collectd => Path::new(COLLECTD).exists(),
+            },
+            Contestant::Floor { .. } => true,
+        }
+    }
 }
 
 fn free_port() -> u16 {
@@ -89,6 +157,7 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until `port` serves metrics; how long that took.
 fn wait_http(port: u16, within: Duration) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < within {
@@ -116,9 +185,27 @@ fn rss(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn count_series(body: &str, prefix: &[&str]) -> usize {
+/// CPU time of another process in ms: its CPU clock, every thread, exited ones included.
+fn cpu_ms(pid: u32) -> f64 {
+    let mut clock: libc::clockid_t = 0;
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: both write one value of the given type.
+    unsafe {
+        if libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) != 0
+            || libc::clock_gettime(clock, &mut t) != 0
+        {
+            return f64::NAN;
+        }
+    }
+    t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
+}
+
+fn count_series(body: &str) -> usize {
     body.lines()
-        .filter(|l| !l.starts_with('#') && prefix.iter().any(|p| l.starts_with(p)))
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
         .count()
 }
 
@@ -136,268 +223,508 @@ fn sonde_binary() -> PathBuf {
     panic!("build sonde first: cargo build --release -p sonde");
 }
 
-fn sonde_config(dir: &Path, port: u16, plugins: &[&str], process_groups: bool) -> PathBuf {
+/// A sonde config: `plugins` enabled (the others off), collecting every `interval`.
+fn sonde_config(dir: &Path, port: u16, plugins: &[String], extra: &str, interval: Duration) -> PathBuf {
     let mut text = format!(
-        "[global]\ninterval = \"1s\"\ncache_dir = {:?}\nstate_dir = {:?}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+        "[global]\ninterval = \"{}s\"\ncache_dir = {:?}\nstate_dir = {:?}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+        interval.as_secs(),
         dir.join("cache"),
         dir.join("state")
     );
-    for name in ALL_PLUGINS {
-        if !plugins.contains(name) {
-            text.push_str(&format!("[plugins.{name}]\nenabled = false\n"));
+    for name in builtin::builtin_names() {
+        if !plugins.iter().any(|p| p == name) {
+            let _ = write!(text, "[plugins.{name}]\nenabled = false\n");
         }
     }
-    if process_groups {
-        text.push_str("[plugins.process]\nconfig = { processes = false, process_names = [{ name = \"{{.Comm}}\", cmdline = [\".+\"] }] }\n");
-    }
+    text.push_str(extra);
     let path = dir.join("sonde.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
-fn start_sonde(config: &Path) -> Killed {
-    Killed(
-        Command::new(sonde_binary())
-            .args(["run", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+fn quiet(cmd: &mut Command) -> Child {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
 }
 
-/// The floor for `plugins`: the files one cycle reads (recorded by the sandbox), read natively
-/// once a second for `seconds`, measured in this process.
-fn floor(plugins: &[&str], seconds: u64, process_groups: bool) -> (Cost, usize) {
-    let paths = RootPaths::default();
-    let runtime =
-        Arc::new(Runtime::new(Sandbox::open(paths.clone(), DEFAULT_READ_CAP).record()).unwrap());
+/// Starts `program`; the child and the port it serves /metrics on (collectd serves none).
+fn start(program: &Program, dir: &Path, interval: Duration) -> (Killed, Option<u16>) {
+    let port = free_port();
+    let child = match program {
+        Program::Sonde { plugins, extra } => {
+            let config = sonde_config(dir, port, plugins, extra, interval);
+            quiet(Command::new(sonde_binary()).args(["run", "--config", config.to_str().unwrap()]))
+        }
+        Program::NodeExporter => quiet(
+            Command::new(NODE_EXPORTER)
+                .args(builtin::node_exporter_args(&format!("127.0.0.1:{port}"))),
+        ),
+        Program::ProcessExporter => {
+            let config = dir.join("process-exporter.yml");
+            std::fs::write(&config, PROCESS_GROUPS_YAML).unwrap();
+            quiet(
+                Command::new(PROCESS_EXPORTER)
+                    .arg(format!("-web.listen-address=127.0.0.1:{port}"))
+                    .arg(format!("-config.path={}", config.display())),
+            )
+        }
+        Program::Collectd => {
+            let config = dir.join("collectd.conf");
+            std::fs::write(
+                &config,
+                format!(
+                    "Interval {}\nBaseDir \"{1}\"\nPIDFile \"{1}/collectd.pid\"\nPluginDir \"/usr/lib/collectd\"\nLoadPlugin cpu\nLoadPlugin memory\nLoadPlugin load\nLoadPlugin disk\nLoadPlugin df\nLoadPlugin interface\nLoadPlugin csv\n<Plugin csv>\n  DataDir \"{1}/csv\"\n</Plugin>\n",
+                    interval.as_secs(),
+                    dir.display(),
+                ),
+            )
+            .unwrap();
+            return (
+                Killed(quiet(Command::new(COLLECTD).args(["-f", "-C"]).arg(&config))),
+                None,
+            );
+        }
+    };
+    (Killed(child), Some(port))
+}
+
+/// One contestant for `cycles` cycles at `cadence`, alone on the machine.
+fn measure(contestant: &Contestant, cadence: Duration, cycles: u32) -> Cost {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::load(&sonde_config(dir.path(), 1, plugins, process_groups)).unwrap();
+    match contestant {
+        Contestant::Program { program, .. } => {
+            let (child, port) = start(program, dir.path(), cadence);
+            match port {
+                Some(port) => {
+                    wait_http(port, Duration::from_secs(120)).expect("the agent answers");
+                }
+                None => std::thread::sleep(Duration::from_secs(1)),
+            }
+            // Past the start: the first cycle and, for sonde, its start-up page-out.
+            std::thread::sleep(Duration::from_millis(1500));
+            let pid = child.0.id();
+            let before = cpu_ms(pid);
+            let start = Instant::now();
+            for cycle in 1..=cycles {
+                if let Some(port) = port {
+                    let _ = get(port, true);
+                }
+                sleep_until(start + cadence * cycle);
+            }
+            let (rss_kb, peak_kb) = rss(pid);
+            let cpu = (cpu_ms(pid) - before) / f64::from(cycles);
+            let series = match port {
+                Some(port) => get(port, false).map(|b| count_series(&b)).unwrap_or(0),
+                None => count_csv_values(&dir.path().join("csv")),
+            };
+            Cost {
+                cpu_ms_per_cycle: cpu,
+                rss_kb,
+                peak_kb,
+                series,
+            }
+        }
+        Contestant::Floor { accesses, kept } => {
+            let paths = RootPaths::default();
+            let mut floor = Floor::default();
+            floor.cycle(&paths, accesses, *kept);
+            std::thread::sleep(cadence);
+            let before = process_cpu_ms();
+            for _ in 0..cycles {
+                floor.cycle(&paths, accesses, *kept);
+                std::thread::sleep(cadence);
+            }
+            Cost {
+                cpu_ms_per_cycle: (process_cpu_ms() - before) / f64::from(cycles),
+                series: accesses.len(),
+                ..Cost::default()
+            }
+        }
+    }
+}
+
+fn sleep_until(deadline: Instant) {
+    if let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        std::thread::sleep(left);
+    }
+}
+
+/// The native floor's state: the files it keeps open (kept mode).
+#[derive(Default)]
+struct Floor {
+    kept: HashMap<PathBuf, File>,
+    buffer: Vec<u8>,
+}
+
+impl Floor {
+    /// One cycle's accesses: kept files read with one `pread` of up to 1 MiB from offset 0
+    /// (`../shared/bench/floor.c`'s `FLOOR_KEPT=1`), or opened, read to the end and closed.
+    fn cycle(&mut self, paths: &RootPaths, accesses: &[Access], kept: bool) {
+        if !kept {
+            return common::replay(paths, accesses);
+        }
+        self.buffer.resize(1 << 20, 0);
+        for access in accesses {
+            match access {
+                Access::Read(root, path) => {
+                    let path = paths.path(*root).join(path);
+                    if !self.kept.contains_key(&path) {
+                        match File::open(&path) {
+                            Ok(file) => self.kept.insert(path.clone(), file),
+                            // Out of descriptors (this machine's limit): read it the slow way.
+                            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {
+                                common::replay(paths, std::slice::from_ref(access));
+                                continue;
+                            }
+                            Err(_) => continue,
+                        };
+                    }
+                    let _ = self.kept[&path].read_at(&mut self.buffer, 0);
+                }
+                other => common::replay(paths, std::slice::from_ref(other)),
+            }
+        }
+    }
+}
+
+/// The accesses of one cycle of `plugins` (after warm-up cycles), recorded by the sandbox.
+fn record_accesses(plugins: &[String], extra: &str) -> Vec<Access> {
+    let runtime = Arc::new(
+        Runtime::new(Sandbox::open(RootPaths::default(), DEFAULT_READ_CAP).record()).unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = sonde_config(dir.path(), 1, plugins, extra, Duration::from_secs(1));
+    let config = Config::load(&config).unwrap();
     let loaded = loader::load_enabled(&runtime, &config, None).unwrap();
     let mut round = Round::local(loaded);
     round.run(&mut Outgoing::default());
+    round.run(&mut Outgoing::default());
     runtime.sandbox().take_recorded();
     round.run(&mut Outgoing::default());
-    let accesses = runtime.sandbox().take_recorded();
-    // Once a second, like the agents: a cycle after a second's pause finds colder caches than
-    // back-to-back cycles would.
-    let before = process_cpu_ms();
-    for _ in 0..seconds {
-        replay(&paths, &accesses);
-        std::thread::sleep(Duration::from_secs(1));
+    runtime.sandbox().take_recorded()
+}
+
+/// A comparison: its contestants measured in rounds at each cadence.
+struct Comparison {
+    title: String,
+    note: String,
+    contestants: Vec<Contestant>,
+    /// Per cadence, per contestant, the rounds' costs.
+    results: Vec<(Duration, Vec<Vec<Cost>>)>,
+}
+
+impl Comparison {
+    fn new(title: &str, note: &str, contestants: Vec<Contestant>) -> Self {
+        Comparison {
+            title: title.into(),
+            note: note.into(),
+            contestants: contestants.into_iter().filter(Contestant::installed).collect(),
+            results: Vec::new(),
+        }
     }
-    let cost = Cost {
-        cpu_ms_per_cycle: (process_cpu_ms() - before) / seconds as f64,
-        ..Cost::default()
-    };
-    (cost, accesses.len())
+
+    /// Rounds of every contestant in turn (reversed every other round) at each cadence.
+    fn run(&mut self, rounds: usize, cadences: &[(Duration, u32)]) {
+        for &(cadence, cycles) in cadences {
+            let mut costs = vec![Vec::new(); self.contestants.len()];
+            for round in 0..rounds {
+                let mut order: Vec<usize> = (0..self.contestants.len()).collect();
+                if round % 2 == 1 {
+                    order.reverse();
+                }
+                for i in order {
+                    let cost = measure(&self.contestants[i], cadence, cycles);
+                    eprintln!(
+                        "{} · {} s · round {} · {}: {:.3} ms/cycle",
+                        self.title,
+                        cadence.as_secs(),
+                        round + 1,
+                        self.contestants[i].label(),
+                        cost.cpu_ms_per_cycle
+                    );
+                    costs[i].push(cost);
+                }
+            }
+            self.results.push((cadence, costs));
+        }
+    }
 }
 
-/// One row of the report: a measured process.
-#[derive(Debug, Clone, Default)]
-struct Row {
-    comparison: &'static str,
-    agent: String,
-    runs: Vec<Cost>,
-    startup_ms: Option<(f64, f64)>,
-    binary_kb: Option<u64>,
-}
-
-fn median(mut v: Vec<f64>) -> (f64, f64) {
+/// Median and range.
+fn median(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
+    let mut v: Vec<f64> = values.collect();
     v.sort_by(f64::total_cmp);
-    let m = v[v.len() / 2];
-    let spread = v.last().unwrap() - v.first().unwrap();
-    (m, spread)
+    (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
-fn size_kb(path: &str) -> Option<u64> {
-    std::fs::metadata(path).ok().map(|m| m.len() / 1024)
+fn ratio(a: f64, b: Option<f64>) -> String {
+    b.filter(|b| *b > 0.0)
+        .map_or(String::new(), |b| format!("{:.2}", a / b))
 }
 
-fn startup(plugins: &[&str]) -> (f64, f64) {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = sonde_config(dir.path(), port, plugins, false);
-    let first = |cfg: &Path| {
-        let child = start_sonde(cfg);
-        let t =
-            wait_http(port, Duration::from_secs(60)).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
-        drop(child);
-        t
-    };
-    let cold = first(&config);
-    let warm = first(&config);
-    (cold, warm)
+fn render_comparison(out: &mut String, c: &Comparison, peer: &str, peer_header: &str) {
+    let _ = write!(out, "\n## {}\n\n{}\n", c.title, c.note);
+    for (cadence, costs) in &c.results {
+        let medians: Vec<f64> = costs
+            .iter()
+            .map(|runs| median(runs.iter().map(|r| r.cpu_ms_per_cycle)).0)
+            .collect();
+        let find = |pred: &dyn Fn(&Contestant) -> bool| {
+            c.contestants.iter().position(pred).map(|i| medians[i])
+        };
+        let kept = find(&|x| matches!(x, Contestant::Floor { kept: true, .. }));
+        let orc = find(&|x| matches!(x, Contestant::Floor { kept: false, .. }));
+        let peer_cost = find(&|x| x.label() == peer);
+        let _ = write!(
+            out,
+            "\n### Every {} s\n\n| | CPU ms/cycle, median [range] | × kept floor | × open-read-close floor | × {peer_header} | steady RSS MB | peak RSS MB | series (floors: accesses) |\n|---|---|---|---|---|---|---|---|\n",
+            cadence.as_secs()
+        );
+        for (i, contestant) in c.contestants.iter().enumerate() {
+            let runs = &costs[i];
+            let (m, lo, hi) = median(runs.iter().map(|r| r.cpu_ms_per_cycle));
+            let is_floor = matches!(contestant, Contestant::Floor { .. });
+            let mb = |kb: fn(&Cost) -> u64| {
+                if is_floor {
+                    String::new()
+                } else {
+                    format!("{:.1}", median(runs.iter().map(|r| kb(r) as f64 / 1024.0)).0)
+                }
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {m:.3} [{lo:.3}–{hi:.3}] | {} | {} | {} | {} | {} | {} |",
+                contestant.label(),
+                ratio(m, kept),
+                ratio(m, orc),
+                ratio(m, peer_cost),
+                mb(|r| r.rss_kb),
+                mb(|r| r.peak_kb),
+                runs.last().map_or(0, |r| r.series),
+            );
+        }
+    }
 }
+
+/// The machine, for the report's header.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name") || l.starts_with("Model"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU".to_owned(), |(_, v)| v.trim().to_owned());
+    let uname = sonde::sandbox::system::uname();
+    format!(
+        "{} × {model}, kernel {} ({})",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        uname.release,
+        uname.machine
+    )
+}
+
+/// Sleeping processes for the process-groups comparison, killed when dropped.
+struct Sleepers(Vec<Child>);
+
+impl Sleepers {
+    fn start(n: usize) -> Self {
+        let children = (0..n)
+            .map(|_| {
+                Command::new("sleep")
+                    .arg("86400")
+                    .stdin(Stdio::null())
+                    .spawn()
+                    .expect("start a sleeping process")
+            })
+            .collect();
+        Sleepers(children)
+    }
+}
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+        }
+        for child in &mut self.0 {
+            let _ = child.wait();
+        }
+    }
+}
+
+fn sonde(label: &str, plugins: &[&str], extra: &'static str) -> Contestant {
+    Contestant::Program {
+        program: Program::Sonde {
+            plugins: plugins.iter().map(|p| p.to_string()).collect(),
+            extra,
+        },
+        label: label.into(),
+    }
+}
+
+fn floors(plugins: &[&str], extra: &str) -> [Contestant; 2] {
+    let plugins: Vec<String> = plugins.iter().map(|p| p.to_string()).collect();
+    let accesses = record_accesses(&plugins, extra);
+    [
+        Contestant::Floor {
+            accesses: accesses.clone(),
+            kept: true,
+        },
+        Contestant::Floor {
+            accesses,
+            kept: false,
+        },
+    ]
+}
+
+fn program(program: Program, label: &str) -> Contestant {
+    Contestant::Program {
+        program,
+        label: label.into(),
+    }
+}
+
+/// The binary's size and its size stripped of symbols.
+fn binary_sizes() -> (f64, Option<f64>) {
+    let binary = sonde_binary();
+    let size = std::fs::metadata(&binary).map_or(0, |m| m.len()) as f64 / 1e6;
+    let stripped = tempfile::NamedTempFile::new().ok().and_then(|tmp| {
+        let ok = Command::new("strip")
+            .arg("-o")
+            .arg(tmp.path())
+            .arg(&binary)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| std::fs::metadata(tmp.path()).map_or(0, |m| m.len()) as f64 / 1e6)
+    });
+    (size, stripped)
+}
+
+/// The row of the agent whose one plugin finds nothing to collect.
+const NOTHING_TO_DO: &str = "the agent, textfile on an empty directory (nothing to do)";
 
 /// The line in `BENCHMARKS.md` after which a regeneration keeps the file as it is.
 const KEPT_SECTIONS: &str = "<!-- kept by scripts/bench: measured by the commands given -->";
 
 fn main() {
     let o = options();
-    let dir = tempfile::tempdir().unwrap();
-    let mut rows: Vec<Row> = Vec::new();
-    let sonde_size = std::fs::metadata(sonde_binary())
-        .ok()
-        .map(|m| m.len() / 1024);
+    let all: Vec<&str> = builtin::builtin_names().collect();
+    let started = Instant::now();
 
-    // 1. Built-ins vs node_exporter, same collectors.
-    let mut sonde_row = Row {
-        comparison: "node_exporter",
-        agent: "sonde (all built-ins)".into(),
-        binary_kb: sonde_size,
-        ..Row::default()
-    };
-    let mut ne_row = Row {
-        comparison: "node_exporter",
-        agent: "prometheus-node-exporter".into(),
-        binary_kb: size_kb(NODE_EXPORTER),
-        ..Row::default()
-    };
-    let mut floor_row = Row {
-        comparison: "node_exporter",
-        agent: "floor (native reads)".into(),
-        ..Row::default()
-    };
-    sonde_row.startup_ms = Some(startup(ALL_PLUGINS));
-    for _ in 0..o.runs {
-        let port = free_port();
-        let sonde = start_sonde(&sonde_config(dir.path(), port, ALL_PLUGINS, false));
-        let ne = Path::new(NODE_EXPORTER).exists().then(|| {
-            let ne_port = free_port();
-            let mut cmd = Command::new(NODE_EXPORTER);
-            cmd.args(sonde::wasm::builtin::node_exporter_args(&format!(
-                "127.0.0.1:{ne_port}"
-            )))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-            (Killed(cmd.spawn().unwrap()), ne_port)
-        });
-        wait_http(port, Duration::from_secs(60)).expect("sonde answers");
-        let sonde_cost = measure_pair(
-            &sonde,
-            port,
-            ne.as_ref().map(|(c, p)| (c.0.id(), Some(*p))),
-            o.seconds,
-            &["node_"],
-        );
-        sonde_row.runs.push(sonde_cost.0);
-        if let Some(c) = sonde_cost.1 {
-            ne_row.runs.push(c);
-        }
-        floor_row.runs.push(floor(ALL_PLUGINS, o.seconds, false).0);
+    let mut comparisons = Vec::new();
+
+    let mut node = vec![
+        sonde("sonde (all built-ins)", &all, ""),
+        program(Program::NodeExporter, "prometheus-node-exporter"),
+    ];
+    node.extend(floors(&all, ""));
+    comparisons.push((
+        Comparison::new(
+            "All built-ins vs node_exporter",
+            "sonde with every built-in plugin at its defaults; Debian's node_exporter with the same collectors (`sonde::wasm::builtin::NODE_EXPORTER_COLLECTORS`).",
+            node,
+        ),
+        "prometheus-node-exporter",
+    ));
+
+    let sleepers = Sleepers::start(o.processes);
+    let mut groups = vec![
+        sonde("sonde (process groups)", &["process"], PROCESS_GROUPS_TOML),
+        program(Program::ProcessExporter, "prometheus-process-exporter"),
+    ];
+    groups.extend(floors(&["process"], PROCESS_GROUPS_TOML));
+    let mut groups = Comparison::new(
+        &format!("Process groups on {} more processes vs process-exporter", o.processes),
+        &format!(
+            "{} sleeping processes started by the bench besides the machine's own; both group every command line by `{{{{.Comm}}}}`.",
+            o.processes
+        ),
+        groups,
+    );
+    groups.run(o.rounds, &o.cadences[..1]);
+    drop(sleepers);
+
+    let four = ["cpu", "mem", "disk", "net"];
+    let mut collectd = vec![
+        sonde("sonde (cpu, mem, disk, net)", &four, ""),
+        program(
+            Program::Collectd,
+            "collectd (cpu, memory, load, disk, df, interface)",
+        ),
+    ];
+    collectd.extend(floors(&four, ""));
+    comparisons.push((
+        Comparison::new(
+            "cpu, mem, disk, net vs collectd",
+            "collectd writes CSV (its series: the values of one interval).",
+            collectd,
+        ),
+        "collectd (cpu, memory, load, disk, df, interface)",
+    ));
+
+    // Each built-in alone, and an agent whose only plugin finds nothing: a cycle's fixed cost.
+    let textfile_empty: &'static str = Box::leak(
+        format!(
+            "[plugins.textfile]\nconfig = {{ directory = {:?} }}\n",
+            tempfile::tempdir().unwrap().keep()
+        )
+        .into_boxed_str(),
+    );
+    let mut alone = vec![sonde(NOTHING_TO_DO, &["textfile"], textfile_empty)];
+    for plugin in &all {
+        alone.push(sonde(&format!("{plugin} alone"), &[plugin], ""));
     }
-    rows.extend([sonde_row, ne_row, floor_row]);
+    let mut alone = Comparison::new(
+        "Each built-in alone in the agent",
+        "The agent with one plugin, its self-metrics included; the first row is the cost of a cycle that collects nothing.",
+        alone,
+    );
 
-    // 2. Process groups vs process-exporter.
-    let mut sp = Row {
-        comparison: "process-exporter",
-        agent: "sonde (process groups)".into(),
-        binary_kb: sonde_size,
-        ..Row::default()
-    };
-    let mut pe = Row {
-        comparison: "process-exporter",
-        agent: "prometheus-process-exporter".into(),
-        binary_kb: size_kb(PROCESS_EXPORTER),
-        ..Row::default()
-    };
-    let mut pf = Row {
-        comparison: "process-exporter",
-        agent: "floor (native reads)".into(),
-        ..Row::default()
-    };
-    for _ in 0..o.runs {
-        let port = free_port();
-        let sonde = start_sonde(&sonde_config(dir.path(), port, &["process"], true));
-        let pe_proc = Path::new(PROCESS_EXPORTER).exists().then(|| {
-            let pe_port = free_port();
-            let cfg = dir.path().join("process-exporter.yml");
-            std::fs::write(
-                &cfg,
-                "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline:\n    - '.+'\n",
-            )
-            .unwrap();
-            let child = Command::new(PROCESS_EXPORTER)
-                .arg(format!("-web.listen-address=127.0.0.1:{pe_port}"))
-                .arg(format!("-config.path={}", cfg.display()))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            (Killed(child), pe_port)
-        });
-        wait_http(port, Duration::from_secs(60));
-        let (s, p) = measure_pair(
-            &sonde,
-            port,
-            pe_proc.as_ref().map(|(c, p)| (c.0.id(), Some(*p))),
-            o.seconds,
-            &["namedprocess_"],
-        );
-        sp.runs.push(s);
-        if let Some(p) = p {
-            pe.runs.push(p);
-        }
-        pf.runs.push(floor(&["process"], o.seconds, true).0);
+    for (comparison, _) in &mut comparisons {
+        comparison.run(o.rounds, &o.cadences);
     }
-    rows.extend([sp, pe, pf]);
+    alone.run(o.rounds.min(3), &o.cadences[..1]);
 
-    // 3. cpu, mem, disk, net vs collectd.
-    let plugins = ["cpu", "mem", "disk", "net"];
-    let mut sc = Row {
-        comparison: "collectd",
-        agent: "sonde (cpu, mem, disk, net)".into(),
-        binary_kb: sonde_size,
-        ..Row::default()
-    };
-    let mut cd = Row {
-        comparison: "collectd",
-        agent: "collectd (cpu, memory, load, disk, df, interface)".into(),
-        binary_kb: size_kb(COLLECTD),
-        ..Row::default()
-    };
-    let mut cf = Row {
-        comparison: "collectd",
-        agent: "floor (native reads)".into(),
-        ..Row::default()
-    };
-    for _ in 0..o.runs {
-        let port = free_port();
-        let sonde = start_sonde(&sonde_config(dir.path(), port, &plugins, false));
-        let collectd = Path::new(COLLECTD).exists().then(|| {
-            let cfg = dir.path().join("collectd.conf");
-            let csv = dir.path().join("csv");
-            std::fs::write(
-                &cfg,
-                format!(
-                    "Interval 1\nBaseDir \"{0}\"\nPIDFile \"{0}/collectd.pid\"\nPluginDir \"/usr/lib/collectd\"\nLoadPlugin cpu\nLoadPlugin memory\nLoadPlugin load\nLoadPlugin disk\nLoadPlugin df\nLoadPlugin interface\nLoadPlugin csv\n<Plugin csv>\n  DataDir \"{1}\"\n</Plugin>\n",
-                    dir.path().display(),
-                    csv.display()
-                ),
-            )
-            .unwrap();
-            (Killed(Command::new(COLLECTD).args(["-f", "-C"]).arg(&cfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()), csv)
-        });
-        wait_http(port, Duration::from_secs(60));
-        let (s, c) = measure_pair(
-            &sonde,
-            port,
-            collectd.as_ref().map(|(c, _)| (c.0.id(), None)),
-            o.seconds,
-            &["node_"],
-        );
-        sc.runs.push(s);
-        if let (Some(mut c), Some((_, csv))) = (c, &collectd) {
-            c.series = count_csv_values(csv);
-            cd.runs.push(c);
-        }
-        cf.runs.push(floor(&plugins, o.seconds, false).0);
+    let (size, stripped) = binary_sizes();
+    let mut report = String::new();
+    let _ = write!(
+        report,
+        "# sonde benchmarks\n\nProduced by `scripts/bench{}` on {}, {} ({} round(s); {}; {:.0} min).\n\n\
+         Each contestant runs alone, in turn, in every round (the order reversed every other round), so the machine's drift hits all of them; \
+         CPU per cycle is the process's CPU clock over the measured cycles (every thread, nanoseconds); median of the rounds, their range in brackets. \
+         Ratios are between medians of this run: figures from another run or machine do not compare (these VMs differ 2–4× between machines and hours). \
+         The floors replay natively the files, listings and `statfs` calls one sonde cycle made: **kept** keeps each file open and reads it again with one `pread` from offset 0, the physical limit for an agent that keeps files open; **open-read-close** opens, reads and closes every file every cycle, as node_exporter does.\n\n\
+         sonde binary: {:.1} MB, {} stripped of symbols.\n",
+        if o.quick { " --quick" } else { "" },
+        machine(),
+        std::process::Command::new("date")
+            .arg("-u")
+            .arg("+%Y-%m-%d")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default(),
+        o.rounds,
+        o.cadences
+            .iter()
+            .map(|(c, n)| format!("{n} cycles at {} s", c.as_secs()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        started.elapsed().as_secs_f64() / 60.0,
+        size,
+        stripped.map_or("(no strip)".into(), |s| format!("{s:.1} MB")),
+    );
+    for (comparison, peer) in &comparisons {
+        render_comparison(&mut report, comparison, peer, peer);
     }
-    rows.extend([sc, cd, cf]);
-
-    let mut report = render(&rows, &o);
+    render_comparison(
+        &mut report,
+        &groups,
+        "prometheus-process-exporter",
+        "prometheus-process-exporter",
+    );
+    render_comparison(&mut report, &alone, NOTHING_TO_DO, "nothing to do");
+    if let Some(sections) = o.sections.and_then(|p| std::fs::read_to_string(p).ok()) {
+        report.push_str(&sections);
+    }
     // Sections below the marker are measured by other means (their commands are in them) and
     // kept as they are.
     if let Ok(previous) = std::fs::read_to_string(&o.out)
@@ -409,58 +736,16 @@ fn main() {
     std::fs::write(&o.out, &report).unwrap();
     println!("{report}\nwritten to {}", o.out.display());
     if o.quick {
-        // The smoke test: every part ran and produced figures.
-        for row in &rows {
-            assert!(
-                !row.runs.is_empty()
-                    || row.agent.contains("exporter")
-                    || row.agent.contains("collectd"),
-                "{} has no run",
-                row.agent
-            );
+        // The smoke test: every contestant ran and sonde produced figures.
+        let (node, _) = &comparisons[0];
+        for (_, costs) in &node.results {
+            for runs in costs {
+                assert!(!runs.is_empty() && runs.iter().all(|r| r.cpu_ms_per_cycle.is_finite()));
+            }
+            assert!(costs[0][0].series > 100, "sonde produced no series");
+            assert!(costs[0][0].cpu_ms_per_cycle > 0.0, "sonde's CPU clock not read");
         }
-        assert!(rows[0].runs[0].series > 100, "sonde produced no series");
     }
-}
-
-/// A peer process: its pid and, if it serves /metrics, its port.
-type Peer = (u32, Option<u16>);
-
-/// Measures sonde and a peer over the same seconds (both scraped, the peer with gzip).
-fn measure_pair(
-    sonde: &Killed,
-    sonde_port: u16,
-    peer: Option<Peer>,
-    seconds: u64,
-    prefix: &[&str],
-) -> (Cost, Option<Cost>) {
-    std::thread::sleep(Duration::from_millis(1500));
-    let pids: Vec<u32> = std::iter::once(sonde.0.id())
-        .chain(peer.map(|p| p.0))
-        .collect();
-    let before: Vec<f64> = pids.iter().map(|p| cpu_ms(*p)).collect();
-    for _ in 0..seconds {
-        if let Some((_, Some(port))) = peer {
-            let _ = get(port, true);
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    let cost = |i: usize, port: Option<u16>| {
-        let (rss_kb, peak_kb) = rss(pids[i]);
-        Cost {
-            cpu_ms_per_cycle: (cpu_ms(pids[i]) - before[i]) / seconds as f64,
-            rss_kb,
-            peak_kb,
-            series: port
-                .and_then(|port| get(port, false).ok())
-                .map(|b| count_series(&b, prefix))
-                .unwrap_or(0),
-        }
-    };
-    (
-        cost(0, Some(sonde_port)),
-        peer.map(|(_, port)| cost(1, port)),
-    )
 }
 
 fn count_csv_values(dir: &Path) -> usize {
@@ -486,71 +771,5 @@ fn count_csv_values(dir: &Path) -> usize {
     }
     let mut n = 0;
     walk(dir, &mut n);
-    // Each day gets its own file; count one day.
     n
-}
-
-fn render(rows: &[Row], o: &Options) -> String {
-    let mut out = String::new();
-    out.push_str("# sonde benchmarks\n\n");
-    out.push_str(&format!(
-        "Produced by `scripts/bench{}` ({} run(s) of {} s each at a 1 s interval, side by side on one machine: {} CPUs, kernel {}).\n\n",
-        if o.quick { " --quick" } else { "" },
-        o.runs,
-        o.seconds,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        sonde::sandbox::system::uname().release
-    ));
-    out.push_str("CPU per cycle is utime+stime from `/proc/<pid>/stat` over the run (10 ms ticks) divided by the cycles; the floor is measured in-process (ns). Median of the runs, spread (max − min) in brackets. Ratios are to the floor and to the peer.\n\n");
-    let mut comparison = "";
-    for row in rows {
-        if row.comparison != comparison {
-            comparison = row.comparison;
-            out.push_str(&format!("\n## vs {comparison}\n\n| agent | CPU ms/cycle | × floor | steady RSS MB | peak RSS MB | first sample cold / warm ms | binary MB | series |\n|---|---|---|---|---|---|---|---|\n"));
-        }
-        let floor = rows
-            .iter()
-            .find(|r| r.comparison == row.comparison && r.agent.starts_with("floor"))
-            .and_then(|r| {
-                r.runs
-                    .first()
-                    .map(|_| median(r.runs.iter().map(|c| c.cpu_ms_per_cycle).collect()).0)
-            });
-        if row.runs.is_empty() {
-            out.push_str(&format!("| {} | not installed | | | | | | |\n", row.agent));
-            continue;
-        }
-        let (cpu, spread) = median(row.runs.iter().map(|c| c.cpu_ms_per_cycle).collect());
-        let (rss, _) = median(row.runs.iter().map(|c| c.rss_kb as f64 / 1024.0).collect());
-        let (peak, _) = median(row.runs.iter().map(|c| c.peak_kb as f64 / 1024.0).collect());
-        let series = row.runs.last().map(|c| c.series).unwrap_or(0);
-        let is_floor = row.agent.starts_with("floor");
-        out.push_str(&format!(
-            "| {} | {:.2} [{:.2}] | {} | {} | {} | {} | {} | {} |\n",
-            row.agent,
-            cpu,
-            spread,
-            floor.map_or("".into(), |f| format!("{:.2}", cpu / f.max(1e-9))),
-            if is_floor {
-                "".into()
-            } else {
-                format!("{rss:.1}")
-            },
-            if is_floor {
-                "".into()
-            } else {
-                format!("{peak:.1}")
-            },
-            row.startup_ms
-                .map_or("".into(), |(c, w)| format!("{c:.0} / {w:.0}")),
-            row.binary_kb
-                .map_or("".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
-            if is_floor {
-                "".into()
-            } else {
-                series.to_string()
-            },
-        ));
-    }
-    out
 }
