@@ -62,11 +62,11 @@ fn defaults_exclude_mounts_and_slices_and_flags_add_their_series() {
     assert_eq!(
         family_lines(&text, "node_systemd_units"),
         [
-            r#"node_systemd_units{state="active"} 3"#,
             r#"node_systemd_units{state="activating"} 0"#,
+            r#"node_systemd_units{state="active"} 3"#,
             r#"node_systemd_units{state="deactivating"} 0"#,
-            r#"node_systemd_units{state="inactive"} 1"#,
             r#"node_systemd_units{state="failed"} 0"#,
+            r#"node_systemd_units{state="inactive"} 1"#,
             r#"node_systemd_units{state="reloading"} 1"#,
         ]
     );
