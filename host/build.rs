@@ -25,8 +25,8 @@ use std::process::Command;
 
 /// The plugins under `plugins/` that are embedded, by directory name (crate `sonde-plugin-<name>`).
 const BUILTIN_PLUGINS: &[&str] = &[
-    "cpu", "disk", "hardware", "mem", "net", "nfs", "process", "storage", "system", "textfile",
-    "zfs",
+    "cpu", "disk", "hardware", "mem", "net", "nfs", "process", "storage", "system", "systemd",
+    "textfile", "zfs",
 ];
 
 fn main() {

@@ -21,6 +21,7 @@ pub fn describe<C: Collector>() -> wit::PluginInfo {
                 Capability::Rootfs => wit::Capability::Rootfs,
                 Capability::Statfs => wit::Capability::Statfs,
                 Capability::Timex => wit::Capability::Timex,
+                Capability::Systemd => wit::Capability::Systemd,
             })
             .collect(),
         default_config: crate::default_config_json::<C>(),

@@ -54,16 +54,20 @@ pub enum Capability {
     Statfs,
     /// `adjtimex`, read only.
     Timex,
+    /// systemd's units and manager state, read by the host from the system bus
+    /// ([`Host::systemd_units`]; plugin API 0.2.2).
+    Systemd,
 }
 
 impl Capability {
     /// All capabilities, in declaration order.
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::Proc,
         Capability::Sys,
         Capability::Rootfs,
         Capability::Statfs,
         Capability::Timex,
+        Capability::Systemd,
     ];
 
     /// The capability's name in configs and messages.
@@ -74,6 +78,7 @@ impl Capability {
             Capability::Rootfs => "rootfs",
             Capability::Statfs => "statfs",
             Capability::Timex => "timex",
+            Capability::Systemd => "systemd",
         }
     }
 
@@ -220,6 +225,50 @@ pub struct Clock {
     pub zone_offset_seconds: i32,
 }
 
+/// One systemd unit as the manager lists it, with the figures of its type (see
+/// [`Host::systemd_units`]). A figure is `None` when the unit is not of that type, is not
+/// `loaded`, or the manager lacks the property (an older systemd).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SystemdUnit {
+    /// The unit's name, e.g. `ssh.service`.
+    pub name: String,
+    /// `loaded`, `not-found`, `masked`, …
+    pub load_state: String,
+    /// `active`, `activating`, `deactivating`, `inactive`, `failed`, …
+    pub active_state: String,
+    /// The type-specific state, e.g. `running`, `exited`, `listening`.
+    pub sub_state: String,
+    /// A service's `Type` (`simple`, `oneshot`, …) or a mount's filesystem type; empty otherwise.
+    pub unit_type: String,
+    /// `ActiveEnterTimestamp`, microseconds since the Unix epoch.
+    pub active_enter_timestamp_usec: Option<u64>,
+    /// A service's `NRestarts`.
+    pub restarts: Option<u32>,
+    /// A service's `TasksCurrent` (`u64::MAX` when not accounted).
+    pub tasks_current: Option<u64>,
+    /// A service's `TasksMax` (`u64::MAX` when unlimited).
+    pub tasks_max: Option<u64>,
+    /// A socket's `NAccepted`.
+    pub socket_accepted: Option<u32>,
+    /// A socket's `NConnections`.
+    pub socket_connections: Option<u32>,
+    /// A socket's `NRefused`.
+    pub socket_refused: Option<u32>,
+    /// A timer's `LastTriggerUSec`, microseconds since the Unix epoch.
+    pub timer_last_trigger_usec: Option<u64>,
+}
+
+/// What the systemd manager reports (see [`Host::systemd_units`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SystemdState {
+    /// The manager's `Version`, e.g. `252.22-1~deb12u1` (empty when unreadable).
+    pub version: String,
+    /// The manager's `SystemState`: `running`, `degraded`, … (empty when unreadable).
+    pub system_state: String,
+    /// Every unit the manager lists.
+    pub units: Vec<SystemdUnit>,
+}
+
 /// Severity of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -327,6 +376,15 @@ impl Host {
     /// merges a part reported twice. Plugin API 0.2.1 and later.
     pub fn part_finished(&self, name: &str, success: bool) {
         self.backend_part_finished(name, success)
+    }
+
+    /// systemd's units and manager state (needs [`Capability::Systemd`]). The agent reads them
+    /// from the system bus itself, once per collection cycle for all plugins that ask, with a
+    /// deadline: a hung bus answers [`FsError::TimedOut`] after it, a host without a bus or
+    /// without systemd answers [`FsError::NotFound`] or [`FsError::Other`] with the bus's
+    /// message. The plugin never talks to the bus. Plugin API 0.2.2 and later.
+    pub fn systemd_units(&self) -> Result<SystemdState, FsError> {
+        self.backend_systemd_units()
     }
 }
 
@@ -474,6 +532,33 @@ mod guest {
 
         pub(crate) fn backend_part_finished(&self, name: &str, success: bool) {
             wit::part_finished(name, success)
+        }
+
+        pub(crate) fn backend_systemd_units(&self) -> Result<SystemdState, FsError> {
+            let s = wit::systemd_units().map_err(err)?;
+            Ok(SystemdState {
+                version: s.version,
+                system_state: s.system_state,
+                units: s
+                    .units
+                    .into_iter()
+                    .map(|u| SystemdUnit {
+                        name: u.name,
+                        load_state: u.load_state,
+                        active_state: u.active_state,
+                        sub_state: u.sub_state,
+                        unit_type: u.unit_type,
+                        active_enter_timestamp_usec: u.active_enter_timestamp_usec,
+                        restarts: u.restarts,
+                        tasks_current: u.tasks_current,
+                        tasks_max: u.tasks_max,
+                        socket_accepted: u.socket_accepted,
+                        socket_connections: u.socket_connections,
+                        socket_refused: u.socket_refused,
+                        timer_last_trigger_usec: u.timer_last_trigger_usec,
+                    })
+                    .collect(),
+            })
         }
     }
 }

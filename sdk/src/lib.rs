@@ -94,7 +94,8 @@ pub use sonde_wire::metrics;
 
 pub use error::{Error, ResultExt};
 pub use host::{
-    Capability, Clock, DirEntry, EntryKind, FsError, FsStats, Host, Level, Root, Timex, Uname,
+    Capability, Clock, DirEntry, EntryKind, FsError, FsStats, Host, Level, Root, SystemdState,
+    SystemdUnit, Timex, Uname,
 };
 pub use metrics::{Label, MetricFamily, MetricKind, Sample};
 
@@ -104,7 +105,7 @@ use serde::{Serialize, de::DeserializeOwned};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The version of the `sonde:collector` WIT package this SDK implements.
-pub const API_VERSION: &str = "0.2.1";
+pub const API_VERSION: &str = "0.2.2";
 
 /// A collector: the one trait a plugin implements.
 ///

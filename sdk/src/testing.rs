@@ -14,7 +14,9 @@
 //! paths and symlinks that leave the root refused, so a collector that passes here behaves the
 //! same in the agent.
 
-use crate::host::{Clock, DirEntry, EntryKind, FsError, FsStats, Host, Level, Root, Timex, Uname};
+use crate::host::{
+    Clock, DirEntry, EntryKind, FsError, FsStats, Host, Level, Root, SystemdState, Timex, Uname,
+};
 use crate::{Collector, Error, MetricFamily, exposition};
 use sonde_wire::validate;
 use std::cell::RefCell;
@@ -33,6 +35,7 @@ pub struct Fixture {
     uname: Uname,
     timex: Option<Timex>,
     clock: Clock,
+    systemd: Option<Result<SystemdState, FsError>>,
     logs: RefCell<Vec<(Level, String)>>,
     parts: RefCell<Vec<(String, bool)>>,
 }
@@ -70,6 +73,12 @@ impl Fixture {
     /// Answers `clock()` with `clock`.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Answers `systemd_units()` with `result` (else `NotGranted`).
+    pub fn systemd(mut self, result: Result<SystemdState, FsError>) -> Self {
+        self.systemd = Some(result);
         self
     }
 
@@ -186,6 +195,13 @@ impl Host {
 
     pub(crate) fn backend_clock(&self) -> Clock {
         self.fixture.clock.clone()
+    }
+
+    pub(crate) fn backend_systemd_units(&self) -> Result<SystemdState, FsError> {
+        self.fixture
+            .systemd
+            .clone()
+            .unwrap_or(Err(FsError::NotGranted))
     }
 
     pub(crate) fn backend_log(&self, level: Level, message: &str) {

@@ -18,6 +18,7 @@ fn old_mem_plugin_runs(file: &str, api: &str) {
         procfs: tree.join("proc"),
         sysfs: tree.join("sys"),
         rootfs: tree.clone(),
+        ..RootPaths::default()
     };
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP)).unwrap());
     let wasm = std::fs::read(fixtures().join("plugins").join(file)).unwrap();
@@ -64,6 +65,12 @@ fn a_plugin_built_for_api_0_2_0_runs_on_this_host() {
     old_mem_plugin_runs("mem-api-0.2.0.wasm", "0.2.0");
 }
 
+#[test]
+fn a_plugin_built_for_api_0_2_1_runs_on_this_host() {
+    // 0.2.2's capability enum has a case more, so 0.2.1 components keep 0.2.1's bindings.
+    old_mem_plugin_runs("mem-api-0.2.1.wasm", "0.2.1");
+}
+
 /// The `node_scrape_collector_success` lines after the component `old`, run as `old_mem`, and
 /// the built-in mem plugin collected once through the agent's cycle.
 fn scrape_series(old: &[u8]) -> Vec<String> {
@@ -73,6 +80,7 @@ fn scrape_series(old: &[u8]) -> Vec<String> {
         procfs: tree.join("proc"),
         sysfs: tree.join("sys"),
         rootfs: tree.clone(),
+        ..RootPaths::default()
     };
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP)).unwrap());
     let load = |name: &str, wasm: &[u8]| ScheduledPlugin {

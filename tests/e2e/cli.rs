@@ -217,11 +217,11 @@ fn plugin_inspect_and_compile() {
     let stdout = text(&out.stdout);
     for line in [
         "name:           misbehave",
-        "plugin API:     sonde:collector@0.2.1",
+        "plugin API:     sonde:collector@0.2.2",
         "needs:          proc",
         "default config: {\"mode\":\"\",\"series\":0,\"bytes\":0}",
-        "  sonde:collector/host@0.2.1",
-        "exports:\n  sonde:collector/collector@0.2.1\n",
+        "  sonde:collector/host@0.2.2",
+        "exports:\n  sonde:collector/collector@0.2.2\n",
     ] {
         assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
     }

@@ -20,4 +20,5 @@ mod prometheus;
 mod remote_write;
 mod security;
 mod support;
+mod systemd;
 mod web_config;

@@ -93,6 +93,7 @@ fn every_escape_attempt_fails_and_is_counted() {
         procfs: "/proc".into(),
         sysfs: "/sys".into(),
         rootfs: rootfs.path().to_path_buf(),
+        ..RootPaths::default()
     };
     let runtime = Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP)).unwrap());
     let grants = Grants::new([Capability::Proc, Capability::Statfs])
@@ -169,6 +170,7 @@ fn every_escape_attempt_fails_and_is_counted() {
             procfs: "/proc".into(),
             sysfs: "/sys".into(),
             rootfs: rootfs.path().to_path_buf(),
+            ..RootPaths::default()
         },
         DEFAULT_READ_CAP,
     );

@@ -28,6 +28,7 @@ pub fn runtime(procfs: &Path) -> Arc<Runtime> {
         procfs: procfs.to_path_buf(),
         sysfs: procfs.join("../sys"),
         rootfs: procfs.join(".."),
+        ..RootPaths::default()
     };
     Arc::new(Runtime::new(Sandbox::open(paths, DEFAULT_READ_CAP)).unwrap())
 }

@@ -68,7 +68,8 @@ fn check_names(
     Ok(())
 }
 
-/// Loads the plugins the config enables: every built-in unless `enabled = false`, and every
+/// Loads the plugins the config enables: every built-in unless `enabled = false` (those of
+/// [`builtin::DISABLED_BY_DEFAULT`] only with `enabled = true`), and every
 /// plugin with a `path` (or in `plugin_dir`) unless `enabled = false`. Built-ins get what they
 /// declare unless `grants` says otherwise; third-party plugins get only their `grants`, and must
 /// be granted everything they declare; each plugin's `config` table must use the plugin's own
@@ -101,6 +102,9 @@ pub fn load_enabled(
     for name in &names {
         let mut settings = config.plugins.get(name).cloned().unwrap_or_default();
         if settings.enabled == Some(false) {
+            continue;
+        }
+        if settings.enabled.is_none() && builtin::disabled_by_default(name) && !has_path(name) {
             continue;
         }
         if !builtin::is_builtin(name) || has_path(name) {

@@ -44,13 +44,20 @@ impl Drop for CollectionThread {
     }
 }
 
-/// Starts one thread per interval: its plugins collect together.
+/// Starts one thread per interval: its plugins collect together. A plugin granted `systemd`
+/// starts on a thread of its own: its host call waits on the system bus (up to the bus
+/// deadline when the bus hangs), which must never hold another plugin back, not even once.
 pub(super) fn start_threads(
     plugins: Vec<ScheduledPlugin>,
     sinks: &Arc<Sinks>,
 ) -> std::io::Result<Vec<CollectionThread>> {
     let mut groups: std::collections::BTreeMap<Duration, Vec<PluginCycle>> = Default::default();
+    let mut alone = Vec::new();
     for plugin in plugins {
+        if plugin.plugin.grants().has(sonde_sdk::Capability::Systemd) {
+            alone.push((plugin.interval, vec![PluginCycle::new(plugin)]));
+            continue;
+        }
         groups
             .entry(plugin.interval)
             .or_default()
@@ -58,6 +65,7 @@ pub(super) fn start_threads(
     }
     groups
         .into_iter()
+        .chain(alone)
         .map(|(interval, members)| CollectionThread::start(interval, members, None, sinks.clone()))
         .collect()
 }

@@ -232,6 +232,9 @@ pub struct PathsConfig {
     pub sysfs: Option<PathBuf>,
     /// the root filesystem (default `/`).
     pub rootfs: Option<PathBuf>,
+    /// the D-Bus address of the system bus the `systemd` capability reads (default
+    /// `unix:path=/run/dbus/system_bus_socket`).
+    pub system_bus: Option<String>,
 }
 
 /// `[plugins.<name>]`.
@@ -672,6 +675,11 @@ impl PathOverrides {
             procfs: pick(&self.procfs, &config.paths.procfs, defaults.procfs),
             sysfs: pick(&self.sysfs, &config.paths.sysfs, defaults.sysfs),
             rootfs: pick(&self.rootfs, &config.paths.rootfs, defaults.rootfs),
+            system_bus: config
+                .paths
+                .system_bus
+                .clone()
+                .unwrap_or(defaults.system_bus),
         }
     }
 }

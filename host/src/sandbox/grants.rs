@@ -42,7 +42,7 @@ impl Grants {
             };
             let capability = Capability::from_name(name).ok_or_else(|| {
                 format!(
-                    "unknown grant {grant:?}; use proc, sys, rootfs (optionally root:path/prefix), statfs, timex"
+                    "unknown grant {grant:?}; use proc, sys, rootfs (optionally root:path/prefix), statfs, timex, systemd"
                 )
             })?;
             let Some(prefix) = prefix else {

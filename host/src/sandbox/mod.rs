@@ -12,6 +12,7 @@
 pub mod grants;
 pub mod kept_files;
 pub mod system;
+pub mod systemd;
 
 use crate::sandbox::kept_files::{
     Anchor, Budget, KeptFiles, NodeId, keeps_proc_dir, keeps_proc_file, list,
@@ -38,6 +39,9 @@ pub struct RootPaths {
     pub sysfs: PathBuf,
     /// the root filesystem, `/` by default.
     pub rootfs: PathBuf,
+    /// the D-Bus address of the system bus the `systemd` capability reads (`[paths]
+    /// system_bus`), `unix:path=/run/dbus/system_bus_socket` by default.
+    pub system_bus: String,
 }
 
 impl Default for RootPaths {
@@ -46,6 +50,7 @@ impl Default for RootPaths {
             procfs: PathBuf::from("/proc"),
             sysfs: PathBuf::from("/sys"),
             rootfs: PathBuf::from("/"),
+            system_bus: crate::sandbox::systemd::DEFAULT_SYSTEM_BUS.to_owned(),
         }
     }
 }
@@ -91,6 +96,8 @@ pub struct Sandbox {
     mounts: Mutex<Option<WatchedMounts>>,
     /// The descriptors all plugins' kept files may use together.
     kept_budget: Arc<Budget>,
+    /// The system bus behind the `systemd` capability, and its last answer (one per cycle).
+    systemd: crate::sandbox::systemd::SystemdBus,
 }
 
 /// The accesses [`Sandbox::record`] collects, while it is on.
@@ -122,7 +129,12 @@ impl Sandbox {
                 .as_deref()
                 .is_some_and(|dir| is_kernel_tree(root, dir))
         });
+        let systemd = crate::sandbox::systemd::SystemdBus::new(
+            &paths.system_bus,
+            crate::sandbox::systemd::SYSTEMD_TIMEOUT,
+        );
         Sandbox {
+            systemd,
             paths,
             dirs,
             kernel_trees,
@@ -132,6 +144,12 @@ impl Sandbox {
             mounts: Mutex::new(None),
             kept_budget: Budget::from_rlimit(),
         }
+    }
+
+    /// systemd's units and manager state from the system bus: one fetch per cycle shared by
+    /// every caller, within its deadline ([`crate::sandbox::systemd`]).
+    pub fn systemd_units(&self) -> Result<sonde_sdk::SystemdState, FsError> {
+        self.systemd.units()
     }
 
     /// Records every access from now on, so a benchmark can replay exactly what a cycle read
@@ -741,6 +759,7 @@ mod tests {
             procfs: root,
             sysfs: tmp.path().join("missing-sys"),
             rootfs: tmp.path().to_path_buf(),
+            ..RootPaths::default()
         };
         let sandbox = Sandbox::open(paths, read_cap);
         Tree { _tmp: tmp, sandbox }

@@ -165,9 +165,19 @@ pub const DEFAULT_GRANTS: &[(&str, &[&str])] = &[
             "timex",
         ],
     ),
+    ("systemd", &["systemd"]),
     ("textfile", &["rootfs"]),
     ("zfs", &["proc:spl/kstat/zfs"]),
 ];
+
+/// The built-ins that run only when their `[plugins.<name>]` table says `enabled = true`, as
+/// node_exporter's collectors of the same name are off unless `--collector.<name>` is given.
+pub const DISABLED_BY_DEFAULT: &[&str] = &["systemd"];
+
+/// Whether the built-in `name` runs only when enabled ([`DISABLED_BY_DEFAULT`]).
+pub fn disabled_by_default(name: &str) -> bool {
+    DISABLED_BY_DEFAULT.contains(&name)
+}
 
 /// The grants of the built-in plugin `name` when its config sets none ([`DEFAULT_GRANTS`]).
 pub fn default_grants(name: &str) -> Option<&'static [&'static str]> {

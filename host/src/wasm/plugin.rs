@@ -7,7 +7,9 @@
 //! call goes through the `Exports` of that version.
 
 use crate::sandbox::grants::Grants;
-use crate::wasm::bindings::{self, PluginState, v0_1, v0_1::sonde::collector::types as wit, v0_2};
+use crate::wasm::bindings::{
+    self, PluginState, v0_1, v0_1::sonde::collector::types as wit, v0_2, v0_2_2,
+};
 pub use crate::wasm::bindings::{CallParts, MAX_PARTS, PART_NAME_MAX, PartReport, valid_part_name};
 use crate::wasm::runtime::{self, Runtime};
 use sonde_sdk::{Capability, Label, MetricFamily, MetricKind, Sample};
@@ -130,6 +132,13 @@ enum Exports {
         /// succeeded; `None` before (or after one that failed).
         configured: Option<String>,
     },
+    /// API 0.2.2 and later 0.2.x: as 0.2, with its own types (the `systemd` capability).
+    V0_2_2 {
+        /// The generated bindings.
+        bindings: v0_2_2::Plugin,
+        /// As for [`Exports::V0_2`].
+        configured: Option<String>,
+    },
 }
 
 /// A component linked against the host, ready to instantiate.
@@ -141,8 +150,10 @@ enum Code {
         /// Where `collect-encoded` is among the component's exports, if it has it.
         collect_encoded: Option<ComponentExportIndex>,
     },
-    /// API 0.2.x.
+    /// API 0.2.0 and 0.2.1.
     V0_2 { pre: v0_2::PluginPre<PluginState> },
+    /// API 0.2.2 and later 0.2.x.
+    V0_2_2 { pre: v0_2_2::PluginPre<PluginState> },
 }
 
 impl Code {
@@ -164,6 +175,9 @@ impl Code {
             },
             Api::V0_2 => Code::V0_2 {
                 pre: v0_2::PluginPre::new(instance_pre).map_err(not_a_plugin)?,
+            },
+            Api::V0_2_2 => Code::V0_2_2 {
+                pre: v0_2_2::PluginPre::new(instance_pre).map_err(not_a_plugin)?,
             },
         })
     }
@@ -344,6 +358,11 @@ impl Plugin {
         std::mem::take(&mut *self.parts.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// What the plugin is granted.
+    pub fn grants(&self) -> &Grants {
+        &self.grants
+    }
+
     /// Replaces what the plugin is granted (for the calls that follow).
     pub fn set_grants(&mut self, grants: Grants) {
         self.grants = Arc::new(grants);
@@ -428,6 +447,10 @@ impl Plugin {
                 bindings: pre.instantiate(&mut *store)?,
                 configured: None,
             }),
+            Code::V0_2_2 { pre } => Ok(Exports::V0_2_2 {
+                bindings: pre.instantiate(&mut *store)?,
+                configured: None,
+            }),
         }
     }
 
@@ -486,20 +509,32 @@ impl Plugin {
     }
 
     fn describe(&self) -> Result<PluginInfo, CallError> {
-        let info = self.call(|store, exports| match exports {
-            Exports::V0_1 { bindings, .. } => {
-                bindings.sonde_collector_collector().call_describe(store)
-            }
-            Exports::V0_2 { bindings, .. } => {
-                bindings.sonde_collector_collector().call_describe(store)
-            }
-        })?;
-        Ok(PluginInfo {
+        let old = |info: wit::PluginInfo| PluginInfo {
             name: info.name,
             version: info.version,
             summary: info.summary,
             needs: info.needs.into_iter().map(capability).collect(),
             default_config: info.default_config,
+        };
+        self.call(|store, exports| match exports {
+            Exports::V0_1 { bindings, .. } => bindings
+                .sonde_collector_collector()
+                .call_describe(store)
+                .map(old),
+            Exports::V0_2 { bindings, .. } => bindings
+                .sonde_collector_collector()
+                .call_describe(store)
+                .map(old),
+            Exports::V0_2_2 { bindings, .. } => bindings
+                .sonde_collector_collector()
+                .call_describe(store)
+                .map(|info| PluginInfo {
+                    name: info.name,
+                    version: info.version,
+                    summary: info.summary,
+                    needs: info.needs.into_iter().map(v0_2_2::capability).collect(),
+                    default_config: info.default_config,
+                }),
         })
     }
 
@@ -563,6 +598,21 @@ impl Plugin {
                 }
                 collector.call_collect(store).map(Returned::Encoded)
             }
+            Exports::V0_2_2 {
+                bindings,
+                configured,
+            } => {
+                let collector = bindings.sonde_collector_collector();
+                if configured.as_deref() != Some(config_json) {
+                    *configured = None;
+                    if let Err(e) = collector.call_configure(&mut *store, config_json)? {
+                        return Ok(Returned::Encoded(Err(e)));
+                    }
+                    *configured = Some(config_json.to_owned());
+                    store.data_mut().start_parts();
+                }
+                collector.call_collect(store).map(Returned::Encoded)
+            }
         })?;
         Ok(Collected {
             returned,
@@ -600,8 +650,10 @@ pub const SUPPORTED_API: &[&str] = &["0.1", "0.2"];
 enum Api {
     /// 0.1.x: `collect(config)`, and since 0.1.2 `collect-encoded(config)`.
     V0_1,
-    /// 0.2.x: `configure(config)` once per instance, then `collect()`.
+    /// 0.2.0 and 0.2.1: `configure(config)` once per instance, then `collect()`.
     V0_2,
+    /// 0.2.2 and later 0.2.x: as 0.2.1, with the `systemd` capability.
+    V0_2_2,
 }
 
 /// The `sonde:collector` version a component was built for, from the names of its imports and
@@ -684,7 +736,8 @@ fn check_api_version(engine: &wasmtime::Engine, component: &Component) -> anyhow
             "is a WebAssembly component but not a sonde plugin: it neither imports nor exports sonde:collector (build it with the sonde-sdk crate)"
         ),
         Some(v) if v.starts_with("0.1.") => Ok(Api::V0_1),
-        Some(v) if v.starts_with("0.2.") => Ok(Api::V0_2),
+        Some(v) if v == "0.2.0" || v == "0.2.1" => Ok(Api::V0_2),
+        Some(v) if v.starts_with("0.2.") => Ok(Api::V0_2_2),
         Some(v) => anyhow::bail!(
             "was built for plugin API sonde:collector@{v}, but this sonde ({}) supports {}; rebuild the plugin with a matching sonde-sdk or upgrade sonde",
             env!("CARGO_PKG_VERSION"),

@@ -77,6 +77,7 @@ impl Runtime {
         // Each plugin API version's `host` interface, under its own name.
         bindings::v0_1::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
         bindings::v0_2::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        bindings::v0_2_2::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
 
         let ticker = Arc::new(Ticker::default());
         let weak = engine.weak();

@@ -1,6 +1,6 @@
 //! The host side of the `sonde:collector` WIT worlds: one module per plugin API version the host
-//! runs ([`v0_1`], [`v0_2`]: its generated bindings and its `host` interface, implemented once
-//! in 0.1's and delegated to by 0.2's), and each plugin's store state they work on.
+//! runs ([`v0_1`], [`v0_2`], [`v0_2_2`]: its generated bindings and its `host` interface,
+//! implemented once in 0.1's and delegated to by 0.2's), and each plugin's store state they work on.
 
 use crate::sandbox::grants::Grants;
 use crate::sandbox::kept_files::KeptFiles;
@@ -13,6 +13,7 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 pub mod v0_1;
 pub mod v0_2;
+pub mod v0_2_2;
 
 /// How many log lines one plugin call may send before the rest are dropped (and counted).
 const LOG_LINES_PER_CALL: u32 = 100;
