@@ -51,7 +51,8 @@ const PROCESS_EXPORTER: &str = "/usr/bin/prometheus-process-exporter";
 const COLLECTD: &str = "/usr/sbin/collectd";
 /// sonde's matcher for the process-exporter comparison, and process-exporter's.
 const PROCESS_GROUPS_TOML: &str = "[plugins.process]\nconfig = { processes = false, process_names = [{ name = \"{{.Comm}}\", cmdline = [\".+\"] }] }\n";
-const PROCESS_GROUPS_YAML: &str = "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline:\n    - '.+'\n";
+const PROCESS_GROUPS_YAML: &str =
+    "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline:\n    - '.+'\n";
 
 struct Options {
     quick: bool,
@@ -122,9 +123,15 @@ enum Program {
 
 /// One row of a comparison.
 enum Contestant {
-    Program { program: Program, label: String },
+    Program {
+        program: Program,
+        label: String,
+    },
     /// The native floor: `kept` files or open-read-close.
-    Floor { accesses: Vec<Access>, kept: bool },
+    Floor {
+        accesses: Vec<Access>,
+        kept: bool,
+    },
 }
 
 impl Contestant {
@@ -224,7 +231,13 @@ fn sonde_binary() -> PathBuf {
 }
 
 /// A sonde config: `plugins` enabled (the others off), collecting every `interval`.
-fn sonde_config(dir: &Path, port: u16, plugins: &[String], extra: &str, interval: Duration) -> PathBuf {
+fn sonde_config(
+    dir: &Path,
+    port: u16,
+    plugins: &[String],
+    extra: &str,
+    interval: Duration,
+) -> PathBuf {
     let mut text = format!(
         "[global]\ninterval = \"{}s\"\ncache_dir = {:?}\nstate_dir = {:?}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
         interval.as_secs(),
@@ -243,7 +256,10 @@ fn sonde_config(dir: &Path, port: u16, plugins: &[String], extra: &str, interval
 }
 
 fn quiet(cmd: &mut Command) -> Child {
-    cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// Starts `program`; the child and the port it serves /metrics on (collectd serves none).
@@ -279,7 +295,9 @@ fn start(program: &Program, dir: &Path, interval: Duration) -> (Killed, Option<u
             )
             .unwrap();
             return (
-                Killed(quiet(Command::new(COLLECTD).args(["-f", "-C"]).arg(&config))),
+                Killed(quiet(
+                    Command::new(COLLECTD).args(["-f", "-C"]).arg(&config),
+                )),
                 None,
             );
         }
@@ -417,7 +435,10 @@ impl Comparison {
         Comparison {
             title: title.into(),
             note: note.into(),
-            contestants: contestants.into_iter().filter(Contestant::installed).collect(),
+            contestants: contestants
+                .into_iter()
+                .filter(Contestant::installed)
+                .collect(),
             results: Vec::new(),
         }
     }
@@ -487,7 +508,10 @@ fn render_comparison(out: &mut String, c: &Comparison, peer: &str, peer_header: 
                 if is_floor {
                     String::new()
                 } else {
-                    format!("{:.1}", median(runs.iter().map(|r| kb(r) as f64 / 1024.0)).0)
+                    format!(
+                        "{:.1}",
+                        median(runs.iter().map(|r| kb(r) as f64 / 1024.0)).0
+                    )
                 }
             };
             let _ = writeln!(
@@ -633,7 +657,10 @@ fn main() {
     ];
     groups.extend(floors(&["process"], PROCESS_GROUPS_TOML));
     let mut groups = Comparison::new(
-        &format!("Process groups on {} more processes vs process-exporter", o.processes),
+        &format!(
+            "Process groups on {} more processes vs process-exporter",
+            o.processes
+        ),
         &format!(
             "{} sleeping processes started by the bench besides the machine's own; both group every command line by `{{{{.Comm}}}}`.",
             o.processes
@@ -743,7 +770,10 @@ fn main() {
                 assert!(!runs.is_empty() && runs.iter().all(|r| r.cpu_ms_per_cycle.is_finite()));
             }
             assert!(costs[0][0].series > 100, "sonde produced no series");
-            assert!(costs[0][0].cpu_ms_per_cycle > 0.0, "sonde's CPU clock not read");
+            assert!(
+                costs[0][0].cpu_ms_per_cycle > 0.0,
+                "sonde's CPU clock not read"
+            );
         }
     }
 }

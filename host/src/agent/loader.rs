@@ -51,8 +51,7 @@ fn check_names(
     discovered: &std::collections::BTreeMap<String, PathBuf>,
 ) -> Result<(), ConfigError> {
     for (name, settings) in &config.plugins {
-        if !builtin::is_builtin(name) && component_path(name, settings, discovered).is_none()
-        {
+        if !builtin::is_builtin(name) && component_path(name, settings, discovered).is_none() {
             let known: Vec<_> = builtin::builtin_names().collect();
             return Err(config.error_at(
                 &format!("plugins.{name}"),
@@ -180,8 +179,7 @@ fn load(
             }
             None => match precompiled.and_then(|code| {
                 crate::wasm::compile_cache::deserialize_precompiled(engine, &code.inflate())
-            })
-            {
+            }) {
                 Some(component) => component,
                 None => return Plugin::load(runtime, name, &wasm, Grants::default(), limits),
             },

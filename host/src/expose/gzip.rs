@@ -53,7 +53,9 @@ mod tests {
 
     fn decode(gz: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gz).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 
@@ -69,8 +71,7 @@ mod tests {
         assert_eq!(decode(&first), text);
         assert!(first.len() < text.len() / 4, "{} bytes", first.len());
         // The same bytes as flate2's own encoder.
-        let mut reference =
-            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut reference = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut reference, &text).unwrap();
         assert_eq!(decode(&reference.finish().unwrap()), decode(&first));
     }

@@ -172,8 +172,8 @@ impl CompileCache {
     ) -> Option<Component> {
         let path = self.baseline_path(engine, wasm);
         let mut inflated = None;
-        let in_cache = path.exists()
-            || write_atomically(&path, inflated.insert(artifact())).is_ok();
+        let in_cache =
+            path.exists() || write_atomically(&path, inflated.insert(artifact())).is_ok();
         let component = match in_cache {
             // SAFETY: the artifact is part of this binary, written by its build with the same
             // wasmtime (or a copy of it written by this code into the owner-only cache);
@@ -317,7 +317,10 @@ mod tests {
         let engine = engine();
         let wasm = empty_component();
         let artifact = engine.precompile_component(&wasm).unwrap();
-        let loaded = cache.load(&engine, &wasm, Some(&|| artifact.clone())).unwrap().1;
+        let loaded = cache
+            .load(&engine, &wasm, Some(&|| artifact.clone()))
+            .unwrap()
+            .1;
         assert_eq!(loaded, Source::Precompiled);
         let kept = std::fs::read(cache.baseline_path(&engine, &wasm)).unwrap();
         assert_eq!(kept, artifact);
@@ -325,7 +328,10 @@ mod tests {
         // nothing is noted for compiling.
         assert!(!cache.has_baseline());
         assert_eq!(
-            cache.load(&engine, &wasm, Some(&|| artifact.clone())).unwrap().1,
+            cache
+                .load(&engine, &wasm, Some(&|| artifact.clone()))
+                .unwrap()
+                .1,
             Source::Precompiled
         );
         assert!(cache.compile_natively(&engine).is_empty());
@@ -341,11 +347,17 @@ mod tests {
         let foreign = other.precompile_component(&wasm).unwrap();
         let engine = engine();
         assert!(deserialize_precompiled(&engine, &foreign).is_none());
-        let loaded = cache.load(&engine, &wasm, Some(&|| foreign.clone())).unwrap().1;
+        let loaded = cache
+            .load(&engine, &wasm, Some(&|| foreign.clone()))
+            .unwrap()
+            .1;
         assert_eq!(loaded, Source::Compiled);
         assert!(!cache.baseline_path(&engine, &wasm).exists());
         assert_eq!(
-            cache.load(&engine, &wasm, Some(&|| foreign.clone())).unwrap().1,
+            cache
+                .load(&engine, &wasm, Some(&|| foreign.clone()))
+                .unwrap()
+                .1,
             Source::Cache
         );
     }
