@@ -8,7 +8,7 @@
 //!   that cycle only, so that the measured cycles do not pay for the recording);
 //! * **node_exporter** (Debian's `prometheus-node-exporter`, when installed): started with the
 //!   matching collectors and scraped as Prometheus does (`Accept-Encoding: gzip`); its CPU time
-//!   per scrape from `/proc/<pid>/stat`.
+//!   per scrape from its CPU clock.
 //!
 //! `cargo bench -p sonde --bench cycle -- [--cycles N] [--pause-ms MS] [--procfs DIR] [--only PLUGIN] [--config FILE] [--sonde-only]`
 //!

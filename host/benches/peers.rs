@@ -30,7 +30,7 @@
 
 mod common;
 
-use common::{Killed, get, process_cpu_ms};
+use common::{Killed, cpu_ms, get, process_cpu_ms};
 use sonde::agent::cycle::{Outgoing, Round};
 use sonde::agent::loader;
 use sonde::config::Config;
@@ -190,24 +190,6 @@ fn rss(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// CPU time of another process in ms: its CPU clock, every thread, exited ones included.
-fn cpu_ms(pid: u32) -> f64 {
-    let mut clock: libc::clockid_t = 0;
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: both write one value of the given type.
-    unsafe {
-        if libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) != 0
-            || libc::clock_gettime(clock, &mut t) != 0
-        {
-            return f64::NAN;
-        }
-    }
-    t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
 }
 
 fn count_series(body: &str) -> usize {

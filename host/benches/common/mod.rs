@@ -65,18 +65,23 @@ pub fn get(port: u16, gzip: bool) -> std::io::Result<String> {
     }
 }
 
-/// utime + stime of a process in ms, from `/proc/<pid>/stat` (10 ms ticks).
+/// CPU time of another process in ms: its CPU clock (`clock_getcpuclockid`), nanoseconds, every
+/// thread, exited ones included (`/proc/<pid>/stat` counts in 10 ms ticks).
 pub fn cpu_ms(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
+    let mut clock: libc::clockid_t = 0;
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    (tick(11) + tick(12)) * 10.0
+    // SAFETY: both write one value of the given type.
+    unsafe {
+        if libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) != 0
+            || libc::clock_gettime(clock, &mut t) != 0
+        {
+            return f64::NAN;
+        }
+    }
+    t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
 }
 
 /// CPU time of this process in ms (nanosecond resolution). Through libc rather than rustix's
