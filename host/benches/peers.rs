@@ -212,9 +212,50 @@ fn sonde_binary() -> PathBuf {
     panic!("build sonde first: cargo build --release -p sonde");
 }
 
+/// The compile cache every sonde of the run shares, warm (as after an agent's first start):
+/// a cold one would have each agent compile its plugins for this CPU in the background,
+/// within the measured cycles.
+fn compile_cache() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let plugins: Vec<String> = builtin::builtin_names()
+            .filter(|name| !builtin::disabled_by_default(name))
+            .map(str::to_owned)
+            .collect();
+        let cache = dir.join("cache");
+        let config = sonde_config(
+            &dir,
+            &cache,
+            free_port(),
+            &plugins,
+            "",
+            Duration::from_secs(1),
+        );
+        let _agent = Killed(spawn_sonde(&config));
+        // Warm once every artifact is code for this CPU (the baseline ones are removed then).
+        let warm = |dir: &Path| {
+            let names: Vec<String> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.iter().filter(|n| n.ends_with(".cwasm")).count() >= plugins.len()
+                && !names.iter().any(|n| n.ends_with(".baseline.cwasm"))
+        };
+        let started = Instant::now();
+        while !warm(&cache) && started.elapsed() < Duration::from_secs(300) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        cache
+    })
+}
+
 /// A sonde config: `plugins` enabled (the others off), collecting every `interval`.
 fn sonde_config(
     dir: &Path,
+    cache: &Path,
     port: u16,
     plugins: &[String],
     extra: &str,
@@ -223,7 +264,7 @@ fn sonde_config(
     let mut text = format!(
         "[global]\ninterval = \"{}s\"\ncache_dir = {:?}\nstate_dir = {:?}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
         interval.as_secs(),
-        dir.join("cache"),
+        cache,
         dir.join("state")
     );
     for name in builtin::builtin_names() {
@@ -237,6 +278,10 @@ fn sonde_config(
     path
 }
 
+fn spawn_sonde(config: &Path) -> Child {
+    quiet(Command::new(sonde_binary()).args(["run", "--config", config.to_str().unwrap()]))
+}
+
 fn quiet(cmd: &mut Command) -> Child {
     cmd.stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -248,10 +293,14 @@ fn quiet(cmd: &mut Command) -> Child {
 fn start(program: &Program, dir: &Path, interval: Duration) -> (Killed, Option<u16>) {
     let port = free_port();
     let child = match program {
-        Program::Sonde { plugins, extra } => {
-            let config = sonde_config(dir, port, plugins, extra, interval);
-            quiet(Command::new(sonde_binary()).args(["run", "--config", config.to_str().unwrap()]))
-        }
+        Program::Sonde { plugins, extra } => spawn_sonde(&sonde_config(
+            dir,
+            compile_cache(),
+            port,
+            plugins,
+            extra,
+            interval,
+        )),
         Program::NodeExporter => quiet(
             Command::new(NODE_EXPORTER)
                 .args(builtin::node_exporter_args(&format!("127.0.0.1:{port}"))),
@@ -392,7 +441,14 @@ fn record_accesses(plugins: &[String], extra: &str) -> Vec<Access> {
         Runtime::new(Sandbox::open(RootPaths::default(), DEFAULT_READ_CAP).record()).unwrap(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let config = sonde_config(dir.path(), 1, plugins, extra, Duration::from_secs(1));
+    let config = sonde_config(
+        dir.path(),
+        &dir.path().join("cache"),
+        1,
+        plugins,
+        extra,
+        Duration::from_secs(1),
+    );
     let config = Config::load(&config).unwrap();
     let loaded = loader::load_enabled(&runtime, &config, None).unwrap();
     let mut round = Round::local(loaded);
