@@ -189,6 +189,28 @@ type CollectParams<'a> = (&'a str,);
 /// plugin's error.
 type EncodedResults = (Result<Vec<u8>, String>,);
 
+/// A 0.2 instance's collection (any 0.2 minor version's bindings): configured with
+/// `config_json` first when it was not yet, or with another config; a `configure` that fails is
+/// the collection's error, and is tried again at the next call.
+fn configure_and_collect(
+    store: &mut Store<PluginState>,
+    configured: &mut Option<String>,
+    config_json: &str,
+    configure: impl FnOnce(&mut Store<PluginState>, &str) -> wasmtime::Result<Result<(), String>>,
+    collect: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<Result<Vec<u8>, String>>,
+) -> wasmtime::Result<Returned> {
+    if configured.as_deref() != Some(config_json) {
+        *configured = None;
+        if let Err(e) = configure(&mut *store, config_json)? {
+            return Ok(Returned::Encoded(Err(e)));
+        }
+        *configured = Some(config_json.to_owned());
+        // The collection's first part starts now, not with `configure`.
+        store.data_mut().start_parts();
+    }
+    collect(store).map(Returned::Encoded)
+}
+
 /// What one collection returned, by the export it came from.
 enum Returned {
     /// `collect-encoded`: one buffer.
@@ -587,31 +609,26 @@ impl Plugin {
                 configured,
             } => {
                 let collector = bindings.sonde_collector_collector();
-                if configured.as_deref() != Some(config_json) {
-                    *configured = None;
-                    if let Err(e) = collector.call_configure(&mut *store, config_json)? {
-                        return Ok(Returned::Encoded(Err(e)));
-                    }
-                    *configured = Some(config_json.to_owned());
-                    // The collection's first part starts now, not with `configure`.
-                    store.data_mut().start_parts();
-                }
-                collector.call_collect(store).map(Returned::Encoded)
+                configure_and_collect(
+                    store,
+                    configured,
+                    config_json,
+                    |store, json| collector.call_configure(store, json),
+                    |store| collector.call_collect(store),
+                )
             }
             Exports::V0_2_2 {
                 bindings,
                 configured,
             } => {
                 let collector = bindings.sonde_collector_collector();
-                if configured.as_deref() != Some(config_json) {
-                    *configured = None;
-                    if let Err(e) = collector.call_configure(&mut *store, config_json)? {
-                        return Ok(Returned::Encoded(Err(e)));
-                    }
-                    *configured = Some(config_json.to_owned());
-                    store.data_mut().start_parts();
-                }
-                collector.call_collect(store).map(Returned::Encoded)
+                configure_and_collect(
+                    store,
+                    configured,
+                    config_json,
+                    |store, json| collector.call_configure(store, json),
+                    |store| collector.call_collect(store),
+                )
             }
         })?;
         Ok(Collected {
