@@ -258,6 +258,33 @@ fn a_systemd_that_never_answers_costs_one_deadline_and_cpu_keeps_its_interval() 
 }
 
 #[test]
+fn a_systemd_plugin_without_the_systemd_grant_is_refused_at_load() {
+    // The capability is refused unless granted: a config that enables the plugin with other
+    // grants does not load (file:line and what to add), so it never reaches the bus.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sonde.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[global]\ncache_dir = {:?}\n[plugins.systemd]\nenabled = true\ngrants = [\"proc\"]\n",
+            dir.path().join("cache")
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sonde"))
+        .args(["check-config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[plugins.systemd]: the plugin needs systemd but is not granted systemd"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sonde.toml:"), "{stderr}");
+}
+
+#[test]
 fn no_system_bus_is_one_warning_and_collector_success_0() {
     let dir = tempfile::tempdir().unwrap();
     let address = format!("unix:path={}", dir.path().join("none").display());
