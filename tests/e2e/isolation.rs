@@ -163,6 +163,40 @@ fn an_endless_loop_is_stopped_at_the_timeout() {
 }
 
 #[test]
+fn a_call_past_its_deadline_does_not_cut_short_another_running_call() {
+    // Two endless loops at once in one runtime: the epoch advances when the short one's deadline
+    // passes, and only that one traps; the other runs on to its own deadline.
+    let rt = runtime(&fixtures().join("live-debian12/proc"));
+    let looping = |timeout: Duration| {
+        let limits = Limits {
+            timeout,
+            ..Limits::default()
+        };
+        let plugin = test_plugin(&rt, "misbehave", &[Capability::Proc], limits);
+        move || {
+            let started = Instant::now();
+            let err = plugin.collect(r#"{"mode": "loop"}"#).unwrap_err();
+            (err, started.elapsed())
+        }
+    };
+    let long = std::thread::spawn(looping(Duration::from_millis(1500)));
+    let short = std::thread::spawn(looping(Duration::from_millis(200)));
+    let (short_err, short_took) = short.join().unwrap();
+    let (long_err, long_took) = long.join().unwrap();
+    assert!(matches!(short_err, CallError::Timeout(_)), "{short_err:?}");
+    assert!(matches!(long_err, CallError::Timeout(_)), "{long_err:?}");
+    assert!(
+        short_took < Duration::from_millis(1200),
+        "short: {short_took:?}"
+    );
+    assert!(
+        long_took >= Duration::from_millis(1500),
+        "long: {long_took:?}"
+    );
+    assert!(long_took < Duration::from_secs(5), "long: {long_took:?}");
+}
+
+#[test]
 fn unbounded_allocation_hits_the_memory_cap() {
     let limits = Limits {
         memory: 16 << 20,

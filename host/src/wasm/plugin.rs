@@ -23,7 +23,7 @@ use wasmtime::{Store, StoreLimitsBuilder, Trap};
 /// Per-plugin limits on one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock limit of one `collect` (enforced by epoch interruption).
+    /// Wall-clock limit of one `collect` (enforced by epoch interruption, [`runtime::Runtime::enter_call`]).
     pub timeout: Duration,
     /// Cap on the plugin's linear memory, in bytes.
     pub memory: usize,
@@ -402,8 +402,9 @@ impl Plugin {
             .collect()
     }
 
-    /// A fresh store and instance under the plugin's limits.
-    fn instantiate(&self) -> Result<Instance, CallError> {
+    /// A fresh store and instance under the plugin's limits, for a call with this deadline
+    /// ([`runtime::ActiveCall::deadline`]).
+    fn instantiate(&self, deadline: u64) -> Result<Instance, CallError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory)
             .trap_on_grow_failure(true)
@@ -421,8 +422,17 @@ impl Plugin {
         );
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(runtime::ticks(self.limits.timeout));
+        store.data_mut().call_deadline = deadline;
+        // The epoch advances only when some call's deadline has passed (runtime::Watchdog):
+        // then this store traps if its own call is the one, and otherwise carries on.
+        store.epoch_deadline_callback(|store| {
+            if runtime::expired(store.data().call_deadline) {
+                Err(Trap::Interrupt.into())
+            } else {
+                Ok(wasmtime::UpdateDeadline::Continue(1))
+            }
+        });
+        store.set_epoch_deadline(1);
         let exports = self
             .instantiate_exports(&mut store)
             .map_err(|e| self.call_error(&store, e))?;
@@ -484,17 +494,16 @@ impl Plugin {
         &self,
         call: impl FnOnce(&mut Store<PluginState>, &mut Exports) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
-        let _active = self.runtime.enter_call();
+        let active = self.runtime.enter_call(self.limits.timeout);
         let mut slot = self.instance.lock().unwrap_or_else(|e| e.into_inner());
         *self.parts.lock().unwrap_or_else(|e| e.into_inner()) = CallParts::default();
         let mut instance = match slot.take() {
             Some(instance) => instance,
-            None => self.instantiate()?,
+            None => self.instantiate(active.deadline())?,
         };
         instance.store.data_mut().begin_call();
-        instance
-            .store
-            .set_epoch_deadline(runtime::ticks(self.limits.timeout));
+        instance.store.data_mut().call_deadline = active.deadline();
+        instance.store.set_epoch_deadline(1);
         let result = call(&mut instance.store, &mut instance.exports);
         *self.parts.lock().unwrap_or_else(|e| e.into_inner()) =
             instance.store.data_mut().take_parts();

@@ -61,6 +61,9 @@ pub struct PluginState {
     parts: Vec<PartReport>,
     /// When the current part started: the start of the collection or the previous part's end.
     part_started: std::time::Instant,
+    /// When the current call's time is up ([`crate::wasm::runtime::ActiveCall::deadline`]):
+    /// what the store compares with when the epoch advances.
+    pub(crate) call_deadline: u64,
     /// Whether a refused part report was logged already (once per instance: a plugin that
     /// reports a bad name every cycle is counted every cycle but logged once).
     part_refusal_logged: bool,
@@ -138,6 +141,7 @@ impl PluginState {
             parts: Vec::new(),
             part_started: std::time::Instant::now(),
             part_refusal_logged: false,
+            call_deadline: u64::MAX,
         }
     }
 
