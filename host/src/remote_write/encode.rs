@@ -27,48 +27,44 @@ pub fn is_stale_marker(value: f64) -> bool {
 
 /// Encodes a batch as the HTTP body of a remote-write POST: a protobuf `WriteRequest` with one
 /// `TimeSeries` per sample (as Prometheus' queue manager sends them), then the metadata,
-/// snappy-compressed. The protobuf is written directly from the samples with prost's encoding
-/// primitives (no intermediate message structs: no copies of label strings), into `scratch`,
-/// which callers reuse between batches.
+/// snappy-compressed. The protobuf is written directly from the samples (no intermediate
+/// message structs: no copies of label strings), each series' size computed first and reserved
+/// at once so the writes that follow never grow the buffer, into `scratch`, which callers reuse
+/// between batches.
 pub fn encode_batch(
     batch: &[SeriesSample],
     metadata: &[MetricMetadata],
     scratch: &mut Vec<u8>,
 ) -> Vec<u8> {
-    use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
     scratch.clear();
-    let field_len = |len: usize| 1 + encoded_len_varint(len as u64) + len;
     for sample in batch {
-        let labels: usize = sample
-            .labels
-            .iter()
-            .map(|l| field_len(field_len(l.name.len()) + field_len(l.value.len())))
-            .sum();
+        let labels: usize = sample.labels.iter().map(|l| field_len(label_len(l))).sum();
         let sample_len = 9 + if sample.timestamp_ms != 0 {
-            1 + encoded_len_varint(sample.timestamp_ms as u64)
+            1 + varint_len(sample.timestamp_ms as u64)
         } else {
             0
         };
         let series_len = labels + field_len(sample_len);
-        encode_key(1, WireType::LengthDelimited, scratch);
-        encode_varint(series_len as u64, scratch);
+        scratch.reserve(field_len(series_len));
+        // WriteRequest.timeseries (1), a TimeSeries.
+        scratch.push(key(1, LENGTH_DELIMITED));
+        put_varint(scratch, series_len as u64);
         for label in &sample.labels {
-            encode_key(1, WireType::LengthDelimited, scratch);
-            encode_varint(
-                (field_len(label.name.len()) + field_len(label.value.len())) as u64,
-                scratch,
-            );
-            prost::encoding::string::encode(1, &label.name, scratch);
-            prost::encoding::string::encode(2, &label.value, scratch);
+            // TimeSeries.labels (1): Label { name (1), value (2) }.
+            scratch.push(key(1, LENGTH_DELIMITED));
+            put_varint(scratch, label_len(label) as u64);
+            put_bytes(scratch, 1, label.name.as_bytes());
+            put_bytes(scratch, 2, label.value.as_bytes());
         }
-        encode_key(2, WireType::LengthDelimited, scratch);
-        encode_varint(sample_len as u64, scratch);
+        // TimeSeries.samples (2): Sample { value (1, double), timestamp (2, int64) }.
+        scratch.push(key(2, LENGTH_DELIMITED));
+        put_varint(scratch, sample_len as u64);
         // Always written, even 0.0, as Prometheus' gogo-generated code does.
-        encode_key(1, WireType::SixtyFourBit, scratch);
+        scratch.push(key(1, SIXTY_FOUR_BIT));
         scratch.extend_from_slice(&sample.value.to_le_bytes());
         if sample.timestamp_ms != 0 {
-            encode_key(2, WireType::Varint, scratch);
-            encode_varint(sample.timestamp_ms as u64, scratch);
+            scratch.push(key(2, VARINT));
+            put_varint(scratch, sample.timestamp_ms as u64);
         }
     }
     for m in metadata {
@@ -77,6 +73,47 @@ pub fn encode_batch(
     snap::raw::Encoder::new()
         .compress_vec(scratch)
         .expect("snappy accepts any input below 4 GiB")
+}
+
+/// Protobuf wire types used here.
+const VARINT: u8 = 0;
+const SIXTY_FOUR_BIT: u8 = 1;
+const LENGTH_DELIMITED: u8 = 2;
+
+/// The key of field `tag` (below 16: one byte).
+const fn key(tag: u8, wire_type: u8) -> u8 {
+    tag << 3 | wire_type
+}
+
+/// The bytes of `value` as a varint.
+fn varint_len(value: u64) -> usize {
+    // Seven bits a byte, at least one byte.
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The bytes of a length-delimited field (one-byte key) holding `len` bytes.
+fn field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+/// The bytes of a `Label` message's body.
+fn label_len(label: &sonde_sdk::Label) -> usize {
+    field_len(label.name.len()) + field_len(label.value.len())
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        buf.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
+}
+
+/// A length-delimited field `tag` holding `bytes`.
+fn put_bytes(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    buf.push(key(tag, LENGTH_DELIMITED));
+    put_varint(buf, bytes.len() as u64);
+    buf.extend_from_slice(bytes);
 }
 
 /// Decompresses and decodes a body (for tests and the debugging receiver).
@@ -196,6 +233,31 @@ mod tests {
         ]
         .concat();
         assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn varints_as_prost_writes_them() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            1 << 35,
+            u64::MAX,
+            -5i64 as u64,
+        ] {
+            let mut ours = Vec::new();
+            put_varint(&mut ours, value);
+            let mut theirs = Vec::new();
+            prost::encoding::encode_varint(value, &mut theirs);
+            assert_eq!(ours, theirs, "{value}");
+            assert_eq!(
+                varint_len(value),
+                prost::encoding::encoded_len_varint(value)
+            );
+        }
     }
 
     #[test]
