@@ -98,6 +98,8 @@ pub fn load_enabled(
             .filter(|name| !builtin::is_builtin(name) || has_path(name))
             .cloned(),
     );
+    // Decompressed once for all the built-ins loaded, freed when loading is over.
+    let builtins = builtin::Builtins::new();
     for name in &names {
         let mut settings = config.plugins.get(name).cloned().unwrap_or_default();
         if settings.enabled == Some(false) {
@@ -109,7 +111,7 @@ pub fn load_enabled(
         if !builtin::is_builtin(name) || has_path(name) {
             settings.path = component_path(name, &settings, &discovered);
         }
-        plugins.push(load(runtime, config, name, &settings, cache)?);
+        plugins.push(load(runtime, config, name, &settings, cache, &builtins)?);
     }
     if config.global.enable_discovered_plugins {
         for (name, path) in &discovered {
@@ -120,7 +122,7 @@ pub fn load_enabled(
                 path: Some(path.clone()),
                 ..PluginConfig::default()
             };
-            match load(runtime, config, name, &settings, cache) {
+            match load(runtime, config, name, &settings, cache, &builtins) {
                 Ok(plugin) => plugins.push(plugin),
                 Err(e) => {
                     tracing::warn!(plugin = %name, error = %format!("{e:#}"), "discovered plugin not started")
@@ -138,9 +140,10 @@ fn load(
     name: &str,
     settings: &PluginConfig,
     cache: Option<&CompileCache>,
+    builtins: &builtin::Builtins,
 ) -> anyhow::Result<ScheduledPlugin> {
     let table = format!("plugins.{name}");
-    let wasm: std::borrow::Cow<'static, [u8]> = match &settings.path {
+    let wasm: std::borrow::Cow<'_, [u8]> = match &settings.path {
         Some(path) => std::fs::read(path)
             .map_err(|e| {
                 config.error_at(
@@ -150,7 +153,7 @@ fn load(
                 )
             })?
             .into(),
-        None => builtin::builtin(name).expect("checked").into(),
+        None => builtins.component(name).expect("checked").into(),
     };
     let limits = Limits {
         timeout: settings.timeout(&config.global),
@@ -158,27 +161,29 @@ fn load(
         samples: settings.sample_limit(),
         kept_files: settings.keep_open_files(),
     };
-    // A built-in's code was compiled at build time (a `path` replacing it was not).
+    // A built-in's code was compiled at build time (a `path` replacing it was not); it is
+    // decompressed only when the compile cache has none.
     let precompiled = match &settings.path {
-        None => builtin::precompiled(name),
-        Some(_) => None,
+        None if builtin::Builtins::has_precompiled(name) => {
+            Some(|| builtins.precompiled(name).unwrap_or_default().to_vec())
+        }
+        _ => None,
     };
     let loaded = crate::wasm::plugin::check_component_header(&wasm).and_then(|()| {
         let engine = runtime.engine();
         let component = match cache {
             Some(cache) => {
-                let inflate = precompiled.map(|code| move || code.inflate());
                 cache
                     .load(
                         engine,
                         &wasm,
-                        inflate.as_ref().map(|f| f as &dyn Fn() -> Vec<u8>),
+                        precompiled.as_ref().map(|f| f as &dyn Fn() -> Vec<u8>),
                     )
                     .context("not a loadable component")?
                     .0
             }
             None => match precompiled.and_then(|code| {
-                crate::wasm::compile_cache::deserialize_precompiled(engine, &code.inflate())
+                crate::wasm::compile_cache::deserialize_precompiled(engine, &code())
             }) {
                 Some(component) => component,
                 None => return Plugin::load(runtime, name, &wasm, Grants::default(), limits),

@@ -329,10 +329,11 @@ fn compile_natively_later(generation: &Generation) {
     tokio::task::spawn_blocking(move || {
         let compiled = cache.compile_natively(&engine);
         let mut replaced = 0;
+        let builtins = crate::wasm::builtin::Builtins::new();
         for plugin in &plugins {
             // Only built-ins start on precompiled code; a `path` under a built-in's name is
             // matched by its bytes, so it is never given the built-in's code.
-            let Some(wasm) = crate::wasm::builtin::builtin(plugin.name()) else {
+            let Some(wasm) = builtins.component(plugin.name()) else {
                 continue;
             };
             if let Some((_, component)) = compiled.iter().find(|(w, _)| *w == wasm) {

@@ -1,6 +1,8 @@
 //! The built-in plugins, embedded in the binary by `build.rs`: their components and the code
-//! wasmtime compiled from them at build time, both deflated (inflated when loaded).
+//! wasmtime compiled from them at build time, each set one zstd frame ([`Builtins`]
+//! decompresses them).
 
+use std::cell::OnceCell;
 use std::path::Path;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
@@ -10,42 +12,74 @@ pub fn is_builtin(name: &str) -> bool {
     BUILTIN_PLUGINS.iter().any(|(n, ..)| *n == name)
 }
 
-/// The component bytes of the built-in plugin `name`.
+/// The component bytes of the built-in plugin `name` (decompressing all of them: to load
+/// several, use one [`Builtins`]).
 pub fn builtin(name: &str) -> Option<Vec<u8>> {
-    BUILTIN_PLUGINS
-        .iter()
-        .find(|(n, ..)| *n == name)
-        .map(|(_, deflated, _)| inflate(deflated))
+    Builtins::new().component(name).map(<[u8]>::to_vec)
 }
 
-/// The built-in plugin `name` precompiled by wasmtime at build time, for this binary's target
-/// and engine settings ([`crate::wasm::engine_config`]) on the architecture's baseline CPU (`None`
-/// when built without the `precompiled-builtins` feature), still deflated: the compile cache
-/// holds it after the first start, and [`Precompiled::inflate`] is needed only when it does not.
-pub fn precompiled(name: &str) -> Option<Precompiled> {
-    BUILTIN_PLUGINS
-        .iter()
-        .find(|(n, ..)| *n == name)
-        .map(|(.., artifact)| Precompiled(artifact))
-        .filter(|artifact| !artifact.0.is_empty())
+/// The embedded plugins, decompressed on first use and freed when dropped: the components
+/// (~4 MB) when a plugin is loaded, the precompiled code (~12 MB) only when a plugin needs it
+/// (the compile cache has none yet).
+#[derive(Default)]
+pub struct Builtins {
+    components: OnceCell<Vec<u8>>,
+    precompiled: OnceCell<Vec<u8>>,
 }
 
-/// A built-in's precompiled code as embedded (deflated).
-#[derive(Debug, Clone, Copy)]
-pub struct Precompiled(&'static [u8]);
+impl Builtins {
+    /// Nothing decompressed yet.
+    pub fn new() -> Builtins {
+        Builtins::default()
+    }
 
-impl Precompiled {
-    /// The code, inflated (~1–1.5 MB a plugin).
-    pub fn inflate(&self) -> Vec<u8> {
-        inflate(self.0)
+    /// The component of the built-in plugin `name`.
+    pub fn component(&self, name: &str) -> Option<&[u8]> {
+        let (_, range, _) = BUILTIN_PLUGINS.iter().find(|(n, ..)| *n == name)?;
+        let all = self
+            .components
+            .get_or_init(|| decompress(COMPONENTS, |(_, r, _)| r));
+        Some(&all[range.clone()])
+    }
+
+    /// Whether `name` was precompiled at build time, for this binary's target and engine
+    /// settings ([`crate::wasm::engine_config`]) on the architecture's baseline CPU (not when
+    /// built without the `precompiled-builtins` feature).
+    pub fn has_precompiled(name: &str) -> bool {
+        BUILTIN_PLUGINS
+            .iter()
+            .any(|(n, _, range)| *n == name && !range.is_empty())
+    }
+
+    /// The precompiled code of `name`, when [`Builtins::has_precompiled`].
+    pub fn precompiled(&self, name: &str) -> Option<&[u8]> {
+        let (_, _, range) = BUILTIN_PLUGINS.iter().find(|(n, ..)| *n == name)?;
+        if range.is_empty() {
+            return None;
+        }
+        let all = self
+            .precompiled
+            .get_or_init(|| decompress(PRECOMPILED, |(.., r)| r));
+        Some(&all[range.clone()])
     }
 }
 
-/// Bytes `build.rs` deflated.
-fn inflate(deflated: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(deflated.len() * 3);
-    std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(deflated), &mut out)
-        .expect("the embedded plugins were deflated by build.rs");
+type Entry = (&'static str, std::ops::Range<usize>, std::ops::Range<usize>);
+
+/// The bytes of a frame `build.rs` wrote, whose plugins' ranges `range` picks.
+fn decompress(frame: &[u8], range: fn(&Entry) -> &std::ops::Range<usize>) -> Vec<u8> {
+    let size = BUILTIN_PLUGINS
+        .iter()
+        .map(|e| range(e).end)
+        .max()
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(size);
+    if size > 0 {
+        ruzstd::decoding::FrameDecoder::new()
+            .decode_all_to_vec(frame, &mut out)
+            .expect("the embedded plugins were compressed by build.rs");
+    }
+    assert_eq!(out.len(), size, "the embedded plugins are whole");
     out
 }
 
@@ -327,6 +361,29 @@ mod tests {
             json!({"netns": "host"})
         );
         assert_eq!(resolved("cpu", json!({}), "/host/proc"), json!({}));
+    }
+
+    #[test]
+    fn every_built_in_is_a_whole_component_with_its_precompiled_code() {
+        let builtins = Builtins::new();
+        for name in builtin_names() {
+            let component = builtins.component(name).unwrap();
+            // A component's preamble: magic, then version 0x0d and layer 1.
+            assert_eq!(&component[..8], b"\0asm\x0d\0\x01\0", "{name}");
+            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                .validate_all(component)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            if Builtins::has_precompiled(name) {
+                // wasmtime's artifacts are ELF files.
+                assert_eq!(
+                    &builtins.precompiled(name).unwrap()[..4],
+                    b"\x7fELF",
+                    "{name}"
+                );
+            }
+        }
+        assert_eq!(builtin("cpu").as_deref(), builtins.component("cpu"));
+        assert!(builtins.component("nonesuch").is_none());
     }
 
     #[test]
