@@ -1,7 +1,8 @@
 //! The referee: sonde side by side with the agents operators run today and with two native
 //! floors, at the agent's real cadence, in one run on one machine; writes `BENCHMARKS.md`.
 //!
-//! `scripts/bench [--quick] [--rounds N] [--cycles-1s N] [--cycles-10s N] [--processes N] [--out FILE]`
+//! `scripts/bench [--quick] [--rounds N] [--cycles-1s N] [--cycles-10s N] [--processes N] [--out FILE]
+//! [--only node|groups|collectd|alone] [--baseline BINARY]`
 //! (= `cargo bench -p sonde --bench peers -- …`; `--quick` finishes in about two minutes and
 //! only checks that every part works: CI runs it).
 //!
@@ -18,7 +19,8 @@
 //!   line) on `--processes` sleeping processes the bench starts;
 //! * sonde's cpu, mem, disk, net vs `collectd` (cpu, memory, load, disk, df, interface);
 //! * each built-in alone in the agent, and the agent with a textfile plugin that finds nothing
-//!   (the fixed cost of a cycle);
+//!   (the fixed cost of a cycle), scraped and never scraped (the cost of a scrape at the
+//!   cadence);
 //! * the floors: the files, listings and `statfs` calls one sonde cycle made (recorded by the
 //!   sandbox), replayed natively in this process — **kept**: files opened once and read again
 //!   with one `pread` from offset 0 (the physical limit for an agent that keeps files open) —
@@ -26,7 +28,13 @@
 //!
 //! CPU per cycle is the process's CPU clock (`clock_getcpuclockid`: nanoseconds, every thread,
 //! exited ones included) over the measured cycles; RSS is VmRSS at the end (steady) and VmHWM
-//! (peak).
+//! (peak); context switches are those of the agent's live threads over the measured cycles
+//! (`/proc/<pid>/task/*/status`), how often its threads were woken.
+//!
+//! `--sonde BINARY` measures that build instead of the one built with the bench (a release
+//! binary measured by a harness built with `--profile dev`: the floors, replayed by the
+//! harness, are then not comparable). `--baseline BINARY` runs another sonde build (an earlier commit's `target/release/sonde`)
+//! beside every sonde row, in the same rounds: a change's before/after pair from one run.
 
 mod common;
 
@@ -61,11 +69,19 @@ struct Options {
     rounds: usize,
     /// Measured cycles per contestant and round at each cadence.
     cadences: Vec<(Duration, u32)>,
+    /// How many of `cadences`, from the first, the comparisons other than process groups run
+    /// (all but with `--quick`).
+    shared_cadences: usize,
     processes: usize,
     /// One comparison only (`node`, `groups`, `collectd`, `alone`).
     only: Option<String>,
     /// Sections measured by other benchmarks (scripts/bench), appended to the report.
     sections: Option<PathBuf>,
+    /// Another sonde binary (an earlier build) run beside every sonde row: before/after pairs
+    /// measured in the same rounds.
+    baseline: Option<PathBuf>,
+    /// The sonde binary measured, when not the one built with the bench (`--sonde`).
+    sonde: Option<PathBuf>,
     out: PathBuf,
 }
 
@@ -74,8 +90,11 @@ fn options() -> Options {
         quick: false,
         rounds: 5,
         cadences: vec![(Duration::from_secs(1), 20), (Duration::from_secs(10), 3)],
+        shared_cadences: 2,
         processes: 10_000,
         sections: None,
+        baseline: None,
+        sonde: None,
         only: None,
         out: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md")),
     };
@@ -94,12 +113,25 @@ fn options() -> Options {
             "--out" => o.out = args.next().map(PathBuf::from).expect("--out FILE"),
             "--only" => o.only = args.next(),
             "--sections" => o.sections = args.next().map(PathBuf::from),
+            "--sonde" => {
+                let path = args.next().map(PathBuf::from).expect("--sonde BINARY");
+                assert!(path.exists(), "--sonde: no {}", path.display());
+                o.sonde = Some(std::fs::canonicalize(path).unwrap());
+            }
+            "--baseline" => {
+                let path = args.next().map(PathBuf::from).expect("--baseline BINARY");
+                assert!(path.exists(), "--baseline: no {}", path.display());
+                o.baseline = Some(std::fs::canonicalize(path).unwrap());
+            }
             _ => {} // cargo bench passes --bench
         }
     }
     if o.quick {
         o.rounds = 1;
+        // The 10 s cadence runs the same code as the 1 s one, slower: only process groups,
+        // which need it (their timeout is longer than a second), keep it.
         o.cadences = vec![(Duration::from_secs(1), 2), (Duration::from_secs(10), 1)];
+        o.shared_cadences = 1;
         o.processes = 200;
         o.out = std::env::temp_dir().join("sonde-BENCHMARKS-quick.md");
     }
@@ -114,6 +146,8 @@ struct Cost {
     rss_kb: u64,
     peak_kb: u64,
     series: usize,
+    /// Context switches of all its threads per cycle: how often it was woken (or preempted).
+    switches_per_cycle: f64,
 }
 
 /// A program measured from outside: sonde or a peer.
@@ -121,6 +155,8 @@ enum Program {
     Sonde {
         plugins: Vec<String>,
         extra: &'static str,
+        /// A sonde binary other than the one built with the bench (`--baseline`).
+        binary: Option<PathBuf>,
     },
     NodeExporter,
     ProcessExporter,
@@ -132,12 +168,11 @@ enum Contestant {
     Program {
         program: Program,
         label: String,
+        /// Scraped every cycle (all but the row that shows what a scrape costs).
+        scraped: bool,
     },
     /// The native floor: `kept` files or open-read-close.
-    Floor {
-        accesses: Vec<Access>,
-        kept: bool,
-    },
+    Floor { accesses: Vec<Access>, kept: bool },
 }
 
 impl Contestant {
@@ -204,7 +239,13 @@ fn count_series(body: &str) -> usize {
         .count()
 }
 
+/// The sonde binary measured: `--sonde`, or the one built with the bench.
+static SONDE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 fn sonde_binary() -> PathBuf {
+    if let Some(binary) = SONDE.get() {
+        return binary.clone();
+    }
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
     for candidate in [
@@ -238,7 +279,7 @@ fn compile_cache() -> &'static Path {
             "",
             Duration::from_secs(1),
         );
-        let _agent = Killed(spawn_sonde(&config));
+        let _agent = Killed(spawn_sonde(&sonde_binary(), &config));
         // Warm once every artifact is code for this CPU (the baseline ones are removed then).
         let warm = |dir: &Path| {
             let names: Vec<String> = std::fs::read_dir(dir)
@@ -284,8 +325,8 @@ fn sonde_config(
     path
 }
 
-fn spawn_sonde(config: &Path) -> Child {
-    quiet(Command::new(sonde_binary()).args(["run", "--config", config.to_str().unwrap()]))
+fn spawn_sonde(binary: &Path, config: &Path) -> Child {
+    quiet(Command::new(binary).args(["run", "--config", config.to_str().unwrap()]))
 }
 
 fn quiet(cmd: &mut Command) -> Child {
@@ -299,14 +340,14 @@ fn quiet(cmd: &mut Command) -> Child {
 fn start(program: &Program, dir: &Path, interval: Duration) -> (Killed, Option<u16>) {
     let port = free_port();
     let child = match program {
-        Program::Sonde { plugins, extra } => spawn_sonde(&sonde_config(
-            dir,
-            compile_cache(),
-            port,
+        Program::Sonde {
             plugins,
             extra,
-            interval,
-        )),
+            binary,
+        } => spawn_sonde(
+            binary.as_deref().unwrap_or(&sonde_binary()),
+            &sonde_config(dir, compile_cache(), port, plugins, extra, interval),
+        ),
         Program::NodeExporter => quiet(
             Command::new(NODE_EXPORTER)
                 .args(builtin::node_exporter_args(&format!("127.0.0.1:{port}"))),
@@ -346,7 +387,9 @@ fn start(program: &Program, dir: &Path, interval: Duration) -> (Killed, Option<u
 fn measure(contestant: &Contestant, cadence: Duration, cycles: u32) -> Cost {
     let dir = tempfile::tempdir().unwrap();
     match contestant {
-        Contestant::Program { program, .. } => {
+        Contestant::Program {
+            program, scraped, ..
+        } => {
             let (child, port) = start(program, dir.path(), cadence);
             match port {
                 Some(port) => {
@@ -358,15 +401,19 @@ fn measure(contestant: &Contestant, cadence: Duration, cycles: u32) -> Cost {
             std::thread::sleep(Duration::from_millis(1500));
             let pid = child.0.id();
             let before = cpu_ms(pid);
+            let switches_before = context_switches(pid);
             let start = Instant::now();
             for cycle in 1..=cycles {
-                if let Some(port) = port {
+                if let Some(port) = port
+                    && *scraped
+                {
                     let _ = get(port, true);
                 }
                 sleep_until(start + cadence * cycle);
             }
             let (rss_kb, peak_kb) = rss(pid);
             let cpu = (cpu_ms(pid) - before) / f64::from(cycles);
+            let switches = (context_switches(pid) - switches_before) as f64 / f64::from(cycles);
             let series = match port {
                 Some(port) => get(port, false).map(|b| count_series(&b)).unwrap_or(0),
                 None => count_csv_values(&dir.path().join("csv")),
@@ -376,6 +423,7 @@ fn measure(contestant: &Contestant, cadence: Duration, cycles: u32) -> Cost {
                 rss_kb,
                 peak_kb,
                 series,
+                switches_per_cycle: switches,
             }
         }
         Contestant::Floor { accesses, kept } => {
@@ -395,6 +443,24 @@ fn measure(contestant: &Contestant, cadence: Duration, cycles: u32) -> Cost {
             }
         }
     }
+}
+
+/// The context switches, voluntary and not, of every live thread of `pid`.
+fn context_switches(pid: u32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 fn sleep_until(deadline: Instant) {
@@ -545,7 +611,7 @@ fn render_comparison(out: &mut String, c: &Comparison, peer: &str, peer_header: 
         let peer_cost = find(&|x| x.label() == peer);
         let _ = write!(
             out,
-            "\n### Every {} s\n\n| | CPU ms/cycle, median [range] | × kept floor | × open-read-close floor | × {peer_header} | steady RSS MB | peak RSS MB | series (floors: accesses) |\n|---|---|---|---|---|---|---|---|\n",
+            "\n### Every {} s\n\n| | CPU ms/cycle, median [range] | × kept floor | × open-read-close floor | × {peer_header} | steady RSS MB | peak RSS MB | context switches/cycle | series (floors: accesses) |\n|---|---|---|---|---|---|---|---|---|\n",
             cadence.as_secs()
         );
         for (i, contestant) in c.contestants.iter().enumerate() {
@@ -562,9 +628,14 @@ fn render_comparison(out: &mut String, c: &Comparison, peer: &str, peer_header: 
                     )
                 }
             };
+            let switches = if is_floor {
+                String::new()
+            } else {
+                format!("{:.1}", median(runs.iter().map(|r| r.switches_per_cycle)).0)
+            };
             let _ = writeln!(
                 out,
-                "| {} | {m:.3} [{lo:.3}–{hi:.3}] | {} | {} | {} | {} | {} | {} |",
+                "| {} | {m:.3} [{lo:.3}–{hi:.3}] | {} | {} | {} | {} | {} | {switches} | {} |",
                 contestant.label(),
                 ratio(m, kept),
                 ratio(m, orc),
@@ -628,9 +699,40 @@ fn sonde(label: &str, plugins: &[&str], extra: &'static str) -> Contestant {
         program: Program::Sonde {
             plugins: plugins.iter().map(|p| p.to_string()).collect(),
             extra,
+            binary: None,
         },
         label: label.into(),
+        scraped: true,
     }
+}
+
+/// With `--baseline`: after every sonde row, the same agent run by the baseline binary.
+fn with_baseline(contestants: Vec<Contestant>, baseline: Option<&Path>) -> Vec<Contestant> {
+    let Some(baseline) = baseline else {
+        return contestants;
+    };
+    let mut out = Vec::new();
+    for contestant in contestants {
+        let twin = match &contestant {
+            Contestant::Program {
+                program: Program::Sonde { plugins, extra, .. },
+                label,
+                scraped,
+            } => Some(Contestant::Program {
+                program: Program::Sonde {
+                    plugins: plugins.clone(),
+                    extra,
+                    binary: Some(baseline.to_owned()),
+                },
+                label: format!("{label}, baseline"),
+                scraped: *scraped,
+            }),
+            _ => None,
+        };
+        out.push(contestant);
+        out.extend(twin);
+    }
+    out
 }
 
 fn floors(plugins: &[&str], extra: &str) -> [Contestant; 2] {
@@ -652,6 +754,7 @@ fn program(program: Program, label: &str) -> Contestant {
     Contestant::Program {
         program,
         label: label.into(),
+        scraped: true,
     }
 }
 
@@ -673,12 +776,17 @@ fn binary_sizes() -> (f64, Option<f64>) {
 
 /// The row of the agent whose one plugin finds nothing to collect.
 const NOTHING_TO_DO: &str = "the agent, textfile on an empty directory (nothing to do)";
+/// The same agent, not scraped.
+const NOTHING_TO_DO_UNSCRAPED: &str = "the same, never scraped (the difference: a gzip scrape)";
 
 /// The line in `BENCHMARKS.md` after which a regeneration keeps the file as it is.
 const KEPT_SECTIONS: &str = "<!-- kept by scripts/bench: measured by the commands given -->";
 
 fn main() {
     let o = options();
+    if let Some(binary) = &o.sonde {
+        SONDE.set(binary.clone()).unwrap();
+    }
     let wants = |name: &str| o.only.as_deref().is_none_or(|only| only == name);
     // The built-ins an operator gets without enabling any (node_exporter's defaults).
     let all: Vec<&str> = builtin::builtin_names()
@@ -697,7 +805,7 @@ fn main() {
         Comparison::new(
             "All built-ins vs node_exporter",
             "sonde with every built-in plugin at its defaults; Debian's node_exporter with the same collectors (`sonde::wasm::builtin::NODE_EXPORTER_COLLECTORS`).",
-            node,
+            with_baseline(node, o.baseline.as_deref()),
         ),
         "prometheus-node-exporter",
     ));
@@ -717,7 +825,7 @@ fn main() {
             "{} sleeping processes started by the bench besides the machine's own; both group every command line by `{{{{.Comm}}}}`.",
             o.processes
         ),
-        groups,
+        with_baseline(groups, o.baseline.as_deref()),
     );
     // At the 10 s cadence: a collection of 10,000 processes takes about a second.
     if wants("groups") {
@@ -738,7 +846,7 @@ fn main() {
         Comparison::new(
             "cpu, mem, disk, net vs collectd",
             "collectd writes CSV (its series: the values of one interval).",
-            collectd,
+            with_baseline(collectd, o.baseline.as_deref()),
         ),
         "collectd (cpu, memory, load, disk, df, interface)",
     ));
@@ -752,18 +860,24 @@ fn main() {
         .into_boxed_str(),
     );
     let mut alone = vec![sonde(NOTHING_TO_DO, &["textfile"], textfile_empty)];
+    // The same agent never scraped: the difference is what a scrape costs at this cadence.
+    let mut unscraped = sonde(NOTHING_TO_DO_UNSCRAPED, &["textfile"], textfile_empty);
+    if let Contestant::Program { scraped, .. } = &mut unscraped {
+        *scraped = false;
+    }
+    alone.push(unscraped);
     for plugin in &all {
         alone.push(sonde(&format!("{plugin} alone"), &[plugin], ""));
     }
     let mut alone = Comparison::new(
         "Each built-in alone in the agent",
         "The agent with one plugin, its self-metrics included; the first row is the cost of a cycle that collects nothing.",
-        alone,
+        with_baseline(alone, o.baseline.as_deref()),
     );
 
     for ((comparison, _), name) in comparisons.iter_mut().zip(["node", "collectd"]) {
         if wants(name) {
-            comparison.run(o.rounds, &o.cadences);
+            comparison.run(o.rounds, &o.cadences[..o.shared_cadences]);
         }
     }
     if wants("alone") {
