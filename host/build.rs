@@ -81,6 +81,12 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
+    // Nor what it sets for its own profile (scripts/dist's LTO): the plugins have theirs.
+    for (var, _) in env::vars_os() {
+        if var.to_string_lossy().starts_with("CARGO_PROFILE_") {
+            cmd.env_remove(var);
+        }
+    }
     let status = cmd
         .status()
         .expect("cannot run cargo to build the built-in plugins");
