@@ -47,9 +47,6 @@ pub struct Sinks {
     /// Plugins whose first collection has not finished yet; when it reaches zero, start-up is
     /// over and its pages are released ([`crate::agent::memory::release_startup_pages`]).
     first_cycles_left: AtomicUsize,
-    /// When pages were last released (none before start-up is over): again every
-    /// [`crate::agent::memory::RELEASE_EVERY`].
-    pages_released: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Sinks {
@@ -68,7 +65,6 @@ impl Sinks {
             pipeline,
             queues,
             first_cycles_left: first_cycles.into(),
-            pages_released: std::sync::Mutex::new(None),
         }
     }
 
@@ -84,19 +80,6 @@ impl Sinks {
         }
     }
 
-    /// Releases the file pages mapped since the last release, when it is due.
-    fn release_pages_when_due(&self) {
-        let mut released = self
-            .pages_released
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if released.is_some_and(|at| at.elapsed() >= crate::agent::memory::RELEASE_EVERY) {
-            *released = Some(std::time::Instant::now());
-            drop(released);
-            crate::agent::memory::release_unused_pages();
-        }
-    }
-
     /// Counts down the plugins' first collections.
     fn first_cycle_done(&self) {
         let left = self
@@ -104,10 +87,6 @@ impl Sinks {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         if left == Ok(1) {
             crate::agent::memory::release_startup_pages();
-            *self
-                .pages_released
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
         }
     }
 }
@@ -221,8 +200,6 @@ impl PluginCycle {
         }
         if std::mem::take(&mut self.first_cycle) {
             sinks.first_cycle_done();
-        } else {
-            sinks.release_pages_when_due();
         }
         if sinks.pipeline.is_some() {
             if due(&mut self.last_metadata) {
