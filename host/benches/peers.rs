@@ -2,7 +2,7 @@
 //! floors, at the agent's real cadence, in one run on one machine; writes `BENCHMARKS.md`.
 //!
 //! `scripts/bench [--quick] [--rounds N] [--cycles-1s N] [--cycles-10s N] [--processes N] [--out FILE]
-//! [--only node|groups|collectd|alone] [--baseline BINARY]`
+//! [--only node|groups|collectd|alone] [--sonde BINARY] [--baseline BINARY]`
 //! (= `cargo bench -p sonde --bench peers -- …`; `--quick` finishes in about two minutes and
 //! only checks that every part works: CI runs it).
 //!
@@ -28,13 +28,14 @@
 //!
 //! CPU per cycle is the process's CPU clock (`clock_getcpuclockid`: nanoseconds, every thread,
 //! exited ones included) over the measured cycles; RSS is VmRSS at the end (steady) and VmHWM
-//! (peak); context switches are those of the agent's live threads over the measured cycles
-//! (`/proc/<pid>/task/*/status`), how often its threads were woken.
+//! (peak); context switches are those of the agent's threads alive at the end, over the measured
+//! cycles (`/proc/<pid>/task/*/status`): how often its threads were woken.
 //!
 //! `--sonde BINARY` measures that build instead of the one built with the bench (a release
 //! binary measured by a harness built with `--profile dev`: the floors, replayed by the
-//! harness, are then not comparable). `--baseline BINARY` runs another sonde build (an earlier commit's `target/release/sonde`)
-//! beside every sonde row, in the same rounds: a change's before/after pair from one run.
+//! harness, are then not comparable). `--baseline BINARY` runs another sonde build (an earlier
+//! commit's `target/release/sonde`) beside every sonde row, in the same rounds: a change's
+//! before/after pair from one run.
 
 mod common;
 
@@ -413,7 +414,8 @@ fn measure(contestant: &Contestant, cadence: Duration, cycles: u32) -> Cost {
             }
             let (rss_kb, peak_kb) = rss(pid);
             let cpu = (cpu_ms(pid) - before) / f64::from(cycles);
-            let switches = (context_switches(pid) - switches_before) as f64 / f64::from(cycles);
+            let switches = switches_between(&switches_before, &context_switches(pid)) as f64
+                / f64::from(cycles);
             let series = match port {
                 Some(port) => get(port, false).map(|b| count_series(&b)).unwrap_or(0),
                 None => count_csv_values(&dir.path().join("csv")),
@@ -445,21 +447,34 @@ fn measure(contestant: &Contestant, cadence: Duration, cycles: u32) -> Cost {
     }
 }
 
-/// The context switches, voluntary and not, of every live thread of `pid`.
-fn context_switches(pid: u32) -> u64 {
+/// The context switches, voluntary and not, of each live thread of `pid`, by thread id.
+fn context_switches(pid: u32) -> std::collections::HashMap<String, u64> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten();
     tasks
         .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
-        .flat_map(|status| {
-            status
+        .filter_map(|task| {
+            let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+            let switches = status
                 .lines()
                 .filter(|l| l.contains("ctxt_switches:"))
                 .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .collect::<Vec<_>>()
+                .sum();
+            Some((task.file_name().to_string_lossy().into_owned(), switches))
         })
+        .collect()
+}
+
+/// The context switches between two [`context_switches`]: of the threads alive at the end
+/// (one that started in between counts from zero; one that ended is not counted).
+fn switches_between(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+) -> u64 {
+    after
+        .iter()
+        .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
         .sum()
 }
 
