@@ -23,7 +23,8 @@ use wasmtime::{Store, StoreLimitsBuilder, Trap};
 /// Per-plugin limits on one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock limit of one `collect` (enforced by epoch interruption, [`runtime::Runtime::enter_call`]).
+    /// Wall-clock limit of one `collect` (enforced by epoch interruption when the deadline
+    /// watchdog advances the epoch: [`runtime::Runtime::enter_call`]).
     pub timeout: Duration,
     /// Cap on the plugin's linear memory, in bytes.
     pub memory: usize,
