@@ -163,8 +163,13 @@ impl Drop for ActiveCall<'_> {
     fn drop(&mut self) {
         let mut state = self.watchdog.lock();
         state.calls.retain(|&(id, _)| id != self.id);
-        if state.calls.is_empty() && state.armed.is_some() {
-            self.watchdog.arm(&mut state, None);
+        // The timer was armed for this call's deadline if it was the earliest: move it to the
+        // next one (or disarm it after the last call) rather than wake the watchdog for nothing.
+        if state.armed.is_some() && (state.calls.is_empty() || state.armed == Some(self.deadline)) {
+            let next = state.calls.iter().map(|&(_, deadline)| deadline).min();
+            if next != state.armed {
+                self.watchdog.arm(&mut state, next);
+            }
         }
     }
 }
@@ -270,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn the_timer_is_armed_for_the_earliest_deadline_and_disarmed_when_calls_end() {
+    fn the_timer_follows_the_earliest_deadline_and_is_disarmed_when_calls_end() {
         let watchdog = Watchdog::new().unwrap();
         assert_eq!(timer_expiry(&watchdog), None);
         let long = watchdog.enter(Duration::from_secs(60));
@@ -288,8 +293,15 @@ mod tests {
         // A later call does not move the timer.
         let later = watchdog.enter(Duration::from_secs(30));
         assert!(timer_expiry(&watchdog).unwrap().abs_diff(short.deadline()) < 50_000_000);
-        drop((short, later));
-        assert!(timer_expiry(&watchdog).is_some(), "armed while a call runs");
+        drop(short);
+        let at = timer_expiry(&watchdog).unwrap();
+        assert!(
+            at.abs_diff(later.deadline()) < 50_000_000,
+            "moved to the next deadline when the earliest call ended"
+        );
+        drop(later);
+        let at = timer_expiry(&watchdog).unwrap();
+        assert!(at.abs_diff(long.deadline()) < 50_000_000);
         drop(long);
         // A cycle whose calls end in time leaves nothing to wake the watchdog.
         assert_eq!(timer_expiry(&watchdog), None);
