@@ -370,7 +370,8 @@ mod tests {
             let component = builtins.component(name).unwrap();
             // A component's preamble: magic, then version 0x0d and layer 1.
             assert_eq!(&component[..8], b"\0asm\x0d\0\x01\0", "{name}");
-            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            use wasmtime::wasmparser::{Validator, WasmFeatures};
+            Validator::new_with_features(WasmFeatures::all())
                 .validate_all(component)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             if Builtins::has_precompiled(name) {
