@@ -20,7 +20,7 @@
 //! * sonde's cpu, mem, disk, net vs `collectd` (cpu, memory, load, disk, df, interface);
 //! * each built-in alone in the agent, and the agent with a textfile plugin that finds nothing
 //!   (the fixed cost of a cycle), scraped and never scraped (the cost of a scrape at the
-//!   cadence);
+//!   cadence), and the agent without plugins, never scraped (the cost of an idle plugin);
 //! * the floors: the files, listings and `statfs` calls one sonde cycle made (recorded by the
 //!   sandbox), replayed natively in this process — **kept**: files opened once and read again
 //!   with one `pread` from offset 0 (the physical limit for an agent that keeps files open) —
@@ -793,6 +793,17 @@ fn binary_sizes() -> (f64, Option<f64>) {
 const NOTHING_TO_DO: &str = "the agent, textfile on an empty directory (nothing to do)";
 /// The same agent, not scraped.
 const NOTHING_TO_DO_UNSCRAPED: &str = "the same, never scraped (the difference: a gzip scrape)";
+/// The agent without plugins, not scraped.
+const NO_PLUGIN_UNSCRAPED: &str =
+    "the agent without plugins, never scraped (the difference: a plugin with nothing to do)";
+
+/// `contestant`, never scraped during its cycles.
+fn unscraped(mut contestant: Contestant) -> Contestant {
+    if let Contestant::Program { scraped, .. } = &mut contestant {
+        *scraped = false;
+    }
+    contestant
+}
 
 /// The line in `BENCHMARKS.md` after which a regeneration keeps the file as it is.
 const KEPT_SECTIONS: &str = "<!-- kept by scripts/bench: measured by the commands given -->";
@@ -875,18 +886,20 @@ fn main() {
         .into_boxed_str(),
     );
     let mut alone = vec![sonde(NOTHING_TO_DO, &["textfile"], textfile_empty)];
-    // The same agent never scraped: the difference is what a scrape costs at this cadence.
-    let mut unscraped = sonde(NOTHING_TO_DO_UNSCRAPED, &["textfile"], textfile_empty);
-    if let Contestant::Program { scraped, .. } = &mut unscraped {
-        *scraped = false;
-    }
-    alone.push(unscraped);
+    // The same agent never scraped: the difference is what a scrape costs at this cadence; and
+    // without its plugin: the difference is what a plugin with nothing to do costs a cycle.
+    alone.push(unscraped(sonde(
+        NOTHING_TO_DO_UNSCRAPED,
+        &["textfile"],
+        textfile_empty,
+    )));
+    alone.push(unscraped(sonde(NO_PLUGIN_UNSCRAPED, &[], "")));
     for plugin in &all {
         alone.push(sonde(&format!("{plugin} alone"), &[plugin], ""));
     }
     let mut alone = Comparison::new(
         "Each built-in alone in the agent",
-        "The agent with one plugin, its self-metrics included; the first row is the cost of a cycle that collects nothing.",
+        "The agent with one plugin, its self-metrics included; the first row is the cost of a cycle that collects nothing, the next two take away the scrape and then the plugin.",
         with_baseline(alone, o.baseline.as_deref()),
     );
 
